@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * errors.c — the table of protocol error classes (design.md) and Error objects.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "errors.h"
+
+static const struct {
+        int code;
+        const char *name;
+} error_table[_ERROR_CLASS_MAX] = {
+        [ERROR_PARSE] = { -32700, "ParseError" },
+        [ERROR_INVALID_REQUEST] = { -32600, "InvalidRequest" },
+        [ERROR_METHOD_NOT_FOUND] = { -32601, "MethodNotFound" },
+        [ERROR_INVALID_PARAMS] = { -32602, "InvalidParams" },
+        [ERROR_INTERNAL] = { -32603, "InternalError" },
+        [ERROR_PERMISSION_DENIED] = { -32001, "PermissionDenied" },
+        [ERROR_TOKEN_UNAVAILABLE] = { -32002, "TokenUnavailable" },
+        [ERROR_THROTTLED] = { -32003, "Throttled" },
+        [ERROR_GRAPH] = { -32004, "GraphError" },
+        [ERROR_OPERATION_NOT_FOUND] = { -32005, "OperationNotFound" },
+        [ERROR_LIMIT_EXCEEDED] = { -32006, "LimitExceeded" },
+        [ERROR_TIMEOUT] = { -32007, "Timeout" },
+        [ERROR_GRAPH_UNREACHABLE] = { -32008, "GraphUnreachable" },
+};
+
+int error_class_code(ErrorClass c) {
+        if (c < 0 || c >= _ERROR_CLASS_MAX)
+                return -32603;
+        return error_table[c].code;
+}
+
+const char *error_class_name(ErrorClass c) {
+        if (c < 0 || c >= _ERROR_CLASS_MAX)
+                return "InternalError";
+        return error_table[c].name;
+}
+
+ErrorClass error_class_from_name(const char *name) {
+        for (int i = 0; i < _ERROR_CLASS_MAX; i++)
+                if (name && streq(name, error_table[i].name))
+                        return (ErrorClass) i;
+        return _ERROR_CLASS_INVALID;
+}
+
+static Error *error_newv(ErrorClass class, json_object *data, const char *fmt, va_list ap) {
+        Error *e = calloc(1, sizeof *e);
+
+        if (!e || vasprintf(&e->message, fmt, ap) < 0) {
+                free(e);
+                json_object_put(data);
+                return NULL;
+        }
+        e->class = class;
+        e->data = data;
+        return e;
+}
+
+Error *error_new(ErrorClass class, json_object *data, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        Error *e = error_newv(class, data, fmt, ap);
+        va_end(ap);
+        return e;
+}
+
+Error *error_invalid_param(const char *param, const char *fmt, ...) {
+        json_object *data = json_object_new_object();
+        va_list ap;
+
+        json_object_object_add(data, "param", json_object_new_string(param));
+        va_start(ap, fmt);
+        Error *e = error_newv(ERROR_INVALID_PARAMS, data, fmt, ap);
+        va_end(ap);
+        return e;
+}
+
+Error *error_limit(const char *limit, const char *fmt, ...) {
+        json_object *data = json_object_new_object();
+        va_list ap;
+
+        json_object_object_add(data, "limit", json_object_new_string(limit));
+        va_start(ap, fmt);
+        Error *e = error_newv(ERROR_LIMIT_EXCEEDED, data, fmt, ap);
+        va_end(ap);
+        return e;
+}
+
+Error *error_copy(const Error *e) {
+        json_object *data = NULL;
+
+        if (!e)
+                return NULL;
+        if (e->data && json_object_deep_copy(e->data, &data, NULL) < 0)
+                return NULL;
+        return error_new(e->class, data, "%s", e->message);
+}
+
+Error *error_free(Error *e) {
+        if (!e)
+                return NULL;
+        free(e->message);
+        json_object_put(e->data);
+        free(e);
+        return NULL;
+}
+
+static void copy_members(json_object *to, json_object *from) {
+        if (!from)
+                return;
+        json_object_object_foreach(from, k, v)
+                json_object_object_add(to, k, json_object_get(v));
+}
+
+json_object *error_to_rpc_json(const Error *e) {
+        json_object *j = json_object_new_object(), *data = json_object_new_object();
+
+        json_object_object_add(j, "code", json_object_new_int(error_class_code(e->class)));
+        json_object_object_add(j, "message", json_object_new_string(e->message));
+        json_object_object_add(data, "class", json_object_new_string(error_class_name(e->class)));
+        copy_members(data, e->data);
+        json_object_object_add(j, "data", data);
+        return j;
+}
+
+json_object *error_to_operation_json(const Error *e) {
+        json_object *j = json_object_new_object();
+
+        json_object_object_add(j, "class", json_object_new_string(error_class_name(e->class)));
+        json_object_object_add(j, "message", json_object_new_string(e->message));
+        copy_members(j, e->data);
+        return j;
+}
+
+Error *error_from_operation_json(json_object *j) {
+        json_object *v, *data;
+        ErrorClass class;
+
+        if (!json_object_is_type(j, json_type_object))
+                return NULL;
+        if (!json_object_object_get_ex(j, "class", &v))
+                return NULL;
+        class = error_class_from_name(json_object_get_string(v));
+        if (class < 0)
+                return NULL;
+        data = json_object_new_object();
+        json_object_object_foreach(j, k, val)
+                if (!streq(k, "class") && !streq(k, "message"))
+                        json_object_object_add(data, k, json_object_get(val));
+        const char *msg = json_object_object_get_ex(j, "message", &v) ? json_object_get_string(v) : "";
+        return error_new(class, data, "%s", msg);
+}

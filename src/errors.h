@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * errors.h — the protocol's error classes and the one place that maps them to JSON-RPC error
+ * codes and stable class names. Every reply error and every operation's "error" member is an
+ * Error built here, so a class means the same thing everywhere.
+ */
+#pragma once
+
+#include <errno.h>
+#include <json-c/json.h>
+
+#include "macro.h"
+
+typedef enum ErrorClass {
+        ERROR_PARSE,
+        ERROR_INVALID_REQUEST,
+        ERROR_METHOD_NOT_FOUND,
+        ERROR_INVALID_PARAMS,
+        ERROR_INTERNAL,
+        ERROR_PERMISSION_DENIED,
+        ERROR_TOKEN_UNAVAILABLE,
+        ERROR_THROTTLED,
+        ERROR_GRAPH,
+        ERROR_OPERATION_NOT_FOUND,
+        ERROR_LIMIT_EXCEEDED,
+        ERROR_TIMEOUT,
+        ERROR_GRAPH_UNREACHABLE,
+        _ERROR_CLASS_MAX,
+        _ERROR_CLASS_INVALID = -EINVAL,
+} ErrorClass;
+
+int error_class_code(ErrorClass c);
+const char *error_class_name(ErrorClass c);
+ErrorClass error_class_from_name(const char *name);
+
+typedef struct Error {
+        ErrorClass class;
+        char *message;
+        json_object *data; /* members of error.data besides "class"; may be NULL */
+} Error;
+
+/* Takes ownership of data (may be NULL). Returns NULL only on OOM. */
+Error *error_new(ErrorClass class, json_object *data, const char *fmt, ...) _printf_(3, 4);
+Error *error_copy(const Error *e);
+Error *error_free(Error *e);
+DEFINE_CLEANUP_FUNC(Error *, error_free);
+
+/* Shorthand for InvalidParams naming the offending parameter in data.param. */
+Error *error_invalid_param(const char *param, const char *fmt, ...) _printf_(2, 3);
+
+/* Shorthand for LimitExceeded naming the limit (its config key) in data.limit. */
+Error *error_limit(const char *limit, const char *fmt, ...) _printf_(2, 3);
+
+/* {"code":…, "message":…, "data":{"class":…, …}} as the JSON-RPC error member. */
+json_object *error_to_rpc_json(const Error *e);
+
+/* {"class":…, "message":…, …data} as an operation's "error" member. */
+json_object *error_to_operation_json(const Error *e);
+
+/* Restores an Error from error_to_operation_json() output (used by the journal). */
+Error *error_from_operation_json(json_object *j);

@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * graph-client.c — see graph-client.h.
+ *
+ * A request moves QUEUED → (WAIT_TOKEN) → ON_WIRE → done, or ON_WIRE → BACKOFF → QUEUED for a
+ * retry. It holds an in-flight slot while it waits for a token or is on the wire; a request in
+ * backoff gives its slot back so others can go. A retry goes to the front of the queue: it was
+ * first in line before.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/random.h>
+
+#include "graph-client.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+typedef enum RequestState {
+        REQUEST_QUEUED,
+        REQUEST_WAIT_TOKEN,
+        REQUEST_ON_WIRE,
+        REQUEST_BACKOFF,
+} RequestState;
+
+struct GraphRequest {
+        GraphClient *client;
+        RequestState state;
+        char *url;
+        char *body; /* NULL for GET */
+        uint64_t deadline; /* CLOCK_MONOTONIC */
+        unsigned attempt;
+        bool refreshed_token;
+        char *token_used; /* to tell the token manager which token Graph refused; wiped */
+        char client_request_id[37];
+
+        HttpRequest *http;
+        TokenWaiter *waiter;
+        sd_event_source *deadline_timer;
+        sd_event_source *backoff_timer;
+        Error *last_error; /* why the last attempt failed, reported if the deadline passes */
+
+        graph_started_t started;
+        graph_done_t cb;
+        void *userdata;
+        GraphRequest *prev, *next; /* queue links, or the list of started requests */
+};
+
+struct GraphClient {
+        sd_event *event;
+        CurlGlue *glue;
+        TokenManager *token;
+        const Config *config;
+
+        GraphRequest *queue_head, *queue_tail;
+        unsigned n_queued;
+        GraphRequest *active; /* everything not queued: waiting for a token, on the wire, backoff */
+        unsigned n_slots;     /* WAIT_TOKEN + ON_WIRE */
+        unsigned attempts;    /* total HTTP attempts, for status */
+
+        bool freeing;
+        uint64_t hold_until; /* CLOCK_MONOTONIC: Graph asked us to wait until then */
+        sd_event_source *hold_timer;
+};
+
+static uint64_t random_u64(void) {
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+                r = now_usec(CLOCK_MONOTONIC) * UINT64_C(2862933555777941757);
+        return r;
+}
+
+static uint64_t mono_now(GraphClient *g) {
+        uint64_t now;
+        if (sd_event_now(g->event, CLOCK_MONOTONIC, &now) < 0)
+                now = now_usec(CLOCK_MONOTONIC);
+        return now;
+}
+
+static void list_remove(GraphRequest **head, GraphRequest **tail, GraphRequest *r) {
+        if (r->prev)
+                r->prev->next = r->next;
+        else
+                *head = r->next;
+        if (r->next)
+                r->next->prev = r->prev;
+        else if (tail)
+                *tail = r->prev;
+        r->prev = r->next = NULL;
+}
+
+static void queue_push(GraphClient *g, GraphRequest *r, bool front) {
+        r->state = REQUEST_QUEUED;
+        if (front) {
+                r->next = g->queue_head;
+                if (g->queue_head)
+                        g->queue_head->prev = r;
+                else
+                        g->queue_tail = r;
+                g->queue_head = r;
+        } else {
+                r->prev = g->queue_tail;
+                if (g->queue_tail)
+                        g->queue_tail->next = r;
+                else
+                        g->queue_head = r;
+                g->queue_tail = r;
+        }
+        g->n_queued++;
+}
+
+static void active_push(GraphClient *g, GraphRequest *r) {
+        r->next = g->active;
+        if (g->active)
+                g->active->prev = r;
+        g->active = r;
+}
+
+/* Takes the request out of whatever list and state it is in, releasing its slot. */
+static void request_detach(GraphRequest *r) {
+        GraphClient *g = r->client;
+
+        if (r->state == REQUEST_QUEUED) {
+                list_remove(&g->queue_head, &g->queue_tail, r);
+                g->n_queued--;
+        } else {
+                list_remove(&g->active, NULL, r);
+                if (r->state == REQUEST_WAIT_TOKEN || r->state == REQUEST_ON_WIRE)
+                        g->n_slots--;
+        }
+        r->waiter = token_waiter_free(r->waiter);
+        r->http = http_request_free(r->http);
+        r->backoff_timer = sd_event_source_disable_unref(r->backoff_timer);
+}
+
+static void request_free(GraphRequest *r) {
+        sd_event_source_disable_unref(r->deadline_timer);
+        free(r->url);
+        free(r->body);
+        erase_and_free(r->token_used);
+        error_free(r->last_error);
+        free(r);
+}
+
+static void dispatch(GraphClient *g);
+
+/* The single exit: detach, call back, free, let the next one go. */
+static void request_finish(GraphRequest *r, GraphAnswer *answer, const Error *err) {
+        GraphClient *g = r->client;
+
+        request_detach(r);
+        r->cb(r, answer, err, r->userdata);
+        request_free(r);
+        dispatch(g);
+}
+
+static void request_fail(GraphRequest *r, Error *err) {
+        if (!err) {
+                log_oom();
+                err = error_new(ERROR_INTERNAL, NULL, "Out of memory.");
+        }
+        request_finish(r, NULL, err);
+        error_free(err);
+}
+
+static void request_set_last_error(GraphRequest *r, Error *e) {
+        error_free(r->last_error);
+        r->last_error = e;
+}
+
+static void request_send(GraphRequest *r, const char *token);
+
+static void on_token(const char *token, const Error *error, void *userdata) {
+        GraphRequest *r = userdata;
+
+        r->waiter = NULL; /* freed by the token manager */
+        if (error) {
+                request_finish(r, NULL, error);
+                return;
+        }
+        request_send(r, token);
+}
+
+static void request_start(GraphRequest *r) {
+        GraphClient *g = r->client;
+        const char *token = token_manager_peek(g->token);
+        int k;
+
+        g->n_slots++;
+        active_push(g, r);
+        if (r->started) {
+                graph_started_t started = r->started;
+                r->started = NULL; /* once, not again for retries */
+                started(r, r->userdata);
+        }
+        if (token) {
+                request_send(r, token);
+                return;
+        }
+        r->state = REQUEST_WAIT_TOKEN;
+        k = token_manager_wait(g->token, on_token, r, &r->waiter);
+        if (k < 0)
+                request_fail(r, error_new(ERROR_INTERNAL, NULL, "Cannot wait for a token: %s", strerror(-k)));
+}
+
+static void dispatch(GraphClient *g) {
+        uint64_t now = mono_now(g);
+
+        if (g->freeing)
+                return;
+        if (g->hold_until > now) {
+                if (g->queue_head) {
+                        (void) sd_event_source_set_time(g->hold_timer, g->hold_until);
+                        (void) sd_event_source_set_enabled(g->hold_timer, SD_EVENT_ONESHOT);
+                }
+                return;
+        }
+        while (g->queue_head && g->n_slots < g->config->max_in_flight) {
+                GraphRequest *r = g->queue_head;
+
+                list_remove(&g->queue_head, &g->queue_tail, r);
+                g->n_queued--;
+                request_start(r);
+        }
+}
+
+static int on_hold_over(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s;
+        (void) usec;
+        dispatch(userdata);
+        return 0;
+}
+
+static int on_backoff_over(sd_event_source *s, uint64_t usec, void *userdata) {
+        GraphRequest *r = userdata;
+        GraphClient *g = r->client;
+
+        (void) s;
+        (void) usec;
+        r->backoff_timer = sd_event_source_disable_unref(r->backoff_timer);
+        list_remove(&g->active, NULL, r);
+        queue_push(g, r, true);
+        dispatch(g);
+        return 0;
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        GraphRequest *r = userdata;
+
+        (void) s;
+        (void) usec;
+        if (r->state == REQUEST_WAIT_TOKEN) {
+                request_fail(r, token_manager_error(r->client->token));
+                return 0;
+        }
+        if (r->last_error && r->last_error->class != ERROR_GRAPH) {
+                Error *e = TAKE_PTR(r->last_error);
+                request_fail(r, e);
+                return 0;
+        }
+        json_object *data = json_object_new_object();
+        json_object_object_add(data, "attempts", json_object_new_int((int) r->attempt));
+        request_fail(r, error_new(ERROR_TIMEOUT, data, "No final answer from Graph within RequestTimeoutSec=%.0fs.",
+                                  (double) r->client->config->request_timeout_usec / 1e6));
+        return 0;
+}
+
+/* Schedules another attempt after delay, or gives up if attempts or the deadline run out. */
+static void request_retry_or_fail(GraphRequest *r, uint64_t delay, GraphAnswer *answer) {
+        GraphClient *g = r->client;
+        uint64_t now = mono_now(g);
+
+        if (r->attempt >= g->config->max_attempts || now + delay >= r->deadline) {
+                if (answer && answer->error && answer->http_status != 429) {
+                        request_finish(r, answer, answer->error);
+                        return;
+                }
+                request_fail(r, TAKE_PTR(r->last_error));
+                return;
+        }
+
+        list_remove(&g->active, NULL, r);
+        g->n_slots--;
+        r->state = REQUEST_BACKOFF;
+        active_push(g, r);
+        r->http = http_request_free(r->http);
+        int k = sd_event_add_time(g->event, &r->backoff_timer, CLOCK_MONOTONIC, now + delay, 0, on_backoff_over, r);
+        if (k < 0) {
+                request_fail(r, error_new(ERROR_INTERNAL, NULL, "Cannot schedule a retry: %s", strerror(-k)));
+                return;
+        }
+        dispatch(g);
+}
+
+static void on_http_done(HttpRequest *h, void *userdata) {
+        GraphRequest *r = userdata;
+        GraphClient *g = r->client;
+        GraphAnswer a = {};
+        int k;
+
+        if (h->result != CURLE_OK) {
+                bool unreachable = http_result_is_unreachable(h->result);
+                json_object *data = json_object_new_object();
+                json_object_object_add(data, "curlCode", json_object_new_int((int) h->result));
+                request_set_last_error(r, error_new(unreachable ? ERROR_GRAPH_UNREACHABLE : ERROR_TIMEOUT, data,
+                                                    "%s: %s", unreachable ? "Cannot reach Graph" : "Graph request failed",
+                                                    h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->result)));
+                log_debug("Graph request %s attempt %u failed: %s", r->client_request_id, r->attempt,
+                          h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->result));
+                request_retry_or_fail(r, backoff_delay_usec(r->attempt - 1, g->config->retry_base_usec,
+                                                            g->config->retry_max_usec, random_u64()), NULL);
+                return;
+        }
+
+        k = graph_answer_parse(h->status, h->location, h->request_id, h->retry_after, h->body.data, h->body.size,
+                               now_usec(CLOCK_REALTIME), &a);
+        if (k < 0) {
+                request_fail(r, NULL);
+                return;
+        }
+
+        if (h->status == 401 && !r->refreshed_token) {
+                /* The token may have been revoked or expired early: one fresh token, one retry. */
+                r->refreshed_token = true;
+                token_manager_invalidate(g->token, r->token_used);
+                r->http = http_request_free(r->http);
+                graph_answer_done(&a);
+                r->state = REQUEST_WAIT_TOKEN;
+                k = token_manager_wait(g->token, on_token, r, &r->waiter);
+                if (k < 0)
+                        request_fail(r, error_new(ERROR_INTERNAL, NULL, "Cannot wait for a token: %s", strerror(-k)));
+                return;
+        }
+
+        if (graph_status_is_retryable(h->status)) {
+                uint64_t delay = a.retry_after_usec;
+
+                if (delay > 0 && (h->status == 429 || h->status == 503)) {
+                        /* Graph counts requests we make while throttled: hold everyone. */
+                        uint64_t until = mono_now(g) + delay;
+                        if (until > g->hold_until) {
+                                g->hold_until = until;
+                                log_warning("Graph is throttling (HTTP %ld): holding requests for %.3fs.", h->status,
+                                            (double) delay / 1e6);
+                        }
+                }
+                if (delay == 0)
+                        delay = backoff_delay_usec(r->attempt - 1, g->config->retry_base_usec,
+                                                   g->config->retry_max_usec, random_u64());
+                if (h->status == 429) {
+                        json_object *data = json_object_new_object();
+                        json_object_object_add(data, "retryAfterMs", json_object_new_int64((int64_t) (delay / 1000)));
+                        json_object_object_add(data, "requestId", a.request_id ? json_object_new_string(a.request_id) : NULL);
+                        request_set_last_error(r, error_new(ERROR_THROTTLED, data,
+                                                            "Graph kept throttling until the request deadline."));
+                } else
+                        request_set_last_error(r, error_copy(a.error));
+                request_retry_or_fail(r, delay, &a);
+                graph_answer_done(&a);
+                return;
+        }
+
+        request_finish(r, &a, a.error);
+        graph_answer_done(&a);
+}
+
+static void request_send(GraphRequest *r, const char *token) {
+        GraphClient *g = r->client;
+        uint64_t now = mono_now(g);
+        HttpOptions o = {
+                .ca_file = g->config->ca_file,
+                .connect_timeout_usec = g->config->connect_timeout_usec,
+                .timeout_usec = MIN(g->config->attempt_timeout_usec, r->deadline > now ? r->deadline - now : 1000),
+        };
+        int k;
+
+        r->state = REQUEST_ON_WIRE;
+        erase_and_free(r->token_used);
+        r->token_used = strdup(token);
+        if (!r->token_used) {
+                request_fail(r, NULL);
+                return;
+        }
+        k = http_request_new(r->url, r->body, "application/json", token, r->client_request_id, &o, &r->http);
+        if (k >= 0)
+                k = http_request_start(g->glue, r->http, on_http_done, r);
+        if (k < 0) {
+                request_fail(r, error_new(ERROR_INTERNAL, NULL, "Cannot start the Graph request: %s", strerror(-k)));
+                return;
+        }
+        r->attempt++;
+        g->attempts++;
+}
+
+static int request_submit(GraphClient *g, char *url, char *body, graph_started_t started, graph_done_t cb,
+                          void *userdata, GraphRequest **ret) {
+        GraphRequest *r;
+        int k;
+
+        if (g->n_slots >= g->config->max_in_flight && g->n_queued >= g->config->max_queued) {
+                free(url);
+                free(body);
+                return -ENOBUFS;
+        }
+        r = calloc(1, sizeof *r);
+        if (!r) {
+                free(url);
+                free(body);
+                return -ENOMEM;
+        }
+        *r = (GraphRequest) { .client = g, .url = url, .body = body, .started = started, .cb = cb,
+                             .userdata = userdata };
+        (void) uuid_random(r->client_request_id);
+        r->deadline = mono_now(g) + g->config->request_timeout_usec;
+        k = sd_event_add_time(g->event, &r->deadline_timer, CLOCK_MONOTONIC, r->deadline, 0, on_deadline, r);
+        if (k < 0) {
+                request_free(r);
+                return k;
+        }
+        (void) sd_event_source_set_description(r->deadline_timer, "graph-deadline");
+        queue_push(g, r, false);
+        if (ret)
+                *ret = r;
+        dispatch(g);
+        return 0;
+}
+
+int graph_client_cancel(GraphClient *g, const char *call_id, const char *client_context, int all,
+                        graph_started_t started, graph_done_t cb, void *userdata, GraphRequest **ret) {
+        char *url = NULL, *body = NULL;
+        int k;
+
+        k = graph_cancel_url(g->config, call_id, &url);
+        if (k < 0)
+                return k;
+        k = graph_cancel_body(client_context, all, &body);
+        if (k < 0) {
+                free(url);
+                return k;
+        }
+        return request_submit(g, url, body, started, cb, userdata, ret);
+}
+
+int graph_client_get_operation(GraphClient *g, const char *call_id, const char *op_id, graph_done_t cb,
+                               void *userdata, GraphRequest **ret) {
+        char *url = NULL;
+        int k = graph_operation_url(g->config, call_id, op_id, &url);
+
+        if (k < 0)
+                return k;
+        return request_submit(g, url, NULL, NULL, cb, userdata, ret);
+}
+
+void graph_request_abandon(GraphRequest *r) {
+        GraphClient *g;
+
+        if (!r)
+                return;
+        g = r->client;
+        request_detach(r);
+        request_free(r);
+        dispatch(g);
+}
+
+void graph_client_fail_all(GraphClient *g, const Error *err) {
+        g->freeing = true; /* nothing new goes out from here on */
+        while (g->queue_head) {
+                GraphRequest *r = g->queue_head;
+                request_detach(r);
+                r->cb(r, NULL, err, r->userdata);
+                request_free(r);
+        }
+        while (g->active) {
+                GraphRequest *r = g->active;
+                request_detach(r);
+                r->cb(r, NULL, err, r->userdata);
+                request_free(r);
+        }
+}
+
+int graph_client_new(sd_event *event, CurlGlue *glue, TokenManager *token, const Config *config,
+                     GraphClient **ret) {
+        GraphClient *g = calloc(1, sizeof *g);
+        int k;
+
+        if (!g)
+                return -ENOMEM;
+        *g = (GraphClient) { .event = sd_event_ref(event), .glue = glue, .token = token, .config = config };
+        k = sd_event_add_time(event, &g->hold_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_hold_over, g);
+        if (k < 0) {
+                graph_client_free(g);
+                return k;
+        }
+        (void) sd_event_source_set_enabled(g->hold_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(g->hold_timer, "graph-throttle-hold");
+        *ret = g;
+        return 0;
+}
+
+GraphClient *graph_client_free(GraphClient *g) {
+        if (!g)
+                return NULL;
+        g->freeing = true;
+        while (g->queue_head)
+                graph_request_abandon(g->queue_head);
+        while (g->active)
+                graph_request_abandon(g->active);
+        sd_event_source_disable_unref(g->hold_timer);
+        sd_event_unref(g->event);
+        free(g);
+        return NULL;
+}
+
+void graph_client_set_config(GraphClient *g, const Config *config) {
+        g->config = config;
+        dispatch(g);
+}
+
+unsigned graph_client_in_flight(GraphClient *g) {
+        return g->n_slots;
+}
+
+unsigned graph_client_queued(GraphClient *g) {
+        return g->n_queued;
+}
+
+unsigned graph_client_attempts(GraphClient *g) {
+        return g->attempts;
+}

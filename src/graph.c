@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * graph.c — see graph.h. Facts come from the Graph and identity-platform documentation: the
+ * cancel answer is 200 with a body in v1.0, 202 with Location in the 2019 beta, and 204 is
+ * accepted defensively; the operation id is the body's "id", else Location's last segment;
+ * expires_in may be a number or a string.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "graph.h"
+#include "validate.h"
+
+GraphOpStatus graph_op_status_from_string(const char *s) {
+        if (!s)
+                return GRAPH_OP_NONE;
+        if (strcaseeq(s, "notStarted"))
+                return GRAPH_OP_NOT_STARTED;
+        if (strcaseeq(s, "running"))
+                return GRAPH_OP_RUNNING;
+        if (strcaseeq(s, "completed"))
+                return GRAPH_OP_COMPLETED;
+        if (strcaseeq(s, "failed"))
+                return GRAPH_OP_FAILED;
+        return GRAPH_OP_NONE;
+}
+
+bool graph_config_supports_all(const Config *c) {
+        return streq(c->api_version, "beta") && !streq(c->calls_path, "/communications/calls");
+}
+
+char *url_escape(const char *s) {
+        static const char hex[] = "0123456789ABCDEF";
+        char *r = malloc(strlen(s) * 3 + 1), *o = r;
+
+        if (!r)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                    *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+                        /* "." and ".." alone would be dot-segments: escape dots in those. */
+                        *o++ = (char) *p;
+                } else {
+                        *o++ = '%';
+                        *o++ = hex[*p >> 4];
+                        *o++ = hex[*p & 15];
+                }
+        }
+        *o = '\0';
+        if (streq(r, ".") || streq(r, "..")) {
+                free(r);
+                return strdup(s[1] ? "%2E%2E" : "%2E");
+        }
+        return r;
+}
+
+static int calls_base(const Config *c, char **ret) {
+        _cleanup_free_ char *app = NULL;
+        const char *marker = strstr(c->calls_path, "{appId}");
+        char *r;
+
+        if (marker) {
+                app = url_escape(c->client_id);
+                if (!app)
+                        return -ENOMEM;
+                if (asprintf(&r, "%s/%s%.*s%s%s", c->graph_endpoint, c->api_version,
+                             (int) (marker - c->calls_path), c->calls_path, app,
+                             marker + strlen("{appId}")) < 0)
+                        return -ENOMEM;
+        } else if (asprintf(&r, "%s/%s%s", c->graph_endpoint, c->api_version, c->calls_path) < 0)
+                return -ENOMEM;
+        *ret = r;
+        return 0;
+}
+
+int graph_cancel_url(const Config *c, const char *call_id, char **ret) {
+        _cleanup_free_ char *base = NULL, *id = NULL;
+        int r;
+
+        if (!call_id_is_valid(call_id))
+                return -EINVAL;
+        r = calls_base(c, &base);
+        if (r < 0)
+                return r;
+        id = url_escape(call_id);
+        if (!id)
+                return -ENOMEM;
+        return asprintf(ret, "%s/%s/cancelMediaProcessing", base, id) < 0 ? -ENOMEM : 0;
+}
+
+int graph_operation_url(const Config *c, const char *call_id, const char *op_id, char **ret) {
+        _cleanup_free_ char *base = NULL, *id = NULL, *op = NULL;
+        int r;
+
+        if (!call_id_is_valid(call_id) || isempty(op_id))
+                return -EINVAL;
+        r = calls_base(c, &base);
+        if (r < 0)
+                return r;
+        id = url_escape(call_id);
+        op = url_escape(op_id);
+        if (!id || !op)
+                return -ENOMEM;
+        return asprintf(ret, "%s/%s/operations/%s", base, id, op) < 0 ? -ENOMEM : 0;
+}
+
+int graph_cancel_body(const char *client_context, int all, char **ret) {
+        _cleanup_json_ json_object *j = json_object_new_object();
+        const char *s;
+
+        if (!j)
+                return -ENOMEM;
+        if (client_context)
+                json_object_object_add(j, "clientContext", json_object_new_string(client_context));
+        if (all >= 0)
+                json_object_object_add(j, "all", json_object_new_boolean(all));
+        s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s)
+                return -ENOMEM;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static json_object *parse_json_object(const char *body, size_t len) {
+        json_tokener *tok;
+        json_object *j;
+
+        if (!body || len == 0 || len > INT32_MAX)
+                return NULL;
+        tok = json_tokener_new_ex(64);
+        if (!tok)
+                return NULL;
+        j = json_tokener_parse_ex(tok, body, (int) len);
+        json_tokener_free(tok);
+        if (j && !json_object_is_type(j, json_type_object)) {
+                json_object_put(j);
+                return NULL;
+        }
+        return j;
+}
+
+static const char *get_string(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static int dup_string(json_object *o, const char *key, char **ret) {
+        const char *s = get_string(o, key);
+
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int parse_retry_after(const char *s, uint64_t now, uint64_t *ret_usec) {
+        char *end;
+        double d;
+        struct tm tm = {};
+
+        if (isempty(s))
+                return -EINVAL;
+        while (*s == ' ')
+                s++;
+        if (*s >= '0' && *s <= '9') {
+                errno = 0;
+                d = strtod(s, &end);
+                while (*end == ' ')
+                        end++;
+                if (errno != 0 || *end != '\0' || !isfinite(d) || d < 0 || d > 86400.0)
+                        return -EINVAL;
+                *ret_usec = (uint64_t) llround(d * 1e6);
+                return 0;
+        }
+        /* HTTP-date, IMF-fixdate form: "Sun, 06 Nov 1994 08:49:37 GMT". */
+        end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        if (!end || *end != '\0')
+                return -EINVAL;
+        time_t t = timegm(&tm);
+        if (t == (time_t) -1)
+                return -EINVAL;
+        uint64_t at = (uint64_t) t * UINT64_C(1000000);
+        *ret_usec = at > now ? at - now : 0;
+        return 0;
+}
+
+static int graph_error_from_body(long status, const char *request_id, json_object *body,
+                                 Error **ret) {
+        json_object *err = NULL, *data = json_object_new_object();
+        const char *code = NULL, *message = NULL, *rid = request_id;
+
+        if (!data)
+                return -ENOMEM;
+        if (body && json_object_object_get_ex(body, "error", &err) &&
+            json_object_is_type(err, json_type_object)) {
+                json_object *inner;
+
+                code = get_string(err, "code");
+                message = get_string(err, "message");
+                if (!rid && (json_object_object_get_ex(err, "innerError", &inner) ||
+                             json_object_object_get_ex(err, "innererror", &inner)))
+                        rid = get_string(inner, "request-id");
+        }
+        json_object_object_add(data, "httpStatus", json_object_new_int((int) status));
+        json_object_object_add(data, "graphCode", code ? json_object_new_string(code) : NULL);
+        json_object_object_add(data, "requestId", rid ? json_object_new_string(rid) : NULL);
+        *ret = error_new(ERROR_GRAPH, data, "Graph answered %ld%s%s%s%s", status,
+                         code ? " " : "", strempty(code), message ? ": " : "", strempty(message));
+        return *ret ? 0 : -ENOMEM;
+}
+
+int graph_answer_parse(long status, const char *location, const char *request_id,
+                       const char *retry_after, const char *body, size_t body_len, uint64_t now,
+                       GraphAnswer *ret) {
+        _cleanup_json_ json_object *j = NULL;
+        GraphAnswer a = { .http_status = status };
+        int r;
+
+        if (request_id && !(a.request_id = strdup(request_id)))
+                goto oom;
+        if (retry_after)
+                (void) parse_retry_after(retry_after, now, &a.retry_after_usec);
+
+        j = parse_json_object(body, body_len);
+
+        if (status < 200 || status > 299) {
+                r = graph_error_from_body(status, request_id, j, &a.error);
+                if (r < 0)
+                        goto oom;
+                *ret = a;
+                return 0;
+        }
+
+        if (j) {
+                json_object *ri;
+
+                if (dup_string(j, "id", &a.operation_id) < 0 ||
+                    dup_string(j, "clientContext", &a.client_context) < 0 ||
+                    dup_string(j, "completionReason", &a.completion_reason) < 0)
+                        goto oom;
+                a.status = graph_op_status_from_string(get_string(j, "status"));
+                if (json_object_object_get_ex(j, "resultInfo", &ri) && json_object_is_type(ri, json_type_object)) {
+                        json_object *v;
+                        a.has_result_info = true;
+                        if (json_object_object_get_ex(ri, "code", &v))
+                                a.result_code = json_object_get_int(v);
+                        if (json_object_object_get_ex(ri, "subcode", &v))
+                                a.result_subcode = json_object_get_int(v);
+                        if (dup_string(ri, "message", &a.result_message) < 0)
+                                goto oom;
+                }
+        } else if (body_len > 0 && status != 204) {
+                /* A 2xx with a body we cannot read is not success we can vouch for. */
+                json_object *data = json_object_new_object();
+                json_object_object_add(data, "httpStatus", json_object_new_int((int) status));
+                json_object_object_add(data, "graphCode", NULL);
+                json_object_object_add(data, "requestId", request_id ? json_object_new_string(request_id) : NULL);
+                a.error = error_new(ERROR_GRAPH, data, "Graph answered %ld with a body that is not a JSON object", status);
+                if (!a.error)
+                        goto oom;
+                *ret = a;
+                return 0;
+        }
+
+        if (!a.operation_id && !isempty(location)) {
+                const char *slash = strrchr(location, '/');
+                const char *seg = slash ? slash + 1 : location;
+                size_t n = strcspn(seg, "?#");
+                if (n > 0 && !(a.operation_id = strndup(seg, n)))
+                        goto oom;
+        }
+        *ret = a;
+        return 0;
+
+oom:
+        graph_answer_done(&a);
+        return -ENOMEM;
+}
+
+void graph_answer_done(GraphAnswer *a) {
+        free(a->operation_id);
+        free(a->result_message);
+        free(a->client_context);
+        free(a->completion_reason);
+        free(a->request_id);
+        error_free(a->error);
+        *a = (GraphAnswer) {};
+}
+
+bool graph_status_is_retryable(long s) {
+        return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
+
+uint64_t backoff_delay_usec(unsigned attempt, uint64_t base, uint64_t max, uint64_t rnd) {
+        uint64_t cap = base;
+
+        for (unsigned i = 0; i < attempt && cap < max; i++)
+                cap *= 2;
+        cap = MIN(cap, max);
+        if (cap == 0)
+                return 0;
+        return rnd % (cap + 1);
+}
+
+static int parse_seconds_member(json_object *j, const char *key, uint64_t *ret) {
+        json_object *v;
+        double d;
+
+        if (!json_object_object_get_ex(j, key, &v))
+                return -ENOENT;
+        if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
+                d = json_object_get_double(v);
+        else if (json_object_is_type(v, json_type_string)) {
+                char *end;
+                const char *s = json_object_get_string(v);
+                errno = 0;
+                d = strtod(s, &end);
+                if (errno != 0 || end == s || *end != '\0')
+                        return -EINVAL;
+        } else
+                return -EINVAL;
+        if (!isfinite(d) || d <= 0 || d > 366.0 * 86400)
+                return -ERANGE;
+        *ret = (uint64_t) (d * 1e6);
+        return 0;
+}
+
+/* The identity platform puts "AADSTS7000215: text\r\nTrace ID: …" in error_description; keep the
+ * first line for humans and the AADSTS number for machines. */
+static int split_description(const char *d, char **ret_aadsts, char **ret_first_line) {
+        size_t n = strcspn(d, "\r\n");
+        *ret_first_line = strndup(d, n);
+        if (!*ret_first_line)
+                return -ENOMEM;
+        if (strncmp(d, "AADSTS", 6) == 0) {
+                size_t k = 6;
+                while (d[k] >= '0' && d[k] <= '9')
+                        k++;
+                if (k > 6 && !(*ret_aadsts = strndup(d, k)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int token_answer_parse(long status, const char *body, size_t len, TokenAnswer *ret) {
+        _cleanup_json_ json_object *j = parse_json_object(body, len);
+        TokenAnswer a = {};
+        const char *s;
+
+        if (status == 200 && j && (s = get_string(j, "access_token")) && *s) {
+                const char *type = get_string(j, "token_type");
+                if (type && !strcaseeq(type, "Bearer"))
+                        goto malformed;
+                if (parse_seconds_member(j, "expires_in", &a.expires_in_usec) < 0)
+                        goto malformed;
+                (void) parse_seconds_member(j, "refresh_in", &a.refresh_in_usec);
+                a.access_token = strdup(s);
+                if (!a.access_token)
+                        return -ENOMEM;
+                /* json-c keeps the token in the parsed tree; wipe it there too. */
+                explicit_bzero((char *) s, strlen(s));
+                *ret = a;
+                return 0;
+        }
+
+        if (j && (s = get_string(j, "error"))) {
+                if (!(a.error = strdup(s)))
+                        goto oom;
+                const char *d = get_string(j, "error_description");
+                if (d && split_description(d, &a.aadsts, &a.description) < 0)
+                        goto oom;
+                if (!a.aadsts) {
+                        json_object *codes, *c0;
+                        if (json_object_object_get_ex(j, "error_codes", &codes) &&
+                            json_object_is_type(codes, json_type_array) &&
+                            (c0 = json_object_array_get_idx(codes, 0)) &&
+                            asprintf(&a.aadsts, "AADSTS%d", json_object_get_int(c0)) < 0) {
+                                a.aadsts = NULL;
+                                goto oom;
+                        }
+                }
+                /* Only the platform's own transient answers and server errors are worth retrying
+                 * without someone fixing the configuration. */
+                a.permanent = !(streq(s, "temporarily_unavailable") || status >= 500 || status == 429);
+                *ret = a;
+                return 0;
+        }
+
+malformed:
+        if (!(a.error = strdup(status == 200 ? "malformed_response" : "http_error")))
+                goto oom;
+        if (asprintf(&a.description, "token endpoint answered HTTP %ld without a usable body", status) < 0) {
+                a.description = NULL;
+                goto oom;
+        }
+        a.permanent = false;
+        *ret = a;
+        return 0;
+
+oom:
+        token_answer_done(&a);
+        return -ENOMEM;
+}
+
+void token_answer_done(TokenAnswer *a) {
+        erase_and_free(a->access_token);
+        free(a->error);
+        free(a->aadsts);
+        free(a->description);
+        *a = (TokenAnswer) {};
+}
+
+uint64_t token_renewal_delay_usec(uint64_t expires_in, uint64_t refresh_in, uint64_t rnd) {
+        const uint64_t five_min = 300 * UINT64_C(1000000), ten_min = 600 * UINT64_C(1000000);
+        uint64_t at;
+
+        if (refresh_in > 0 && refresh_in < expires_in)
+                at = refresh_in;
+        else if (expires_in < ten_min)
+                at = expires_in / 2;
+        else
+                at = expires_in - five_min;
+
+        uint64_t jitter_span = at / 20;
+        if (jitter_span > 0)
+                at -= rnd % (jitter_span + 1);
+        return at;
+}
+
+static int form_append(Buffer *b, const char *key, const char *value) {
+        _cleanup_free_ char *v = url_escape(value);
+        int r;
+
+        if (!v)
+                return -ENOMEM;
+        if (b->size > 0 && (r = buffer_append(b, "&", 1)) < 0)
+                return r;
+        if ((r = buffer_append(b, key, strlen(key))) < 0 || (r = buffer_append(b, "=", 1)) < 0 ||
+            (r = buffer_append(b, v, strlen(v))) < 0) {
+                explicit_bzero(v, strlen(v));
+                return r;
+        }
+        explicit_bzero(v, strlen(v));
+        return 0;
+}
+
+int token_request_body(const char *client_id, const char *client_secret, const char *scope, char **ret) {
+        Buffer b = {};
+        int r;
+
+        if ((r = form_append(&b, "client_id", client_id)) < 0 || (r = form_append(&b, "scope", scope)) < 0 ||
+            (r = form_append(&b, "client_secret", client_secret)) < 0 ||
+            (r = form_append(&b, "grant_type", "client_credentials")) < 0) {
+                if (b.data)
+                        explicit_bzero(b.data, b.allocated);
+                buffer_done(&b);
+                return r;
+        }
+        *ret = b.data;
+        return 0;
+}

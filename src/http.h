@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http.h — one HTTPS request on the shared curl multi handle: the options every request to
+ * login or Graph must carry (TLS verification on, https only, timeouts, HTTP/2), capture of the
+ * status, the headers the daemon cares about and a size-capped body. Request bodies and
+ * Authorization headers may hold secrets and are wiped when the request is freed.
+ */
+#pragma once
+
+#include <curl/curl.h>
+#include <stdint.h>
+
+#include "event-curl.h"
+#include "util.h"
+
+#define HTTP_MAX_RESPONSE_BYTES (1024 * 1024)
+
+typedef struct HttpOptions {
+        const char *ca_file;           /* extra trust anchor, NULL for the system store only */
+        uint64_t connect_timeout_usec; /* TCP + TLS handshake */
+        uint64_t timeout_usec;         /* the whole attempt */
+} HttpOptions;
+
+typedef struct HttpRequest HttpRequest;
+typedef void (*http_done_t)(HttpRequest *r, void *userdata);
+
+struct HttpRequest {
+        CURL *easy;
+        CurlGlue *glue;
+        struct curl_slist *headers;
+        char *post; /* wiped on free */
+
+        /* Results, valid in the done callback: */
+        CURLcode result;
+        long status;
+        Buffer body;
+        char *location;
+        char *request_id;
+        char *retry_after;
+        char errbuf[CURL_ERROR_SIZE];
+
+        http_done_t done;
+        void *userdata;
+        bool running;
+};
+
+/* post == NULL makes a GET. bearer may be NULL. content_type applies to a POST. */
+int http_request_new(const char *url, const char *post, const char *content_type, const char *bearer,
+                     const char *client_request_id, const HttpOptions *o, HttpRequest **ret);
+int http_request_start(CurlGlue *g, HttpRequest *r, http_done_t done, void *userdata);
+HttpRequest *http_request_free(HttpRequest *r);
+DEFINE_CLEANUP_FUNC(HttpRequest *, http_request_free);
+
+/* Whether the transfer failed below HTTP: DNS, connect, TLS. */
+bool http_result_is_unreachable(CURLcode c);

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c — mediacanceld's entry point: command line, process hardening that must happen
+ * before any secret is read, signal handling, readiness notification, and the event loop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "manager.h"
+
+#define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
+
+static const char *arg_config = NULL;
+static const char *arg_socket = NULL;
+
+static void help(void) {
+        printf("Usage: mediacanceld [OPTIONS]\n"
+               "\n"
+               "Holds a Microsoft Graph app credential and cancels media processing on calls\n"
+               "for local services that ask over a Unix socket (JSON-RPC 2.0, one per line).\n"
+               "\n"
+               "  -c, --config PATH      configuration file (default %s)\n"
+               "  -s, --socket PATH      listen on PATH instead of [Socket] Path=\n"
+               "  -l, --log-level LEVEL  emerg, alert, crit, err, warning, notice, info, debug\n"
+               "      --version          print the version and exit\n"
+               "  -h, --help             print this help and exit\n",
+               CONFIG_DEFAULT_PATH);
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100 };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "socket", required_argument, NULL, 's' },
+                { "log-level", required_argument, NULL, 'l' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c, level;
+
+        while ((c = getopt_long(argc, argv, "c:s:l:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        arg_config = optarg;
+                        break;
+                case 's':
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "mediacanceld: --socket needs an absolute path.\n");
+                                return -EINVAL;
+                        }
+                        arg_socket = optarg;
+                        break;
+                case 'l':
+                        level = log_level_from_string(optarg);
+                        if (level < 0) {
+                                fprintf(stderr, "mediacanceld: unknown log level \"%s\".\n", optarg);
+                                return -EINVAL;
+                        }
+                        log_set_max_level(level);
+                        break;
+                case ARG_VERSION:
+                        printf("mediacanceld %s\n", PACKAGE_VERSION);
+                        return 0;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "mediacanceld: unexpected argument \"%s\".\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* Before a secret is in memory: no core dumps, and no ptrace or /proc/pid/mem access by
+ * other processes of the same user. */
+static void harden_process(void) {
+        struct rlimit rl = { 0, 0 };
+
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                log_warning_errno(errno, "Cannot mark the process non-dumpable: %m");
+        if (setrlimit(RLIMIT_CORE, &rl) < 0)
+                log_warning_errno(errno, "Cannot disable core dumps: %m");
+}
+
+static void notify_status(Manager *m) {
+        _cleanup_free_ char *line = manager_status_line(m);
+        if (line)
+                (void) sd_notifyf(false, "STATUS=%s", line);
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        if (!m->shutting_down)
+                notify_status(m);
+        (void) sd_event_source_set_time(s, usec + STATUS_INTERVAL_USEC);
+        return 0;
+}
+
+static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) s;
+        (void) si;
+        manager_begin_shutdown(userdata);
+        return 0;
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        (void) s;
+        (void) si;
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration.");
+        (void) manager_reload(m);
+        (void) sd_notify(false, "READY=1");
+        notify_status(m);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_free_ char *error = NULL;
+        Config *config = NULL;
+        sigset_t mask;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+
+        harden_process();
+
+        r = config_load(arg_config, &config, &error);
+        if (r < 0) {
+                if (error)
+                        log_error("%s", error);
+                else
+                        log_error_errno(r, "Cannot load the configuration: %m");
+                return 1;
+        }
+
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                config_free(config);
+                log_error("Cannot initialise libcurl.");
+                return 1;
+        }
+
+        r = manager_new(config, arg_config ?: CONFIG_DEFAULT_PATH, &m);
+        if (r < 0) {
+                if (!m)
+                        config_free(config);
+                return 1;
+        }
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        (void) sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        if (sd_event_add_signal(m->event, NULL, SIGTERM, on_terminate, m) < 0 ||
+            sd_event_add_signal(m->event, NULL, SIGINT, on_terminate, m) < 0 ||
+            sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m) < 0) {
+                log_error("Cannot install signal handlers.");
+                return 1;
+        }
+        (void) sd_event_set_watchdog(m->event, true);
+        (void) sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, USEC_PER_SEC,
+                                          on_status_timer, m);
+
+        r = manager_start(m, arg_socket);
+        if (r < 0)
+                return 1;
+
+        (void) sd_notify(false, "READY=1");
+        notify_status(m);
+
+        r = sd_event_loop(m->event);
+        if (r < 0) {
+                log_error_errno(r, "Event loop failed: %m");
+                return 1;
+        }
+        log_info("Stopped.");
+        curl_global_cleanup();
+        return 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * manager.h — the daemon's object graph: one event loop and, hanging off it, the curl glue,
+ * the token manager, the Graph client, the operation table and the socket server. main.c
+ * builds it; methods.c answers requests with it.
+ */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "event-curl.h"
+#include "graph-client.h"
+#include "operation.h"
+#include "server.h"
+#include "token.h"
+
+#define PROTOCOL_VERSION 1
+#define SHUTDOWN_GRACE_USEC (5 * USEC_PER_SEC)
+
+typedef struct Manager {
+        sd_event *event;
+        Config *config;
+        char *config_path;
+        CurlGlue *glue;
+        TokenManager *token;
+        GraphClient *graph;
+        OperationTable *operations;
+        Server *server;
+        uint64_t started_usec; /* CLOCK_MONOTONIC */
+        sd_event_source *prune_timer;
+        sd_event_source *shutdown_timer;
+        uint64_t shutdown_deadline;
+        bool shutting_down;
+} Manager;
+
+int manager_new(Config *config, const char *config_path, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_CLEANUP_FUNC(Manager *, manager_free);
+
+int manager_start(Manager *m, const char *socket_override);
+
+/* Stop accepting, let in-flight cancels finish for up to SHUTDOWN_GRACE_USEC, answer the rest
+ * with an error, then leave the loop. */
+void manager_begin_shutdown(Manager *m);
+
+/* Re-reads the configuration; on error the old one stays in force. */
+int manager_reload(Manager *m);
+
+/* Entry point for every request the server reads (methods.c). */
+void manager_dispatch(Call *call, void *userdata);
+
+/* One-line summary for sd_notify STATUS=. */
+char *manager_status_line(Manager *m);

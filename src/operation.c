@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * operation.c — see operation.h. Operations live on one list in creation order (so listing
+ * newest first and pruning oldest first are walks, not sorts) and in two hash indexes.
+ */
+#include <errno.h>
+#include <json-c/linkhash.h>
+#include <stdio.h>
+#include <systemd/sd-event.h>
+
+#include "operation.h"
+#include "util.h"
+
+struct OperationTable {
+        struct lh_table *by_id;
+        struct lh_table *by_graph_id;
+        Operation *head, *tail; /* oldest … newest */
+        unsigned counts[_OPERATION_STATUS_MAX];
+        unsigned total;
+        unsigned max_operations;
+        uint64_t retention_usec;
+        operation_changed_t listener;
+        void *listener_userdata;
+};
+
+static const char *const status_names[_OPERATION_STATUS_MAX] = {
+        [OPERATION_QUEUED] = "queued",       [OPERATION_SUBMITTING] = "submitting",
+        [OPERATION_NOT_STARTED] = "notStarted", [OPERATION_RUNNING] = "running",
+        [OPERATION_COMPLETED] = "completed", [OPERATION_FAILED] = "failed",
+        [OPERATION_UNKNOWN] = "unknown",
+};
+
+const char *operation_status_to_string(OperationStatus s) {
+        return s >= 0 && s < _OPERATION_STATUS_MAX ? status_names[s] : "unknown";
+}
+
+OperationStatus operation_status_from_string(const char *s) {
+        for (int i = 0; s && i < _OPERATION_STATUS_MAX; i++)
+                if (streq(s, status_names[i]))
+                        return (OperationStatus) i;
+        return _OPERATION_STATUS_INVALID;
+}
+
+int operation_table_new(unsigned max_operations, uint64_t retention_usec, OperationTable **ret) {
+        OperationTable *t = calloc(1, sizeof *t);
+
+        if (!t)
+                return -ENOMEM;
+        t->by_id = lh_kchar_table_new(1024, NULL);
+        t->by_graph_id = lh_kchar_table_new(1024, NULL);
+        if (!t->by_id || !t->by_graph_id) {
+                operation_table_free(t);
+                return -ENOMEM;
+        }
+        t->max_operations = max_operations;
+        t->retention_usec = retention_usec;
+        *ret = t;
+        return 0;
+}
+
+static void operation_free(Operation *op) {
+        sd_event_source_disable_unref(op->completion_timer);
+        free(op->call_id);
+        free(op->client_context);
+        free(op->graph_operation_id);
+        free(op->graph_id_key);
+        free(op->result_message);
+        free(op->completion_reason);
+        error_free(op->error);
+        free(op);
+}
+
+static void operation_remove(OperationTable *t, Operation *op) {
+        (void) lh_table_delete(t->by_id, op->id);
+        if (op->graph_id_key)
+                (void) lh_table_delete(t->by_graph_id, op->graph_id_key);
+        if (op->prev)
+                op->prev->next = op->next;
+        else
+                t->head = op->next;
+        if (op->next)
+                op->next->prev = op->prev;
+        else
+                t->tail = op->prev;
+        t->counts[op->status]--;
+        t->total--;
+        operation_free(op);
+}
+
+void operation_table_remove(OperationTable *t, Operation *op) {
+        operation_remove(t, op);
+}
+
+OperationTable *operation_table_free(OperationTable *t) {
+        if (!t)
+                return NULL;
+        while (t->head) {
+                Operation *op = t->head;
+                t->head = op->next;
+                operation_free(op);
+        }
+        if (t->by_id)
+                lh_table_free(t->by_id);
+        if (t->by_graph_id)
+                lh_table_free(t->by_graph_id);
+        free(t);
+        return NULL;
+}
+
+void operation_table_set_limits(OperationTable *t, unsigned max_operations, uint64_t retention_usec) {
+        t->max_operations = max_operations;
+        t->retention_usec = retention_usec;
+}
+
+void operation_table_set_listener(OperationTable *t, operation_changed_t cb, void *userdata) {
+        t->listener = cb;
+        t->listener_userdata = userdata;
+}
+
+/* Drops the oldest settled operation to make room; false when every stored one is pending. */
+static bool drop_oldest_settled(OperationTable *t) {
+        for (Operation *op = t->head; op; op = op->next)
+                if (operation_status_is_settled(op->status) && !op->userdata) {
+                        operation_remove(t, op);
+                        return true;
+                }
+        return false;
+}
+
+void operation_table_prune(OperationTable *t, uint64_t now) {
+        Operation *op = t->head;
+
+        while (op) {
+                Operation *next = op->next;
+                if (operation_status_is_settled(op->status) && !op->userdata &&
+                    (t->total > t->max_operations || op->updated_usec + t->retention_usec <= now))
+                        operation_remove(t, op);
+                op = next;
+        }
+}
+
+int operation_table_add(OperationTable *t, const char *call_id, const char *client_context, int all, uid_t uid,
+                        Operation **ret) {
+        Operation *op;
+        int r;
+
+        if (t->total >= t->max_operations && !drop_oldest_settled(t))
+                return -ENOBUFS;
+
+        op = calloc(1, sizeof *op);
+        if (!op)
+                return -ENOMEM;
+        r = uuid_random(op->id);
+        if (r < 0) {
+                free(op);
+                return r;
+        }
+        op->call_id = strdup(call_id);
+        op->client_context = client_context ? strdup(client_context) : NULL;
+        if (!op->call_id || (client_context && !op->client_context)) {
+                operation_free(op);
+                return -ENOMEM;
+        }
+        op->all = all;
+        op->uid = uid;
+        op->status = OPERATION_QUEUED;
+        op->created_usec = op->updated_usec = now_usec(CLOCK_REALTIME);
+        op->table = t;
+
+        if (lh_table_insert(t->by_id, op->id, op) < 0) {
+                operation_free(op);
+                return -ENOMEM;
+        }
+        op->prev = t->tail;
+        if (t->tail)
+                t->tail->next = op;
+        else
+                t->head = op;
+        t->tail = op;
+        t->counts[op->status]++;
+        t->total++;
+        *ret = op;
+        return 0;
+}
+
+Operation *operation_table_get(OperationTable *t, const char *id) {
+        void *v = NULL;
+        _cleanup_free_ char *key = NULL;
+
+        if (lh_table_lookup_ex(t->by_id, id, &v))
+                return v;
+        key = id_normalize(id);
+        if (key && lh_table_lookup_ex(t->by_graph_id, key, &v))
+                return v;
+        return NULL;
+}
+
+json_object *operation_table_list_json(OperationTable *t, const char *call_id, int status, unsigned limit) {
+        json_object *a = json_object_new_array();
+
+        for (Operation *op = t->tail; op && json_object_array_length(a) < limit; op = op->prev) {
+                if (call_id && !streq(op->call_id, call_id))
+                        continue;
+                if (status >= 0 && (int) op->status != status)
+                        continue;
+                json_object_array_add(a, operation_to_json(op));
+        }
+        return a;
+}
+
+unsigned operation_table_count(OperationTable *t, OperationStatus s) {
+        return t->counts[s];
+}
+
+unsigned operation_table_total(OperationTable *t) {
+        return t->total;
+}
+
+json_object *operation_table_counts_json(OperationTable *t) {
+        json_object *j = json_object_new_object();
+
+        json_object_object_add(j, "total", json_object_new_int64(t->total));
+        for (int i = 0; i < _OPERATION_STATUS_MAX; i++)
+                json_object_object_add(j, status_names[i], json_object_new_int64(t->counts[i]));
+        return j;
+}
+
+void operation_changed(Operation *op) {
+        op->updated_usec = now_usec(CLOCK_REALTIME);
+        if (op->table && op->table->listener)
+                op->table->listener(op, op->table->listener_userdata);
+}
+
+void operation_set_status(Operation *op, OperationStatus s) {
+        if (op->status == s)
+                return;
+        op->table->counts[op->status]--;
+        op->status = s;
+        op->table->counts[s]++;
+}
+
+static int set_graph_id(Operation *op, const char *id) {
+        OperationTable *t = op->table;
+        char *copy, *key;
+
+        if (streq_ptr(op->graph_operation_id, id))
+                return 0;
+        copy = strdup(id);
+        key = id_normalize(id);
+        if (!copy || !key) {
+                free(copy);
+                free(key);
+                return -ENOMEM;
+        }
+        if (op->graph_id_key)
+                (void) lh_table_delete(t->by_graph_id, op->graph_id_key);
+        free(op->graph_operation_id);
+        free(op->graph_id_key);
+        op->graph_operation_id = copy;
+        op->graph_id_key = key;
+        /* A daemon id can never look like a Graph id of another operation: both are UUIDs and
+         * collisions are not a concern; a repeated Graph id points at the newest operation. */
+        if (lh_table_insert(t->by_graph_id, op->graph_id_key, op) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int operation_apply_answer(Operation *op, const GraphAnswer *a) {
+        int r;
+
+        if (a->operation_id && (r = set_graph_id(op, a->operation_id)) < 0)
+                return r;
+        if (a->has_result_info) {
+                char *m = a->result_message ? strdup(a->result_message) : NULL;
+                if (a->result_message && !m)
+                        return -ENOMEM;
+                free(op->result_message);
+                op->result_message = m;
+                op->has_result_info = true;
+                op->result_code = a->result_code;
+                op->result_subcode = a->result_subcode;
+        }
+        if (a->completion_reason) {
+                char *c = strdup(a->completion_reason);
+                if (!c)
+                        return -ENOMEM;
+                free(op->completion_reason);
+                op->completion_reason = c;
+        }
+        switch (a->status) {
+        case GRAPH_OP_NOT_STARTED:
+                operation_set_status(op, OPERATION_NOT_STARTED);
+                break;
+        case GRAPH_OP_RUNNING:
+                operation_set_status(op, OPERATION_RUNNING);
+                break;
+        case GRAPH_OP_COMPLETED:
+                operation_set_status(op, OPERATION_COMPLETED);
+                break;
+        case GRAPH_OP_FAILED:
+                operation_set_status(op, OPERATION_FAILED);
+                break;
+        case GRAPH_OP_NONE:
+                /* 202/204 without a body: accepted, outcome to be told later. */
+                if (!operation_status_is_settled(op->status))
+                        operation_set_status(op, OPERATION_NOT_STARTED);
+                break;
+        }
+        return 0;
+}
+
+int operation_fail(Operation *op, const Error *err) {
+        Error *e = error_copy(err);
+
+        if (!e)
+                return -ENOMEM;
+        error_free(op->error);
+        op->error = e;
+        operation_set_status(op, OPERATION_FAILED);
+        return 0;
+}
+
+json_object *operation_to_json(const Operation *op) {
+        json_object *j = json_object_new_object();
+        char buf[32];
+
+        json_object_object_add(j, "id", json_object_new_string(op->id));
+        json_object_object_add(j, "callId", json_object_new_string(op->call_id));
+        json_object_object_add(j, "clientContext", op->client_context ? json_object_new_string(op->client_context) : NULL);
+        json_object_object_add(j, "status", json_object_new_string(operation_status_to_string(op->status)));
+        json_object_object_add(j, "graphOperationId",
+                               op->graph_operation_id ? json_object_new_string(op->graph_operation_id) : NULL);
+        if (op->all >= 0)
+                json_object_object_add(j, "all", json_object_new_boolean(op->all));
+        if (op->has_result_info) {
+                json_object *ri = json_object_new_object();
+                json_object_object_add(ri, "code", json_object_new_int(op->result_code));
+                json_object_object_add(ri, "subcode", json_object_new_int(op->result_subcode));
+                json_object_object_add(ri, "message", op->result_message ? json_object_new_string(op->result_message) : NULL);
+                json_object_object_add(j, "resultInfo", ri);
+        }
+        if (op->completion_reason)
+                json_object_object_add(j, "completionReason", json_object_new_string(op->completion_reason));
+        if (op->error)
+                json_object_object_add(j, "error", error_to_operation_json(op->error));
+        json_object_object_add(j, "createdAt", json_object_new_string(format_rfc3339_ms(op->created_usec, buf)));
+        json_object_object_add(j, "updatedAt", json_object_new_string(format_rfc3339_ms(op->updated_usec, buf)));
+        return j;
+}

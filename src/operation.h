@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * operation.h — the operation table: one record per cancel, its state machine, lookups by the
+ * daemon's id and by Graph's operation id, listing newest first, and retention of final
+ * operations (RetentionSec=, MaxOperations=; pending ones are never dropped). Every change goes
+ * through operation_update(), which stamps updatedAt and tells the table's listener once.
+ */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "errors.h"
+#include "graph.h"
+
+typedef enum OperationStatus {
+        OPERATION_QUEUED,
+        OPERATION_SUBMITTING,
+        OPERATION_NOT_STARTED,
+        OPERATION_RUNNING,
+        OPERATION_COMPLETED,
+        OPERATION_FAILED,
+        OPERATION_UNKNOWN,
+        _OPERATION_STATUS_MAX,
+        _OPERATION_STATUS_INVALID = -EINVAL,
+} OperationStatus;
+
+const char *operation_status_to_string(OperationStatus s);
+OperationStatus operation_status_from_string(const char *s);
+
+/* completed and failed are final; unknown is not (a late notification may still settle it),
+ * but nobody waits for it any more. */
+static inline bool operation_status_is_final(OperationStatus s) {
+        return s == OPERATION_COMPLETED || s == OPERATION_FAILED;
+}
+static inline bool operation_status_is_settled(OperationStatus s) {
+        return operation_status_is_final(s) || s == OPERATION_UNKNOWN;
+}
+
+typedef struct OperationTable OperationTable;
+
+typedef struct Operation {
+        char id[37];
+        char *call_id;
+        char *client_context;
+        char *graph_operation_id;
+        char *graph_id_key; /* normalised graph_operation_id, key of the second index */
+        OperationStatus status;
+        int all; /* -1 when not sent */
+        bool has_result_info;
+        int result_code;
+        int result_subcode;
+        char *result_message;
+        char *completion_reason;
+        Error *error;
+        uint64_t created_usec; /* CLOCK_REALTIME */
+        uint64_t updated_usec;
+        uid_t uid;
+
+        OperationTable *table;
+        struct Operation *prev, *next; /* creation order */
+        void *userdata;                /* the request that is submitting it, if any */
+        void *completion_timer;        /* sd_event_source: CompletionTimeoutSec for a pending one */
+} Operation;
+
+/* Called after every change of a stored operation. */
+typedef void (*operation_changed_t)(Operation *op, void *userdata);
+
+int operation_table_new(unsigned max_operations, uint64_t retention_usec, OperationTable **ret);
+OperationTable *operation_table_free(OperationTable *t);
+DEFINE_CLEANUP_FUNC(OperationTable *, operation_table_free);
+void operation_table_set_limits(OperationTable *t, unsigned max_operations, uint64_t retention_usec);
+void operation_table_set_listener(OperationTable *t, operation_changed_t cb, void *userdata);
+
+/* Creates a queued operation. -ENOBUFS when MaxOperations are stored and none is final. */
+int operation_table_add(OperationTable *t, const char *call_id, const char *client_context, int all, uid_t uid,
+                        Operation **ret);
+
+/* By the daemon's id or by Graph's operation id (normalised). */
+Operation *operation_table_get(OperationTable *t, const char *id);
+
+/* Operations newest first, filtered; call_id/status may be NULL/-1. */
+json_object *operation_table_list_json(OperationTable *t, const char *call_id, int status, unsigned limit);
+
+unsigned operation_table_count(OperationTable *t, OperationStatus s);
+unsigned operation_table_total(OperationTable *t);
+json_object *operation_table_counts_json(OperationTable *t);
+
+/* Removes an operation that never reached Graph (refused at admission). */
+void operation_table_remove(OperationTable *t, Operation *op);
+
+/* Drops final (and unknown) operations past their retention, oldest first. */
+void operation_table_prune(OperationTable *t, uint64_t now_realtime_usec);
+
+void operation_set_status(Operation *op, OperationStatus s);
+
+/* Applies what Graph said (status, ids, resultInfo) to the operation. */
+int operation_apply_answer(Operation *op, const GraphAnswer *a);
+
+/* Ends the operation as failed with err (copied). */
+int operation_fail(Operation *op, const Error *err);
+
+/* Stamps updatedAt and tells the listener. Call after changing fields directly. */
+void operation_changed(Operation *op);
+
+json_object *operation_to_json(const Operation *op);

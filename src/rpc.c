@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rpc.c — JSON-RPC 2.0 request validation and reply building (see rpc.h). The rules follow
+ * the spec: "jsonrpc" must be exactly "2.0", "method" a string, "params" an object or array
+ * when present, "id" a string, number or null when present. A missing id makes a
+ * notification; an invalid entry in a batch is answered with its own error and the others
+ * still run.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "rpc.h"
+
+static Error *item_validate(json_object *o, RpcItem *item) {
+        json_object *v;
+
+        item->has_id = false;
+        item->id = NULL;
+
+        if (!json_object_is_type(o, json_type_object))
+                return error_new(ERROR_INVALID_REQUEST, NULL, "A request must be a JSON object.");
+
+        /* Take the id first, so that even an invalid request is answered with its id. */
+        if (json_object_object_get_ex(o, "id", &v)) {
+                enum json_type t = json_object_get_type(v);
+                if (t == json_type_string || t == json_type_int || t == json_type_double ||
+                    t == json_type_null) {
+                        item->has_id = true;
+                        item->id = v; /* NULL json object for null: json-c stores NULL */
+                } else {
+                        item->has_id = true;
+                        item->id = NULL;
+                        return error_new(ERROR_INVALID_REQUEST, NULL,
+                                         "\"id\" must be a string, a number or null.");
+                }
+        }
+
+        if (!json_object_object_get_ex(o, "jsonrpc", &v) || !json_object_is_type(v, json_type_string) ||
+            !streq(json_object_get_string(v), "2.0")) {
+                item->has_id = true; /* an invalid request is always answered */
+                return error_new(ERROR_INVALID_REQUEST, NULL, "\"jsonrpc\" must be \"2.0\".");
+        }
+
+        if (!json_object_object_get_ex(o, "method", &v) || !json_object_is_type(v, json_type_string)) {
+                item->has_id = true;
+                return error_new(ERROR_INVALID_REQUEST, NULL, "\"method\" must be a string.");
+        }
+        item->method = json_object_get_string(v);
+
+        if (json_object_object_get_ex(o, "params", &v) && v) {
+                if (!json_object_is_type(v, json_type_object) && !json_object_is_type(v, json_type_array)) {
+                        item->has_id = true;
+                        item->method = NULL;
+                        return error_new(ERROR_INVALID_REQUEST, NULL,
+                                         "\"params\" must be an object or an array.");
+                }
+                item->params = v;
+        }
+
+        json_object_object_foreach(o, key, _val) {
+                (void) _val;
+                if (!streq(key, "jsonrpc") && !streq(key, "id") && !streq(key, "method") &&
+                    !streq(key, "params")) {
+                        item->has_id = true;
+                        item->method = NULL;
+                        return error_new(ERROR_INVALID_REQUEST, NULL, "Unknown member \"%s\" in request.", key);
+                }
+        }
+        return NULL;
+}
+
+static bool only_whitespace(const char *p, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+                        return false;
+        return true;
+}
+
+int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **ret) {
+        json_tokener *tok;
+        json_object *root;
+
+        if (memchr(line, '\0', len))
+                return -EBADMSG;
+
+        tok = json_tokener_new_ex(max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        root = json_tokener_parse_ex(tok, line, (int) len);
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
+        size_t used = json_tokener_get_parse_end(tok);
+        json_tokener_free(tok);
+
+        /* A bare number at the end of input is "continue" to the tokener: it may go on. A line
+         * is complete by definition, so parse again with an appended space to finish it. */
+        if (!root && jerr == json_tokener_continue) {
+                _cleanup_free_ char *copy = malloc(len + 2);
+                if (!copy)
+                        return -ENOMEM;
+                memcpy(copy, line, len);
+                copy[len] = ' ';
+                copy[len + 1] = '\0';
+                tok = json_tokener_new_ex(max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT);
+                if (!tok)
+                        return -ENOMEM;
+                json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+                root = json_tokener_parse_ex(tok, copy, (int) len + 1);
+                jerr = json_tokener_get_error(tok);
+                used = MIN(json_tokener_get_parse_end(tok), len);
+                json_tokener_free(tok);
+        }
+        if (!root || jerr != json_tokener_success) {
+                json_object_put(root);
+                return -EBADMSG;
+        }
+        if (!only_whitespace(line + used, len - used)) {
+                json_object_put(root);
+                return -EBADMSG;
+        }
+
+        bool batch = json_object_is_type(root, json_type_array);
+        size_t n = batch ? json_object_array_length(root) : 1;
+        RpcMessage *m = calloc(1, sizeof(RpcMessage) + MAX(n, (size_t) 1) * sizeof(RpcItem));
+        if (!m) {
+                json_object_put(root);
+                return -ENOMEM;
+        }
+        m->root = root;
+        m->is_batch = batch && n > 0;
+
+        if (batch && n == 0) {
+                m->n_items = 1;
+                m->items[0].has_id = true;
+                m->items[0].error = error_new(ERROR_INVALID_REQUEST, NULL, "An empty batch is not a request.");
+        } else if (batch) {
+                m->n_items = n;
+                for (size_t i = 0; i < n; i++)
+                        m->items[i].error = item_validate(json_object_array_get_idx(root, i), &m->items[i]);
+        } else {
+                m->n_items = 1;
+                m->items[0].error = item_validate(root, &m->items[0]);
+        }
+
+        *ret = m;
+        return 0;
+}
+
+RpcMessage *rpc_message_free(RpcMessage *m) {
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_items; i++)
+                error_free(m->items[i].error);
+        json_object_put(m->root);
+        free(m);
+        return NULL;
+}
+
+static json_object *reply_new(json_object *id) {
+        json_object *j = json_object_new_object();
+
+        json_object_object_add(j, "jsonrpc", json_object_new_string("2.0"));
+        json_object_object_add(j, "id", json_object_get(id));
+        return j;
+}
+
+json_object *rpc_reply_result(json_object *id, json_object *result) {
+        json_object *j = reply_new(id);
+
+        json_object_object_add(j, "result", result ?: json_object_new_object());
+        return j;
+}
+
+json_object *rpc_reply_error(json_object *id, const Error *e) {
+        json_object *j = reply_new(id);
+
+        json_object_object_add(j, "error", error_to_rpc_json(e));
+        return j;
+}
+
+json_object *rpc_notification(const char *method, json_object *params) {
+        json_object *j = json_object_new_object();
+
+        json_object_object_add(j, "jsonrpc", json_object_new_string("2.0"));
+        json_object_object_add(j, "method", json_object_new_string(method));
+        json_object_object_add(j, "params", params ?: json_object_new_object());
+        return j;
+}
+
+int rpc_serialize(json_object *j, char **ret, size_t *ret_len) {
+        size_t n;
+        const char *s = json_object_to_json_string_length(
+                j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        char *out;
+
+        if (!s)
+                return -ENOMEM;
+        out = malloc(n + 2);
+        if (!out)
+                return -ENOMEM;
+        memcpy(out, s, n);
+        out[n] = '\n';
+        out[n + 1] = '\0';
+        *ret = out;
+        *ret_len = n + 1;
+        return 0;
+}
+
+Error *rpc_params_check_object(json_object *params, const char *const *allowed) {
+        if (!params)
+                return NULL;
+        if (!json_object_is_type(params, json_type_object))
+                return error_invalid_param("params", "Parameters must be given by name (an object).");
+
+        json_object_object_foreach(params, key, _val) {
+                bool known = false;
+
+                (void) _val;
+                for (const char *const *a = allowed; *a; a++)
+                        if (streq(*a, key)) {
+                                known = true;
+                                break;
+                        }
+                if (!known)
+                        return error_invalid_param(key, "Unknown parameter \"%s\".", key);
+        }
+        return NULL;
+}
+
+Error *rpc_param_string(json_object *params, const char *name, bool required, const char **ret) {
+        json_object *v;
+
+        if (!params || !json_object_object_get_ex(params, name, &v) || !v) {
+                if (required)
+                        return error_invalid_param(name, "Missing parameter \"%s\".", name);
+                *ret = NULL;
+                return NULL;
+        }
+        if (!json_object_is_type(v, json_type_string))
+                return error_invalid_param(name, "Parameter \"%s\" must be a string.", name);
+        *ret = json_object_get_string(v);
+        return NULL;
+}
+
+Error *rpc_param_bool(json_object *params, const char *name, int *ret) {
+        json_object *v;
+
+        if (!params || !json_object_object_get_ex(params, name, &v) || !v) {
+                *ret = -1;
+                return NULL;
+        }
+        if (!json_object_is_type(v, json_type_boolean))
+                return error_invalid_param(name, "Parameter \"%s\" must be a boolean.", name);
+        *ret = json_object_get_boolean(v);
+        return NULL;
+}
+
+Error *rpc_param_uint(json_object *params, const char *name, unsigned min, unsigned max,
+                      unsigned def, unsigned *ret) {
+        json_object *v;
+
+        if (!params || !json_object_object_get_ex(params, name, &v) || !v) {
+                *ret = def;
+                return NULL;
+        }
+        if (!json_object_is_type(v, json_type_int))
+                return error_invalid_param(name, "Parameter \"%s\" must be an integer.", name);
+        int64_t x = json_object_get_int64(v);
+        if (x < (int64_t) min || x > (int64_t) max)
+                return error_invalid_param(name, "Parameter \"%s\" must be between %u and %u.", name, min, max);
+        *ret = (unsigned) x;
+        return NULL;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rpc.h — JSON-RPC 2.0 framing as pure functions: one received line in, a list of typed
+ * requests (or per-entry errors) out; reply objects built from results and Errors. No I/O,
+ * so the unit tests and the fuzzer drive it directly.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "errors.h"
+
+#define RPC_MAX_DEPTH_DEFAULT 32
+
+typedef struct RpcItem {
+        json_object *id;     /* borrowed from the message; NULL for a JSON null id */
+        bool has_id;         /* false: a notification, nothing is replied */
+        const char *method;  /* borrowed; NULL when error is set */
+        json_object *params; /* borrowed; NULL when absent */
+        Error *error;        /* set when this entry is not a valid request: reply with it */
+} RpcItem;
+
+typedef struct RpcMessage {
+        json_object *root;
+        bool is_batch;
+        size_t n_items;
+        RpcItem items[];
+} RpcMessage;
+
+/* Parses one line (without its '\n'). Invalid JSON, invalid UTF-8, a NUL byte, nesting beyond
+ * max_depth or trailing garbage return -EBADMSG: the caller answers ParseError with a null id.
+ * An empty batch yields a single InvalidRequest item (the spec's answer is one error object,
+ * not an array). */
+int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **ret);
+RpcMessage *rpc_message_free(RpcMessage *m);
+DEFINE_CLEANUP_FUNC(RpcMessage *, rpc_message_free);
+
+/* Reply objects. id is borrowed (a new reference is taken); result is consumed. */
+json_object *rpc_reply_result(json_object *id, json_object *result);
+json_object *rpc_reply_error(json_object *id, const Error *e);
+json_object *rpc_notification(const char *method, json_object *params);
+
+/* Serialises a reply for the wire: compact JSON plus '\n'. Returns a new string and its length. */
+int rpc_serialize(json_object *j, char **ret, size_t *ret_len);
+
+/* Param helpers for method handlers: each returns NULL on success or an InvalidParams Error
+ * naming the parameter. allowed is a NULL-terminated list of the names the method knows. */
+Error *rpc_params_check_object(json_object *params, const char *const *allowed);
+Error *rpc_param_string(json_object *params, const char *name, bool required, const char **ret);
+Error *rpc_param_bool(json_object *params, const char *name, int *ret /* -1 when absent */);
+Error *rpc_param_uint(json_object *params, const char *name, unsigned min, unsigned max,
+                      unsigned def, unsigned *ret);

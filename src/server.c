@@ -1,0 +1,698 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.c — see server.h.
+ *
+ * Limits and what happens at each (all from [Socket]): a line longer than MaxRequestBytes gets
+ * LimitExceeded and the connection is closed, since the rest of that line cannot be framed;
+ * more than MaxInFlightPerConnection unanswered requests get LimitExceeded one by one, the
+ * connection stays; beyond MaxConnections or MaxConnectionsPerUser a new connection gets one
+ * LimitExceeded line and is closed; a half line that stalls IdleTimeoutSec closes the
+ * connection; more than MaxOutputBytes of unread replies disconnects the client.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rpc.h"
+#include "server.h"
+#include "util.h"
+
+#define READ_CHUNK 65536
+
+struct Batch {
+        Connection *conn;
+        json_object *replies;
+        unsigned pending;
+};
+
+struct Connection {
+        Server *server;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *idle_timer;
+        Buffer in;
+        size_t scanned; /* bytes of in already searched for '\n' */
+        Buffer out;
+        struct ucred cred;
+        unsigned n_calls;
+        Call *calls;
+        bool closing; /* close once out is flushed */
+        Connection *prev, *next;
+};
+
+struct Server {
+        sd_event *event;
+        const Config *config;
+        server_dispatch_t dispatch;
+        void *userdata;
+        int listen_fd;
+        bool owns_socket_file;
+        char *path;
+        sd_event_source *listen_io;
+        Connection *connections;
+        Connection *dead; /* closed, freed from the loop once nothing on the stack uses them */
+        sd_event_source *reaper;
+        unsigned n_connections;
+        unsigned n_calls;
+};
+
+static void connection_close(Connection *c);
+static void connection_flush(Connection *c);
+
+static int connection_write(Connection *c, json_object *j) {
+        _cleanup_free_ char *s = NULL;
+        size_t n;
+        int r;
+
+        if (c->fd < 0)
+                return 0;
+        r = rpc_serialize(j, &s, &n);
+        if (r < 0)
+                return r;
+        if (c->out.size + n > c->server->config->max_output_bytes) {
+                log_warning("Client pid=%d uid=%u does not read its replies (more than MaxOutputBytes=%zu "
+                            "buffered); disconnecting.",
+                            (int) c->cred.pid, (unsigned) c->cred.uid, c->server->config->max_output_bytes);
+                connection_close(c);
+                return -ENOBUFS;
+        }
+        r = buffer_append(&c->out, s, n);
+        if (r < 0)
+                return r;
+        connection_flush(c);
+        return 0;
+}
+
+int connection_notify(Connection *conn, const char *method, json_object *params) {
+        _cleanup_json_ json_object *j = rpc_notification(method, params);
+
+        if (!conn)
+                return 0;
+        return connection_write(conn, j);
+}
+
+static void call_unlink(Call *call) {
+        Connection *c = call->conn;
+
+        if (!c)
+                return;
+        if (call->prev)
+                call->prev->next = call->next;
+        else
+                c->calls = call->next;
+        if (call->next)
+                call->next->prev = call->prev;
+        call->prev = call->next = NULL;
+        c->n_calls--;
+        c->server->n_calls--;
+        call->conn = NULL;
+}
+
+static void call_free(Call *call) {
+        call_unlink(call);
+        json_object_put(call->id);
+        json_object_put(call->params);
+        free(call->method);
+        free(call);
+}
+
+static void batch_add_reply(Batch *b, json_object *reply) {
+        if (reply)
+                json_object_array_add(b->replies, reply);
+        if (--b->pending > 0)
+                return;
+        if (b->conn && json_object_array_length(b->replies) > 0)
+                (void) connection_write(b->conn, b->replies);
+        json_object_put(b->replies);
+        free(b);
+}
+
+static void call_send(Call *call, json_object *reply) {
+        Connection *conn = call->conn;
+        Batch *b = call->batch;
+
+        call_unlink(call);
+        if (!call->has_id) {
+                json_object_put(reply);
+                reply = NULL;
+        }
+        if (b)
+                batch_add_reply(b, reply);
+        else if (reply) {
+                if (conn)
+                        (void) connection_write(conn, reply);
+                json_object_put(reply);
+        }
+        call_free(call);
+}
+
+void call_reply(Call *call, json_object *result) {
+        call_send(call, rpc_reply_result(call->id, result));
+}
+
+void call_reply_error(Call *call, const Error *e) {
+        call_send(call, rpc_reply_error(call->id, e));
+}
+
+static void send_error_line(Connection *c, json_object *id, const Error *e) {
+        _cleanup_json_ json_object *j = NULL;
+
+        if (!e)
+                return;
+        j = rpc_reply_error(id, e);
+        (void) connection_write(c, j);
+}
+
+static Call *call_new(Connection *c, const RpcItem *item, Batch *b) {
+        Call *call = calloc(1, sizeof *call);
+
+        if (!call)
+                return NULL;
+        call->method = strdup(item->method);
+        if (!call->method) {
+                free(call);
+                return NULL;
+        }
+        call->conn = c;
+        call->batch = b;
+        call->has_id = item->has_id;
+        call->id = json_object_get(item->id);
+        call->params = json_object_get(item->params);
+        call->uid = c->cred.uid;
+        call->gid = c->cred.gid;
+        call->pid = c->cred.pid;
+        call->next = c->calls;
+        if (c->calls)
+                c->calls->prev = call;
+        c->calls = call;
+        c->n_calls++;
+        c->server->n_calls++;
+        return call;
+}
+
+static void process_line(Connection *c, const char *line, size_t len) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+        Server *s = c->server;
+        Batch *b = NULL;
+        int r;
+
+        if (len == 0)
+                return; /* blank lines are keep-alives, not requests */
+
+        r = rpc_message_parse(line, len, RPC_MAX_DEPTH_DEFAULT, &m);
+        if (r == -ENOMEM) {
+                _cleanup_(error_freep) Error *e = error_new(ERROR_INTERNAL, NULL, "Out of memory.");
+                send_error_line(c, NULL, e);
+                return;
+        }
+        if (r < 0) {
+                _cleanup_(error_freep) Error *e =
+                        error_new(ERROR_PARSE, NULL, "The line is not valid JSON (or not valid UTF-8).");
+                send_error_line(c, NULL, e);
+                return;
+        }
+
+        if (m->is_batch) {
+                b = calloc(1, sizeof *b);
+                if (!b)
+                        return;
+                b->conn = c;
+                b->replies = json_object_new_array();
+                b->pending = 1; /* held until every item is dispatched */
+        }
+
+        for (size_t i = 0; i < m->n_items; i++) {
+                RpcItem *item = &m->items[i];
+                Call *call;
+
+                if (item->error) {
+                        json_object *reply = rpc_reply_error(item->id, item->error);
+                        if (b) {
+                                b->pending++;
+                                batch_add_reply(b, reply);
+                        } else {
+                                (void) connection_write(c, reply);
+                                json_object_put(reply);
+                        }
+                        continue;
+                }
+
+                if (c->n_calls >= s->config->max_in_flight_per_connection) {
+                        _cleanup_(error_freep) Error *e = error_limit(
+                                "MaxInFlightPerConnection", "More than %u unanswered requests on this connection.",
+                                s->config->max_in_flight_per_connection);
+                        json_object *reply = item->has_id ? rpc_reply_error(item->id, e) : NULL;
+                        if (b) {
+                                b->pending++;
+                                batch_add_reply(b, reply);
+                        } else if (reply) {
+                                (void) connection_write(c, reply);
+                                json_object_put(reply);
+                        }
+                        continue;
+                }
+
+                call = call_new(c, item, b);
+                if (!call) {
+                        log_oom();
+                        continue;
+                }
+                if (b)
+                        b->pending++;
+                s->dispatch(call, s->userdata);
+                if (c->fd < 0)
+                        break; /* the connection died while we answered */
+        }
+        if (b)
+                batch_add_reply(b, NULL);
+}
+
+static int on_idle_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
+        Connection *c = userdata;
+
+        (void) es;
+        (void) usec;
+        log_info("Client pid=%d uid=%u sent part of a line and stalled for IdleTimeoutSec=%.0fs; disconnecting.",
+                 (int) c->cred.pid, (unsigned) c->cred.uid, (double) c->server->config->idle_timeout_usec / 1e6);
+        connection_close(c);
+        return 0;
+}
+
+static void update_idle_timer(Connection *c) {
+        if (c->in.size == 0) {
+                if (c->idle_timer)
+                        (void) sd_event_source_set_enabled(c->idle_timer, SD_EVENT_OFF);
+                return;
+        }
+        /* The clock starts when a line begins, not at the last byte, so a trickle of bytes
+         * cannot hold a connection open forever. */
+        if (c->idle_timer && sd_event_source_get_enabled(c->idle_timer, NULL) > 0)
+                return;
+        uint64_t at = now_usec(CLOCK_MONOTONIC) + c->server->config->idle_timeout_usec;
+        if (!c->idle_timer) {
+                if (sd_event_add_time(c->server->event, &c->idle_timer, CLOCK_MONOTONIC, at, 0, on_idle_timeout, c) < 0)
+                        return;
+                (void) sd_event_source_set_description(c->idle_timer, "client-idle");
+        } else {
+                (void) sd_event_source_set_time(c->idle_timer, at);
+                (void) sd_event_source_set_enabled(c->idle_timer, SD_EVENT_ONESHOT);
+        }
+}
+
+static void connection_read(Connection *c) {
+        Server *s = c->server;
+        char buf[READ_CHUNK];
+
+        for (int rounds = 0; rounds < 16 && c->fd >= 0 && !c->closing; rounds++) {
+                ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN)
+                                connection_close(c);
+                        return;
+                }
+                if (n == 0) {
+                        /* The peer finished writing; replies still pending go nowhere. */
+                        connection_close(c);
+                        return;
+                }
+                if (buffer_append(&c->in, buf, (size_t) n) < 0) {
+                        connection_close(c);
+                        return;
+                }
+
+                size_t start = 0;
+                for (;;) {
+                        char *nl = memchr(c->in.data + MAX(start, c->scanned), '\n',
+                                          c->in.size - MAX(start, c->scanned));
+                        if (!nl)
+                                break;
+                        size_t len = (size_t) (nl - (c->in.data + start));
+                        if (len > s->config->max_request_bytes)
+                                goto too_long;
+                        *nl = '\0';
+                        process_line(c, c->in.data + start, len);
+                        if (c->fd < 0)
+                                return;
+                        start += len + 1;
+                }
+                buffer_consume(&c->in, start);
+                c->scanned = c->in.size;
+                if (c->in.size > s->config->max_request_bytes)
+                        goto too_long;
+                update_idle_timer(c);
+                if ((size_t) n < sizeof buf)
+                        return;
+        }
+        return;
+
+too_long: {
+        _cleanup_(error_freep) Error *e =
+                error_limit("MaxRequestBytes", "A request line is longer than MaxRequestBytes=%zu.",
+                            s->config->max_request_bytes);
+        log_info("Client pid=%d uid=%u sent a line over MaxRequestBytes=%zu; closing the connection.",
+                 (int) c->cred.pid, (unsigned) c->cred.uid, s->config->max_request_bytes);
+        send_error_line(c, NULL, e);
+        if (c->fd >= 0) {
+                c->closing = true;
+                buffer_done(&c->in);
+                connection_flush(c);
+        }
+}
+}
+
+static void connection_flush(Connection *c) {
+        while (c->fd >= 0 && c->out.size > 0) {
+                ssize_t n = send(c->fd, c->out.data, c->out.size, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        connection_close(c);
+                        return;
+                }
+                buffer_consume(&c->out, (size_t) n);
+        }
+        if (c->fd < 0)
+                return;
+        if (c->out.size == 0 && c->closing) {
+                connection_close(c);
+                return;
+        }
+        (void) sd_event_source_set_io_events(c->io, (c->closing ? 0 : EPOLLIN) | (c->out.size > 0 ? EPOLLOUT : 0));
+}
+
+static int on_connection_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        Connection *c = userdata;
+
+        (void) es;
+        (void) fd;
+        if (revents & EPOLLOUT)
+                connection_flush(c);
+        if (c->fd >= 0 && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                connection_read(c);
+        return 0;
+}
+
+static void connection_close(Connection *c) {
+        Server *s = c->server;
+
+        if (c->fd < 0)
+                return;
+        /* Calls keep running (a cancel must reach Graph even if its caller left); their replies
+         * are dropped. */
+        while (c->calls) {
+                Call *call = c->calls;
+                if (call->batch)
+                        call->batch->conn = NULL;
+                call_unlink(call);
+        }
+        c->io = sd_event_source_disable_unref(c->io);
+        c->idle_timer = sd_event_source_disable_unref(c->idle_timer);
+        (void) close(c->fd);
+        c->fd = -EBADF;
+        buffer_done(&c->in);
+        buffer_done(&c->out);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        s->n_connections--;
+        /* Callers up the stack may still hold c: free it from the loop, later. */
+        c->prev = NULL;
+        c->next = s->dead;
+        s->dead = c;
+        if (s->reaper)
+                (void) sd_event_source_set_enabled(s->reaper, SD_EVENT_ONESHOT);
+}
+
+static void reap_dead(Server *s) {
+        while (s->dead) {
+                Connection *c = s->dead;
+                s->dead = c->next;
+                free(c);
+        }
+}
+
+static int on_reap(sd_event_source *es, void *userdata) {
+        (void) es;
+        reap_dead(userdata);
+        return 0;
+}
+
+static unsigned connections_of_uid(Server *s, uid_t uid) {
+        unsigned n = 0;
+        for (Connection *c = s->connections; c; c = c->next)
+                if (c->cred.uid == uid)
+                        n++;
+        return n;
+}
+
+static void refuse_connection(int fd, const char *limit, const char *msg) {
+        _cleanup_(error_freep) Error *e = error_limit(limit, "%s", msg);
+        _cleanup_json_ json_object *j = e ? rpc_reply_error(NULL, e) : NULL;
+        _cleanup_free_ char *s = NULL;
+        size_t n;
+
+        if (j && rpc_serialize(j, &s, &n) >= 0)
+                (void) !send(fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void) close(fd);
+}
+
+static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        Server *s = userdata;
+
+        (void) es;
+        (void) revents;
+        for (int i = 0; i < 64; i++) {
+                struct ucred cred = {};
+                socklen_t len = sizeof cred;
+                Connection *c;
+                int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+                if (cfd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        if (errno != EAGAIN)
+                                log_warning_errno(errno, "accept() failed: %m");
+                        return 0;
+                }
+                if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                        log_warning_errno(errno, "Cannot identify the peer (SO_PEERCRED): %m");
+                        (void) close(cfd);
+                        continue;
+                }
+                if (s->n_connections >= s->config->max_connections) {
+                        log_warning("Refusing a connection from pid=%d uid=%u: MaxConnections=%u reached.",
+                                    (int) cred.pid, (unsigned) cred.uid, s->config->max_connections);
+                        refuse_connection(cfd, "MaxConnections", "Too many connections to the daemon.");
+                        continue;
+                }
+                if (connections_of_uid(s, cred.uid) >= s->config->max_connections_per_user) {
+                        log_warning("Refusing a connection from pid=%d uid=%u: MaxConnectionsPerUser=%u reached.",
+                                    (int) cred.pid, (unsigned) cred.uid, s->config->max_connections_per_user);
+                        refuse_connection(cfd, "MaxConnectionsPerUser", "Too many connections from this user.");
+                        continue;
+                }
+
+                c = calloc(1, sizeof *c);
+                if (!c) {
+                        (void) close(cfd);
+                        return log_oom(), 0;
+                }
+                c->server = s;
+                c->fd = cfd;
+                c->cred = cred;
+                if (sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_connection_io, c) < 0) {
+                        (void) close(cfd);
+                        free(c);
+                        continue;
+                }
+                (void) sd_event_source_set_description(c->io, "client");
+                c->next = s->connections;
+                if (s->connections)
+                        s->connections->prev = c;
+                s->connections = c;
+                s->n_connections++;
+                log_debug("Client connected: pid=%d uid=%u gid=%u.", (int) cred.pid, (unsigned) cred.uid,
+                          (unsigned) cred.gid);
+        }
+        return 0;
+}
+
+int server_new(sd_event *event, const Config *config, server_dispatch_t dispatch, void *userdata, Server **ret) {
+        Server *s = calloc(1, sizeof *s);
+
+        if (!s)
+                return -ENOMEM;
+        *s = (Server) { .event = sd_event_ref(event), .config = config, .dispatch = dispatch,
+                        .userdata = userdata, .listen_fd = -EBADF };
+        int r = sd_event_add_defer(event, &s->reaper, on_reap, s);
+        if (r < 0) {
+                server_free(s);
+                return r;
+        }
+        (void) sd_event_source_set_enabled(s->reaper, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(s->reaper, "connection-reaper");
+        *ret = s;
+        return 0;
+}
+
+/* A socket file is stale when nobody accepts on it; a live one means another daemon runs. */
+static int remove_stale_socket(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISSOCK(st.st_mode))
+                return -EEXIST;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0)
+                return -EADDRINUSE;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+static int bind_socket(Server *s, const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (strlen(path) >= sizeof sa.sun_path)
+                return log_error_errno(ENAMETOOLONG, "Socket path %s is too long.", path);
+        strcpy(sa.sun_path, path);
+
+        /* The parent directory (e.g. /run/mediacancel) may not exist outside systemd. */
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return log_oom();
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", dir);
+        }
+
+        r = remove_stale_socket(path);
+        if (r == -EADDRINUSE)
+                return log_error_errno(r, "Another daemon is already listening on %s.", path);
+        if (r == -EEXIST)
+                return log_error_errno(r, "%s exists and is not a socket; refusing to replace it.", path);
+        if (r < 0)
+                return log_error_errno(r, "Cannot replace the stale socket %s: %m", path);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "socket() failed: %m");
+        /* Create the file with its final mode: no window where others could connect. */
+        mode_t old = umask(0117);
+        r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
+        umask(old);
+        if (r < 0)
+                return log_error_errno(errno, "Cannot bind %s: %m", path);
+        if (listen(fd, SOMAXCONN) < 0)
+                return log_error_errno(errno, "listen() on %s failed: %m", path);
+        s->listen_fd = TAKE_FD(fd);
+        s->owns_socket_file = true;
+        return 0;
+}
+
+int server_listen(Server *s, const char *path_override) {
+        const char *path = path_override ?: s->config->socket_path;
+        int n, r;
+
+        n = sd_listen_fds(true);
+        if (n < 0)
+                return log_error_errno(n, "Failed to read the sockets passed by systemd: %m");
+        if (n > 1)
+                return log_error_errno(EINVAL, "systemd passed %d sockets; expected one.", n);
+        if (n == 1) {
+                int fd = SD_LISTEN_FDS_START;
+                if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+                        return log_error_errno(EINVAL, "The socket systemd passed is not a listening Unix stream socket.");
+                int fl = fcntl(fd, F_GETFL);
+                if (fl >= 0)
+                        (void) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+                s->listen_fd = fd;
+                log_debug("Using the socket passed by systemd.");
+        } else {
+                r = bind_socket(s, path);
+                if (r < 0)
+                        return r;
+        }
+        s->path = strdup(path);
+        if (!s->path)
+                return log_oom();
+
+        r = sd_event_add_io(s->event, &s->listen_io, s->listen_fd, EPOLLIN, on_accept, s);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch the listening socket: %m");
+        (void) sd_event_source_set_description(s->listen_io, "listen");
+        return 0;
+}
+
+void server_set_config(Server *s, const Config *config) {
+        s->config = config;
+}
+
+void server_stop_listening(Server *s) {
+        s->listen_io = sd_event_source_disable_unref(s->listen_io);
+        if (s->listen_fd >= 0) {
+                (void) close(s->listen_fd);
+                s->listen_fd = -EBADF;
+        }
+        if (s->owns_socket_file && s->path) {
+                (void) unlink(s->path);
+                s->owns_socket_file = false;
+        }
+}
+
+void server_close_all(Server *s) {
+        while (s->connections) {
+                Connection *c = s->connections;
+                c->closing = true;
+                connection_flush(c); /* best effort: one non-blocking write */
+                connection_close(c);
+        }
+}
+
+Server *server_free(Server *s) {
+        if (!s)
+                return NULL;
+        server_stop_listening(s);
+        server_close_all(s);
+        reap_dead(s);
+        sd_event_source_disable_unref(s->reaper);
+        free(s->path);
+        sd_event_unref(s->event);
+        free(s);
+        return NULL;
+}
+
+unsigned server_connections(Server *s) {
+        return s->n_connections;
+}
+
+unsigned server_pending_calls(Server *s) {
+        return s->n_calls;
+}
+
+const char *server_socket_path(Server *s) {
+        return s->path;
+}

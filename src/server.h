@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.h — the Unix socket: accepting connections (or taking the one systemd passes),
+ * identifying peers by SO_PEERCRED, reading newline-delimited JSON-RPC, enforcing the socket
+ * limits, and writing replies through a per-connection output buffer so a client that stops
+ * reading never blocks the daemon. Each request becomes a Call handed to the dispatcher; the
+ * dispatcher answers it once, now or later, and the reply finds its way back, also into a batch.
+ */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "errors.h"
+
+typedef struct Server Server;
+typedef struct Connection Connection;
+typedef struct Batch Batch;
+typedef struct Call Call;
+
+struct Call {
+        Connection *conn; /* NULL once the connection is gone: the reply is dropped */
+        Batch *batch;     /* NULL for a request that was not part of a batch */
+        bool has_id;      /* false for a notification: nothing is sent back */
+        json_object *id;
+        char *method;
+        json_object *params;
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+        void *userdata; /* the handler's */
+        Call *prev, *next;
+};
+
+/* Answers the call and frees it. result is consumed. */
+void call_reply(Call *c, json_object *result);
+void call_reply_error(Call *c, const Error *e);
+
+/* Sends a notification on the call's connection (e.g. operation.changed), if it still exists. */
+int connection_notify(Connection *conn, const char *method, json_object *params);
+
+typedef void (*server_dispatch_t)(Call *call, void *userdata);
+
+int server_new(sd_event *event, const Config *config, server_dispatch_t dispatch, void *userdata, Server **ret);
+Server *server_free(Server *s);
+DEFINE_CLEANUP_FUNC(Server *, server_free);
+
+/* Uses the socket systemd passed (LISTEN_FDS) or binds config->socket_path itself. */
+int server_listen(Server *s, const char *path_override);
+void server_set_config(Server *s, const Config *config);
+
+/* Stops accepting; existing connections go on. */
+void server_stop_listening(Server *s);
+
+/* Tries to flush every connection, then closes them all. */
+void server_close_all(Server *s);
+
+unsigned server_connections(Server *s);
+unsigned server_pending_calls(Server *s);
+const char *server_socket_path(Server *s);

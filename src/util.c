@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.c — see util.h. Nothing here logs: callers decide what a failure means.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+char *erase_and_free(char *s) {
+        if (s) {
+                explicit_bzero(s, strlen(s));
+                free(s);
+        }
+        return NULL;
+}
+
+uint64_t now_usec(int clock_id) {
+        struct timespec ts;
+
+        (void) clock_gettime(clock_id, &ts);
+        return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
+}
+
+char *format_rfc3339_ms(uint64_t realtime_usec, char buf[static 32]) {
+        time_t sec = (time_t) (realtime_usec / 1000000);
+        struct tm tm;
+
+        if (!gmtime_r(&sec, &tm)) {
+                strcpy(buf, "1970-01-01T00:00:00.000Z");
+                return buf;
+        }
+        size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf + n, 32 - n, ".%03uZ", (unsigned) ((realtime_usec / 1000) % 1000));
+        return buf;
+}
+
+int uuid_random(char ret[static 37]) {
+        uint8_t b[16];
+        size_t got = 0;
+
+        while (got < sizeof b) {
+                ssize_t k = getrandom(b + got, sizeof b - got, 0);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                got += (size_t) k;
+        }
+        b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+        b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+
+        snprintf(ret, 37,
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                 b[13], b[14], b[15]);
+        return 0;
+}
+
+int read_secret_file(const char *path, size_t max_bytes, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t) st.st_size > max_bytes)
+                return -EFBIG;
+
+        char *s = malloc(max_bytes + 1);
+        if (!s)
+                return -ENOMEM;
+        size_t n = 0;
+        for (;;) {
+                ssize_t k = read(fd, s + n, max_bytes + 1 - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int r = -errno;
+                        explicit_bzero(s, n);
+                        free(s);
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > max_bytes) {
+                        explicit_bzero(s, n);
+                        free(s);
+                        return -EFBIG;
+                }
+        }
+        s[n] = '\0';
+        if (n > 0 && s[n - 1] == '\n')
+                s[--n] = '\0';
+        if (n > 0 && s[n - 1] == '\r')
+                s[--n] = '\0';
+        if (n == 0 || memchr(s, '\0', n)) {
+                explicit_bzero(s, n);
+                free(s);
+                return -EBADMSG;
+        }
+        *ret = s;
+        return 0;
+}
+
+int buffer_append(Buffer *b, const void *p, size_t n) {
+        if (b->size + n + 1 > b->allocated) {
+                size_t want = MAX(b->allocated * 2, b->size + n + 1);
+                want = MAX(want, (size_t) 256);
+                char *d = realloc(b->data, want);
+                if (!d)
+                        return -ENOMEM;
+                b->data = d;
+                b->allocated = want;
+        }
+        memcpy(b->data + b->size, p, n);
+        b->size += n;
+        b->data[b->size] = '\0';
+        return 0;
+}
+
+void buffer_consume(Buffer *b, size_t n) {
+        if (n >= b->size) {
+                b->size = 0;
+                if (b->data)
+                        b->data[0] = '\0';
+                /* Give back large buffers once drained so one burst does not pin memory. */
+                if (b->allocated > 65536) {
+                        free(b->data);
+                        b->data = NULL;
+                        b->allocated = 0;
+                }
+                return;
+        }
+        memmove(b->data, b->data + n, b->size - n);
+        b->size -= n;
+        b->data[b->size] = '\0';
+}
+
+void buffer_done(Buffer *b) {
+        free(b->data);
+        *b = (Buffer) {};
+}
+
+char *id_normalize(const char *s) {
+        char *r = malloc(strlen(s) + 1), *o = r;
+
+        if (!r)
+                return NULL;
+        for (; *s; s++)
+                if (*s != '-')
+                        *o++ = (char) ((*s >= 'A' && *s <= 'Z') ? *s + 32 : *s);
+        *o = '\0';
+        return r;
+}

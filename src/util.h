@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.h — small helpers with no home of their own: clocks, RFC 3339 time stamps, random
+ * UUIDs, reading a secret file, growing byte buffers.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "macro.h"
+
+uint64_t now_usec(int clock_id);
+
+/* Formats a CLOCK_REALTIME value as "2026-11-26T21:00:00.123Z" into buf (at least 32 bytes). */
+char *format_rfc3339_ms(uint64_t realtime_usec, char buf[static 32]);
+
+/* A random (version 4) UUID as 36 lower-case characters plus NUL. */
+int uuid_random(char ret[static 37]);
+
+/* Reads a whole file that holds a secret, refusing anything larger than max_bytes, and strips
+ * one trailing newline. The result must be freed with erase_and_free(). */
+int read_secret_file(const char *path, size_t max_bytes, char **ret);
+
+/* A growable byte buffer; always NUL-terminated so text can be used in place. */
+typedef struct Buffer {
+        char *data;
+        size_t size;
+        size_t allocated;
+} Buffer;
+
+int buffer_append(Buffer *b, const void *p, size_t n);
+void buffer_consume(Buffer *b, size_t n);
+void buffer_done(Buffer *b);
+
+/* Lower-cases s and drops '-', so that Graph ids written "9F3C…" in URLs and "9f3c-…" in bodies
+ * compare equal. Returns a new string. */
+char *id_normalize(const char *s);

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * validate.c — see validate.h.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "validate.h"
+
+bool call_id_is_valid(const char *s) {
+        size_t n = 0;
+
+        if (!s)
+                return false;
+        for (; s[n]; n++) {
+                char c = s[n];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+                        return false;
+                if (n >= CALL_ID_MAX)
+                        return false;
+        }
+        return n > 0;
+}
+
+bool utf8_is_valid(const char *s, size_t n, size_t *ret_chars) {
+        const uint8_t *p = (const uint8_t *) s, *end = p + n;
+        size_t chars = 0;
+
+        while (p < end) {
+                uint32_t cp;
+                size_t len;
+
+                if (p[0] < 0x80) {
+                        cp = p[0];
+                        len = 1;
+                } else if ((p[0] & 0xe0) == 0xc0) {
+                        cp = p[0] & 0x1f;
+                        len = 2;
+                } else if ((p[0] & 0xf0) == 0xe0) {
+                        cp = p[0] & 0x0f;
+                        len = 3;
+                } else if ((p[0] & 0xf8) == 0xf0) {
+                        cp = p[0] & 0x07;
+                        len = 4;
+                } else
+                        return false;
+                if ((size_t) (end - p) < len)
+                        return false;
+                for (size_t i = 1; i < len; i++) {
+                        if ((p[i] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (p[i] & 0x3f);
+                }
+                /* Refuse overlong forms, surrogates and values past Unicode's range. */
+                if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+                        return false;
+                p += len;
+                chars++;
+        }
+        if (ret_chars)
+                *ret_chars = chars;
+        return true;
+}
+
+int client_context_check(const char *s) {
+        size_t n = strlen(s), chars;
+
+        if (n == 0)
+                return -EINVAL;
+        if (!utf8_is_valid(s, n, &chars))
+                return -EILSEQ;
+        if (chars > CLIENT_CONTEXT_MAX)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++) {
+                uint8_t c = (uint8_t) s[i];
+                if (c < 0x20 || c == 0x7f)
+                        return -EINVAL;
+                /* C1 controls U+0080..U+009F are encoded as C2 80..C2 9F. */
+                if (c == 0xc2 && i + 1 < n && (uint8_t) s[i + 1] >= 0x80 && (uint8_t) s[i + 1] <= 0x9f)
+                        return -EINVAL;
+        }
+        return 0;
+}

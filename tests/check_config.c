@@ -1,0 +1,965 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_config.c — unit tests for config.c: defaults, every key, every error message (exact
+ * text, since users act on it), the secret rules, value parsers at their edges, and drop-in
+ * order on a real temporary directory.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define FILENAME "mediacanceld.conf"
+
+/* ---- helpers ---- */
+
+/* asprintf() without depending on _GNU_SOURCE; fails the test on OOM. */
+static char *xprintf(const char *fmt, ...) _printf_(1, 2);
+
+static char *xprintf(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        ck_assert_int_ge(n, 0);
+        s = malloc((size_t) n + 1);
+        ck_assert_ptr_nonnull(s);
+        va_start(ap, fmt);
+        (void) vsnprintf(s, (size_t) n + 1, fmt, ap);
+        va_end(ap);
+        return s;
+}
+
+static int parse(const char *text, Config **ret, char **ret_error) {
+        Config *c = NULL;
+        int r;
+
+        r = config_new(&c);
+        ck_assert_int_eq(r, 0);
+        r = config_parse_text(c, FILENAME, text, strlen(text), ret_error);
+        *ret = c;
+        return r;
+}
+
+/* Parses text that must fail and compares the whole message. */
+static void assert_parse_error(const char *text, const char *expected) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ck_assert_int_eq(parse(text, &c, &err), -EINVAL);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_str_eq(err, expected);
+}
+
+static void assert_parse_ok(const char *text) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = parse(text, &c, &err);
+
+        ck_assert_msg(r == 0, "parse failed (%d): %s\n--- text:\n%s", r, strempty(err), text);
+        ck_assert_ptr_null(err);
+}
+
+static char *make_tmpdir(void) {
+        char *d = strdup("/tmp/check-config-XXXXXX");
+        ck_assert_ptr_nonnull(d);
+        ck_assert_ptr_nonnull(mkdtemp(d));
+        return d;
+}
+
+static char *write_file(const char *dir, const char *name, const char *content) {
+        char *p = NULL;
+        FILE *f;
+
+        p = xprintf("%s/%s", dir, name);
+        f = fopen(p, "we");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(fputs(content, f) >= 0, 1);
+        ck_assert_int_eq(fclose(f), 0);
+        return p;
+}
+
+static void rm_rf(const char *dir) {
+        char *cmd = NULL;
+
+        cmd = xprintf("rm -rf '%s'", dir);
+        (void) !system(cmd);
+        free(cmd);
+}
+
+/* ---- defaults and the full key set ---- */
+
+START_TEST(test_defaults) {
+        _cleanup_(config_freep) Config *c = NULL;
+
+        ck_assert_int_eq(config_new(&c), 0);
+        ck_assert_ptr_null(c->source);
+        ck_assert_ptr_null(c->tenant_id);
+        ck_assert_ptr_null(c->client_id);
+        ck_assert_ptr_null(c->client_secret_file);
+        ck_assert_ptr_null(c->client_secret_file_origin);
+        ck_assert_str_eq(c->login_endpoint, "https://login.microsoftonline.com");
+        ck_assert_str_eq(c->graph_endpoint, "https://graph.microsoft.com");
+        ck_assert_str_eq(c->api_version, "v1.0");
+        ck_assert_str_eq(c->calls_path, "/communications/calls");
+        ck_assert_ptr_null(c->ca_file);
+        ck_assert_uint_eq(c->request_timeout_usec, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->connect_timeout_usec, 10 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->attempt_timeout_usec, 10 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->max_attempts, 5);
+        ck_assert_uint_eq(c->retry_base_usec, 200 * USEC_PER_MSEC);
+        ck_assert_uint_eq(c->retry_max_usec, 10000 * USEC_PER_MSEC);
+        ck_assert_uint_eq(c->max_in_flight, 256);
+        ck_assert_uint_eq(c->max_queued, 10000);
+        ck_assert_str_eq(c->socket_path, CONFIG_DEFAULT_SOCKET_PATH);
+        ck_assert_uint_eq(c->max_request_bytes, 1048576);
+        ck_assert_uint_eq(c->max_connections, 256);
+        ck_assert_uint_eq(c->max_connections_per_user, 32);
+        ck_assert_uint_eq(c->max_in_flight_per_connection, 64);
+        ck_assert_uint_eq(c->idle_timeout_usec, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->max_output_bytes, 8 * 1024 * 1024);
+        ck_assert_uint_eq(c->completion_timeout_usec, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->retention_usec, 3600 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->max_operations, 100000);
+}
+END_TEST
+
+START_TEST(test_free_null) {
+        ck_assert_ptr_null(config_free(NULL));
+}
+END_TEST
+
+static const char full_text[] =
+        "[Identity]\n"
+        "TenantId=72f988bf-86f1-41af-91ab-2d7cd011db47\n"
+        "ClientId=contoso.onmicrosoft.com\n"
+        "ClientSecretFile=/etc/mediacancel/secret\n"
+        "LoginEndpoint=https://login.microsoftonline.us/\n"
+        "[Graph]\n"
+        "Endpoint=https://graph.microsoft.us:8443/proxy/\n"
+        "ApiVersion=beta\n"
+        "CallsPath=/applications/{appId}/calls\n"
+        "CAFile=/etc/ssl/graph.pem\n"
+        "RequestTimeoutSec=2min\n"
+        "ConnectTimeoutSec=3\n"
+        "AttemptTimeoutSec=4.5s\n"
+        "MaxAttempts=7\n"
+        "RetryBaseMs=150\n"
+        "RetryMaxMs=2s\n"
+        "MaxInFlight=17\n"
+        "MaxQueued=0\n"
+        "[Socket]\n"
+        "Path=/run/test/x.sock\n"
+        "MaxRequestBytes=64K\n"
+        "MaxConnections=9\n"
+        "MaxConnectionsPerUser=3\n"
+        "MaxInFlightPerConnection=11\n"
+        "IdleTimeoutSec=45s\n"
+        "MaxOutputBytes=2M\n"
+        "[Operations]\n"
+        "CompletionTimeoutSec=1min\n"
+        "RetentionSec=2h\n"
+        "MaxOperations=12345\n";
+
+START_TEST(test_full_file) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ck_assert_int_eq(parse(full_text, &c, &err), 0);
+        ck_assert_ptr_null(err);
+
+        ck_assert_str_eq(c->tenant_id, "72f988bf-86f1-41af-91ab-2d7cd011db47");
+        ck_assert_str_eq(c->client_id, "contoso.onmicrosoft.com");
+        ck_assert_str_eq(c->client_secret_file, "/etc/mediacancel/secret");
+        ck_assert_str_eq(c->client_secret_file_origin, FILENAME ":4");
+        ck_assert_str_eq(c->login_endpoint, "https://login.microsoftonline.us");
+        ck_assert_str_eq(c->graph_endpoint, "https://graph.microsoft.us:8443/proxy");
+        ck_assert_str_eq(c->api_version, "beta");
+        /* {appId} stays literal: the Graph module substitutes it. */
+        ck_assert_str_eq(c->calls_path, "/applications/{appId}/calls");
+        ck_assert_str_eq(c->ca_file, "/etc/ssl/graph.pem");
+        ck_assert_uint_eq(c->request_timeout_usec, 120 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->connect_timeout_usec, 3 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->attempt_timeout_usec, 4500 * USEC_PER_MSEC);
+        ck_assert_uint_eq(c->max_attempts, 7);
+        ck_assert_uint_eq(c->retry_base_usec, 150 * USEC_PER_MSEC);
+        ck_assert_uint_eq(c->retry_max_usec, 2 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->max_in_flight, 17);
+        ck_assert_uint_eq(c->max_queued, 0);
+        ck_assert_str_eq(c->socket_path, "/run/test/x.sock");
+        ck_assert_uint_eq(c->max_request_bytes, 65536);
+        ck_assert_uint_eq(c->max_connections, 9);
+        ck_assert_uint_eq(c->max_connections_per_user, 3);
+        ck_assert_uint_eq(c->max_in_flight_per_connection, 11);
+        ck_assert_uint_eq(c->idle_timeout_usec, 45 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->max_output_bytes, 2 * 1024 * 1024);
+        ck_assert_uint_eq(c->completion_timeout_usec, 60 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->retention_usec, 7200 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->max_operations, 12345);
+}
+END_TEST
+
+START_TEST(test_empty_value_resets) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ck_assert_int_eq(parse(full_text, &c, &err), 0);
+        static const char reset[] =
+                "[Identity]\nTenantId=\nClientSecretFile=\nLoginEndpoint=\n"
+                "[Graph]\nEndpoint=\nApiVersion=\nCallsPath=  \nCAFile=\nRequestTimeoutSec=\n"
+                "MaxAttempts=\nRetryBaseMs=\nMaxQueued=\n"
+                "[Socket]\nPath=\nMaxRequestBytes=\nMaxOutputBytes=\n"
+                "[Operations]\nRetentionSec=\nMaxOperations=\n";
+        ck_assert_int_eq(config_parse_text(c, FILENAME, reset, strlen(reset), &err), 0);
+        ck_assert_ptr_null(err);
+
+        ck_assert_ptr_null(c->tenant_id);
+        ck_assert_str_eq(c->client_id, "contoso.onmicrosoft.com"); /* not reset */
+        ck_assert_ptr_null(c->client_secret_file);
+        ck_assert_ptr_null(c->client_secret_file_origin);
+        ck_assert_str_eq(c->login_endpoint, "https://login.microsoftonline.com");
+        ck_assert_str_eq(c->graph_endpoint, "https://graph.microsoft.com");
+        ck_assert_str_eq(c->api_version, "v1.0");
+        ck_assert_str_eq(c->calls_path, "/communications/calls");
+        ck_assert_ptr_null(c->ca_file);
+        ck_assert_uint_eq(c->request_timeout_usec, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->connect_timeout_usec, 3 * USEC_PER_SEC); /* not reset */
+        ck_assert_uint_eq(c->max_attempts, 5);
+        ck_assert_uint_eq(c->retry_base_usec, 200 * USEC_PER_MSEC);
+        ck_assert_uint_eq(c->max_queued, 10000);
+        ck_assert_str_eq(c->socket_path, CONFIG_DEFAULT_SOCKET_PATH);
+        ck_assert_uint_eq(c->max_request_bytes, 1048576);
+        ck_assert_uint_eq(c->max_output_bytes, 8 * 1024 * 1024);
+        ck_assert_uint_eq(c->retention_usec, 3600 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->max_operations, 100000);
+}
+END_TEST
+
+START_TEST(test_comments_and_whitespace) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+        static const char text[] =
+                "\xEF\xBB\xBF# leading comment\n"
+                "; another comment\n"
+                "\n"
+                "   \t\n"
+                "  [Graph]  \r\n"
+                "   # indented comment with = sign\n"
+                "\tMaxAttempts \t=\t 9  \r\n"
+                "RequestTimeoutSec = 2 min\n"
+                "[Identity]\n"
+                "TenantId =  contoso.example  "; /* no final newline */
+
+        ck_assert_int_eq(parse(text, &c, &err), 0);
+        ck_assert_ptr_null(err);
+        ck_assert_uint_eq(c->max_attempts, 9);
+        ck_assert_uint_eq(c->request_timeout_usec, 120 * USEC_PER_SEC);
+        ck_assert_str_eq(c->tenant_id, "contoso.example");
+
+        /* Empty text, and repeated sections and keys: the last assignment wins. */
+        ck_assert_int_eq(config_parse_text(c, FILENAME, "", 0, &err), 0);
+        static const char again[] = "[Graph]\nMaxAttempts=1\n[Socket]\n[Graph]\nMaxAttempts=2\n";
+        ck_assert_int_eq(config_parse_text(c, FILENAME, again, strlen(again), &err), 0);
+        ck_assert_uint_eq(c->max_attempts, 2);
+        ck_assert_ptr_null(err);
+}
+END_TEST
+
+/* ---- error messages ---- */
+
+START_TEST(test_error_unknown_section) {
+        assert_parse_error("[Graph]\nMaxAttempts=3\n[Foo]\nBar=1\n", FILENAME ":3: Unknown section [Foo].");
+        /* Section names are case sensitive, as in systemd. */
+        assert_parse_error("[graph]\n", FILENAME ":1: Unknown section [graph].");
+        assert_parse_error("[Graph\n", FILENAME ":1: Invalid section header, expected \"[Name]\".");
+        assert_parse_error("[]\n", FILENAME ":1: Invalid section header, expected \"[Name]\".");
+        assert_parse_error("[Graph] x\n", FILENAME ":1: Invalid section header, expected \"[Name]\".");
+}
+END_TEST
+
+START_TEST(test_error_unknown_key) {
+        assert_parse_error("# 1\n"
+                           "[Identity]\n"
+                           "TenantId=a\n"
+                           "\n"
+                           "[Graph]\n"
+                           "; 6\n"
+                           "Foo=bar\n",
+                           FILENAME ":7: Unknown key \"Foo\" in section [Graph].");
+        /* A key of another section is unknown here. */
+        assert_parse_error("[Socket]\nMaxAttempts=3\n",
+                           FILENAME ":2: Unknown key \"MaxAttempts\" in section [Socket].");
+        assert_parse_error("[Graph]\nmaxattempts=3\n",
+                           FILENAME ":2: Unknown key \"maxattempts\" in section [Graph].");
+        assert_parse_error("[Graph]\n  = 3\n", FILENAME ":2: Assignment without a key name.");
+}
+END_TEST
+
+START_TEST(test_error_key_outside_section) {
+        assert_parse_error("# comment\nMaxAttempts=3\n[Graph]\n",
+                           FILENAME ":2: MaxAttempts= appears before any [Section] header.");
+}
+END_TEST
+
+START_TEST(test_error_missing_equals) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        assert_parse_error("[Graph]\nMaxAttempts 3\n",
+                           FILENAME ":2: Missing \"=\": expected a [Section] header, a comment or a "
+                           "Key=Value assignment.");
+
+        /* A stray line may be a pasted secret: it must not be quoted back. */
+        ck_assert_int_eq(parse("[Identity]\nS3cr3t~Value.xyz\n", &c, &err), -EINVAL);
+        ck_assert_ptr_null(strstr(err, "S3cr3t"));
+}
+END_TEST
+
+START_TEST(test_error_nul_byte) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+        static const char text[] = "[Graph]\nMaxAttempts=3\0\n";
+
+        ck_assert_int_eq(config_new(&c), 0);
+        ck_assert_int_eq(config_parse_text(c, FILENAME, text, sizeof(text) - 1, &err), -EINVAL);
+        ck_assert_str_eq(err, FILENAME ":2: Line contains a NUL byte.");
+}
+END_TEST
+
+START_TEST(test_error_bad_timespan) {
+        assert_parse_error("[Graph]\n\nRequestTimeoutSec=abc\n",
+                           FILENAME ":3: Invalid value for RequestTimeoutSec=: \"abc\" is not a time span.");
+        assert_parse_error("[Graph]\nRequestTimeoutSec=-5s\n",
+                           FILENAME ":2: Invalid value for RequestTimeoutSec=: \"-5s\" is not a time span.");
+        assert_parse_error("[Socket]\nIdleTimeoutSec=10 parsecs\n",
+                           FILENAME ":2: Invalid value for IdleTimeoutSec=: \"10 parsecs\" is not a time span.");
+}
+END_TEST
+
+START_TEST(test_error_out_of_range) {
+        /* Edges of RequestTimeoutSec=, 1s..1h, and one step past each. */
+        assert_parse_ok("[Graph]\nRequestTimeoutSec=1s\n");
+        assert_parse_ok("[Graph]\nRequestTimeoutSec=1h\n");
+        assert_parse_ok("[Graph]\nRequestTimeoutSec=3600\n");
+        assert_parse_error("[Graph]\nRequestTimeoutSec=999ms\n",
+                           FILENAME ":2: Invalid value for RequestTimeoutSec=: \"999ms\" is out of range 1s..1h.");
+        assert_parse_error("[Graph]\nRequestTimeoutSec=3601\n",
+                           FILENAME ":2: Invalid value for RequestTimeoutSec=: \"3601\" is out of range 1s..1h.");
+        assert_parse_error("[Graph]\nRequestTimeoutSec=0\n",
+                           FILENAME ":2: Invalid value for RequestTimeoutSec=: \"0\" is out of range 1s..1h.");
+        assert_parse_error("[Graph]\nRequestTimeoutSec=99999999999999999999999\n",
+                           FILENAME ":2: Invalid value for RequestTimeoutSec=: \"99999999999999999999999\" "
+                           "is out of range 1s..1h.");
+
+        /* MaxAttempts=, 1..100. */
+        assert_parse_ok("[Graph]\nMaxAttempts=1\n");
+        assert_parse_ok("[Graph]\nMaxAttempts=100\n");
+        assert_parse_error("[Graph]\nMaxAttempts=0\n",
+                           FILENAME ":2: Invalid value for MaxAttempts=: \"0\" is out of range 1..100.");
+        assert_parse_error("[Graph]\nMaxAttempts=101\n",
+                           FILENAME ":2: Invalid value for MaxAttempts=: \"101\" is out of range 1..100.");
+        assert_parse_error("[Graph]\nMaxAttempts=-1\n",
+                           FILENAME ":2: Invalid value for MaxAttempts=: \"-1\" is not an unsigned integer.");
+        assert_parse_error("[Graph]\nMaxAttempts=5x\n",
+                           FILENAME ":2: Invalid value for MaxAttempts=: \"5x\" is not an unsigned integer.");
+        assert_parse_error("[Graph]\nMaxAttempts=18446744073709551616\n",
+                           FILENAME ":2: Invalid value for MaxAttempts=: \"18446744073709551616\" is out of "
+                           "range 1..100.");
+
+        /* MaxQueued=, 0..10000000. */
+        assert_parse_ok("[Graph]\nMaxQueued=10000000\n");
+        assert_parse_error("[Graph]\nMaxQueued=10000001\n",
+                           FILENAME ":2: Invalid value for MaxQueued=: \"10000001\" is out of range 0..10000000.");
+
+        /* MaxInFlight= and the connection limits, 1..65536. */
+        assert_parse_ok("[Graph]\nMaxInFlight=65536\n");
+        assert_parse_error("[Graph]\nMaxInFlight=65537\n",
+                           FILENAME ":2: Invalid value for MaxInFlight=: \"65537\" is out of range 1..65536.");
+        assert_parse_error("[Socket]\nMaxConnections=0\n",
+                           FILENAME ":2: Invalid value for MaxConnections=: \"0\" is out of range 1..65536.");
+
+        /* MaxOperations=, 1..10000000. */
+        assert_parse_ok("[Operations]\nMaxOperations=10000000\n");
+        assert_parse_error("[Operations]\nMaxOperations=0\n",
+                           FILENAME ":2: Invalid value for MaxOperations=: \"0\" is out of range 1..10000000.");
+
+        /* MaxRequestBytes=, 256..64M. */
+        assert_parse_ok("[Socket]\nMaxRequestBytes=256\n");
+        assert_parse_ok("[Socket]\nMaxRequestBytes=64M\n");
+        assert_parse_ok("[Socket]\nMaxRequestBytes=67108864\n");
+        assert_parse_error("[Socket]\nMaxRequestBytes=255\n",
+                           FILENAME ":2: Invalid value for MaxRequestBytes=: \"255\" is out of range 256..64M.");
+        assert_parse_error("[Socket]\nMaxRequestBytes=67108865\n",
+                           FILENAME ":2: Invalid value for MaxRequestBytes=: \"67108865\" is out of range 256..64M.");
+        assert_parse_error("[Socket]\nMaxRequestBytes=lots\n",
+                           FILENAME ":2: Invalid value for MaxRequestBytes=: \"lots\" is not a size.");
+
+        /* MaxOutputBytes=, at least 64K. */
+        assert_parse_ok("[Socket]\nMaxOutputBytes=64K\n");
+        assert_parse_error("[Socket]\nMaxOutputBytes=65535\n",
+                           FILENAME ":2: Invalid value for MaxOutputBytes=: \"65535\" is out of range 64K..1G.");
+
+        /* The *Ms keys take a bare number as milliseconds. */
+        assert_parse_error("[Graph]\nRetryBaseMs=0\n",
+                           FILENAME ":2: Invalid value for RetryBaseMs=: \"0\" is out of range 1ms..1min.");
+}
+END_TEST
+
+START_TEST(test_retry_ms_units) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ck_assert_int_eq(parse("[Graph]\nRetryBaseMs=1\nRetryMaxMs=1.5s\n", &c, &err), 0);
+        ck_assert_uint_eq(c->retry_base_usec, 1000);
+        ck_assert_uint_eq(c->retry_max_usec, 1500000);
+
+        config_free(c);
+        ck_assert_int_eq(parse("[Graph]\nRetryBaseMs=2.5\nRetryMaxMs=3600000\n", &c, &err), 0);
+        ck_assert_uint_eq(c->retry_base_usec, 2500);
+        ck_assert_uint_eq(c->retry_max_usec, 3600 * USEC_PER_SEC);
+}
+END_TEST
+
+START_TEST(test_error_https) {
+        assert_parse_error("[Graph]\nEndpoint=http://graph.microsoft.com\n",
+                           FILENAME ":2: Invalid value for Endpoint=: \"http://graph.microsoft.com\" must be "
+                           "an https:// URL.");
+        assert_parse_error("[Identity]\nLoginEndpoint=login.microsoftonline.com\n",
+                           FILENAME ":2: Invalid value for LoginEndpoint=: \"login.microsoftonline.com\" must "
+                           "be an https:// URL.");
+        assert_parse_error("[Graph]\nEndpoint=https://\n",
+                           FILENAME ":2: Invalid value for Endpoint=: \"https://\" has no host.");
+        assert_parse_error("[Graph]\nEndpoint=https:///v1.0\n",
+                           FILENAME ":2: Invalid value for Endpoint=: \"https:///v1.0\" has no host.");
+        assert_parse_error("[Graph]\nEndpoint=https://graph.microsoft.com/?x=1\n",
+                           FILENAME ":2: Invalid value for Endpoint=: \"https://graph.microsoft.com/?x=1\" "
+                           "must not contain a query or fragment.");
+        assert_parse_error("[Graph]\nEndpoint=https://graph.microsoft.com#top\n",
+                           FILENAME ":2: Invalid value for Endpoint=: \"https://graph.microsoft.com#top\" "
+                           "must not contain a query or fragment.");
+        assert_parse_error("[Graph]\nEndpoint=https://graph microsoft.com\n",
+                           FILENAME ":2: Invalid value for Endpoint=: the URL contains whitespace or control "
+                           "characters.");
+        assert_parse_error("[Graph]\nEndpoint=https://gr*ph.microsoft.com\n",
+                           FILENAME ":2: Invalid value for Endpoint=: \"https://gr*ph.microsoft.com\" has an "
+                           "invalid host.");
+
+        /* User information could hold a password: refused without quoting it. */
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+
+                ck_assert_int_eq(parse("[Graph]\nEndpoint=https://u:pa55word@graph.microsoft.com\n", &c, &err),
+                                 -EINVAL);
+                ck_assert_str_eq(err, FILENAME ":2: Invalid value for Endpoint=: URLs with user information "
+                                      "(user@host) are not supported.");
+        }
+
+        /* Trailing slashes are stripped, the scheme is normalized. */
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+
+                ck_assert_int_eq(parse("[Graph]\nEndpoint=HTTPS://graph.example.com//\n", &c, &err), 0);
+                ck_assert_str_eq(c->graph_endpoint, "https://graph.example.com");
+        }
+}
+END_TEST
+
+START_TEST(test_error_inline_secret) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+        static const char secret[] = "Zq8~verysecretvalue.ABC";
+
+        ck_assert_int_eq(parse("[Identity]\nTenantId=t\nClientSecret = Zq8~verysecretvalue.ABC\n", &c, &err),
+                         -EINVAL);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_nonnull(strstr(err, FILENAME ":3: ClientSecret= is not supported"));
+        ck_assert_ptr_nonnull(strstr(err, "ClientSecretFile="));
+        ck_assert_ptr_null(strstr(err, secret));
+        ck_assert_ptr_null(strstr(err, "Zq8"));
+        ck_assert_ptr_null(c->client_secret_file);
+}
+END_TEST
+
+START_TEST(test_error_choices) {
+        assert_parse_error("[Graph]\nCallsPath=/communications/calls/\n",
+                           FILENAME ":2: Invalid value for CallsPath=: \"/communications/calls/\" is not one of "
+                           "/communications/calls, /app/calls or /applications/{appId}/calls.");
+        assert_parse_error("[Graph]\nCallsPath=/applications/1234/calls\n",
+                           FILENAME ":2: Invalid value for CallsPath=: \"/applications/1234/calls\" is not one "
+                           "of /communications/calls, /app/calls or /applications/{appId}/calls.");
+        assert_parse_error("[Graph]\nApiVersion=v2.0\n",
+                           FILENAME ":2: Invalid value for ApiVersion=: \"v2.0\" is not one of v1.0 or beta.");
+}
+END_TEST
+
+START_TEST(test_error_names_and_paths) {
+        char longid[66], text[256];
+
+        memset(longid, 'a', 64);
+        longid[64] = '\0';
+        snprintf(text, sizeof text, "[Identity]\nTenantId=%s\n", longid);
+        assert_parse_ok(text);
+        strcat(longid, "b");
+        snprintf(text, sizeof text, "[Identity]\nTenantId=%s\n", longid);
+        ck_assert_int_eq(strlen(longid), 65);
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+                ck_assert_int_eq(parse(text, &c, &err), -EINVAL);
+                ck_assert_ptr_nonnull(strstr(err, FILENAME ":2: Invalid value for TenantId=: "));
+                ck_assert_ptr_nonnull(strstr(err, "is not a GUID or domain name (1-64 characters"));
+        }
+        assert_parse_error("[Identity]\nClientId=abc/def\n",
+                           FILENAME ":2: Invalid value for ClientId=: \"abc/def\" is not a GUID or domain name "
+                           "(1-64 characters of A-Z, a-z, 0-9, \".\" and \"-\").");
+
+        assert_parse_error("[Identity]\nClientSecretFile=secret.txt\n",
+                           FILENAME ":2: Invalid value for ClientSecretFile=: \"secret.txt\" is not an absolute path.");
+        assert_parse_error("[Graph]\nCAFile=ca.pem\n",
+                           FILENAME ":2: Invalid value for CAFile=: \"ca.pem\" is not an absolute path.");
+
+        /* Socket path: 107 bytes fit sockaddr_un, 108 do not. */
+        char path[120];
+        memset(path, 'x', sizeof path);
+        path[0] = '/';
+        path[107] = '\0';
+        snprintf(text, sizeof text, "[Socket]\nPath=%s\n", path);
+        assert_parse_ok(text);
+        path[107] = 'x';
+        path[108] = '\0';
+        snprintf(text, sizeof text, "[Socket]\nPath=%s\n", path);
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+                ck_assert_int_eq(parse(text, &c, &err), -EINVAL);
+                ck_assert_ptr_nonnull(strstr(err, FILENAME ":2: Invalid value for Path=: "));
+                ck_assert_ptr_nonnull(strstr(err, "is longer than 107 bytes."));
+        }
+}
+END_TEST
+
+/* ---- value parsers ---- */
+
+START_TEST(test_parse_timespan) {
+        uint64_t u = 42;
+
+        ck_assert_int_eq(parse_timespan_sec("30", &u), 0);
+        ck_assert_uint_eq(u, 30 * USEC_PER_SEC);
+        ck_assert_int_eq(parse_timespan_sec("1.5", &u), 0);
+        ck_assert_uint_eq(u, 1500000);
+        ck_assert_int_eq(parse_timespan_sec("0.1s", &u), 0);
+        ck_assert_uint_eq(u, 100000);
+        ck_assert_int_eq(parse_timespan_sec("250ms", &u), 0);
+        ck_assert_uint_eq(u, 250000);
+        ck_assert_int_eq(parse_timespan_sec("30s", &u), 0);
+        ck_assert_uint_eq(u, 30000000);
+        ck_assert_int_eq(parse_timespan_sec("2min", &u), 0);
+        ck_assert_uint_eq(u, 120000000);
+        ck_assert_int_eq(parse_timespan_sec("2 min", &u), 0);
+        ck_assert_uint_eq(u, 120000000);
+        ck_assert_int_eq(parse_timespan_sec("1h", &u), 0);
+        ck_assert_uint_eq(u, 3600 * USEC_PER_SEC);
+        ck_assert_int_eq(parse_timespan_sec("500us", &u), 0);
+        ck_assert_uint_eq(u, 500);
+        ck_assert_int_eq(parse_timespan_sec("1h 30min", &u), 0);
+        ck_assert_uint_eq(u, 5400 * USEC_PER_SEC);
+        ck_assert_int_eq(parse_timespan_sec("1d", &u), 0);
+        ck_assert_uint_eq(u, 86400 * USEC_PER_SEC);
+        ck_assert_int_eq(parse_timespan_sec(" 7 sec ", &u), 0);
+        ck_assert_uint_eq(u, 7 * USEC_PER_SEC);
+        ck_assert_int_eq(parse_timespan_sec("0", &u), 0);
+        ck_assert_uint_eq(u, 0);
+        ck_assert_int_eq(parse_timespan_sec("1.0000005", &u), 0); /* sub-microsecond truncated */
+        ck_assert_uint_eq(u, 1000000);
+
+        /* Largest representable value, and one microsecond more. */
+        ck_assert_int_eq(parse_timespan_sec("18446744073709551615us", &u), 0);
+        ck_assert_uint_eq(u, UINT64_MAX);
+
+        u = 42;
+        ck_assert_int_eq(parse_timespan_sec("18446744073709551616us", &u), -ERANGE);
+        ck_assert_int_eq(parse_timespan_sec("18446744073709551615us 1us", &u), -ERANGE);
+        ck_assert_int_eq(parse_timespan_sec("18446744073710s", &u), -ERANGE);
+        ck_assert_int_eq(parse_timespan_sec("99999999999999999999999", &u), -ERANGE);
+        ck_assert_int_eq(parse_timespan_sec("", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec("   ", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec("-1", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec("-1s", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec("+1s", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec("abc", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec("5 years", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec("5x", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec("1.", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec(".5", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec("1.5.5", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec("30s;", &u), -EINVAL);
+        ck_assert_int_eq(parse_timespan_sec(NULL, &u), -EINVAL);
+        ck_assert_uint_eq(u, 42); /* untouched on failure */
+}
+END_TEST
+
+START_TEST(test_parse_size) {
+        size_t s = 42;
+
+        ck_assert_int_eq(parse_size("1048576", &s), 0);
+        ck_assert_uint_eq(s, 1048576);
+        ck_assert_int_eq(parse_size("64K", &s), 0);
+        ck_assert_uint_eq(s, 65536);
+        ck_assert_int_eq(parse_size("64KiB", &s), 0);
+        ck_assert_uint_eq(s, 65536);
+        ck_assert_int_eq(parse_size("1M", &s), 0);
+        ck_assert_uint_eq(s, 1048576);
+        ck_assert_int_eq(parse_size("1G", &s), 0);
+        ck_assert_uint_eq(s, 1073741824);
+        ck_assert_int_eq(parse_size("8 MiB", &s), 0);
+        ck_assert_uint_eq(s, 8 * 1024 * 1024);
+        ck_assert_int_eq(parse_size("0", &s), 0);
+        ck_assert_uint_eq(s, 0);
+        ck_assert_int_eq(parse_size("100B", &s), 0);
+        ck_assert_uint_eq(s, 100);
+
+        if (sizeof(size_t) == 8) {
+                ck_assert_int_eq(parse_size("18446744073709551615", &s), 0);
+                ck_assert_uint_eq(s, SIZE_MAX);
+                ck_assert_int_eq(parse_size("16777215T", &s), 0);
+                ck_assert_uint_eq(s, (size_t) 16777215 << 40);
+                ck_assert_int_eq(parse_size("16777216T", &s), -ERANGE);
+        }
+
+        s = 42;
+        ck_assert_int_eq(parse_size("18446744073709551616", &s), -ERANGE);
+        ck_assert_int_eq(parse_size("99999999999999999999G", &s), -ERANGE);
+        ck_assert_int_eq(parse_size("", &s), -EINVAL);
+        ck_assert_int_eq(parse_size("K", &s), -EINVAL);
+        ck_assert_int_eq(parse_size("-1", &s), -EINVAL);
+        ck_assert_int_eq(parse_size("1.5M", &s), -EINVAL);
+        ck_assert_int_eq(parse_size("64k", &s), -EINVAL);
+        ck_assert_int_eq(parse_size("64X", &s), -EINVAL);
+        ck_assert_int_eq(parse_size("64K junk", &s), -EINVAL);
+        ck_assert_int_eq(parse_size(NULL, &s), -EINVAL);
+        ck_assert_uint_eq(s, 42);
+}
+END_TEST
+
+/* ---- finalize and loading ---- */
+
+/* A minimal valid configuration pointing at a readable secret in dir. */
+static Config *valid_config(const char *dir) {
+        Config *c = NULL;
+        _cleanup_free_ char *secret = write_file(dir, "secret", "s3cr3t\n");
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        text = xprintf("[Identity]\nTenantId=t\nClientId=c\nClientSecretFile=%s\n", secret);
+        ck_assert_int_eq(config_new(&c), 0);
+        ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+        return c;
+}
+
+START_TEST(test_finalize_required) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL, *err2 = NULL;
+        static const char t1[] = "[Identity]\nClientId=c\nClientSecretFile=/dev/null\n";
+        static const char t2[] = "[Identity]\nTenantId=t\nClientSecretFile=/dev/null\n";
+
+        ck_assert_int_eq(config_new(&c), 0);
+        c->source = strdup(FILENAME);
+        ck_assert_int_eq(config_parse_text(c, FILENAME, t1, strlen(t1), &err), 0);
+        ck_assert_int_eq(config_finalize(c, &err), -EINVAL);
+        ck_assert_str_eq(err, FILENAME ": [Identity] TenantId= is required.");
+
+        config_free(c);
+        ck_assert_int_eq(config_new(&c), 0);
+        c->source = strdup(FILENAME);
+        ck_assert_int_eq(config_parse_text(c, FILENAME, t2, strlen(t2), &err2), 0);
+        ck_assert_int_eq(config_finalize(c, &err2), -EINVAL);
+        ck_assert_str_eq(err2, FILENAME ": [Identity] ClientId= is required.");
+}
+END_TEST
+
+START_TEST(test_finalize_legacy_calls_path) {
+        _cleanup_free_ char *dir = make_tmpdir();
+        _cleanup_(config_freep) Config *c = valid_config(dir);
+        _cleanup_free_ char *err = NULL, *err2 = NULL;
+        static const char legacy[] = "[Graph]\nCallsPath=/app/calls\n";
+        static const char beta[] = "[Graph]\nApiVersion=beta\n";
+        static const char applications[] = "[Graph]\nCallsPath=/applications/{appId}/calls\n";
+
+        c->source = strdup(FILENAME);
+        ck_assert_int_eq(config_finalize(c, &err), 0);
+        ck_assert_ptr_null(err);
+
+        ck_assert_int_eq(config_parse_text(c, FILENAME, legacy, strlen(legacy), &err), 0);
+        ck_assert_int_eq(config_finalize(c, &err), -EINVAL);
+        ck_assert_str_eq(err, FILENAME ": [Graph] CallsPath=/app/calls requires ApiVersion=beta (it is a "
+                              "legacy form that only the beta API serves), but ApiVersion=v1.0.");
+
+        ck_assert_int_eq(config_parse_text(c, FILENAME, beta, strlen(beta), &err2), 0);
+        ck_assert_int_eq(config_finalize(c, &err2), 0);
+        ck_assert_ptr_null(err2);
+
+        ck_assert_int_eq(config_parse_text(c, FILENAME, applications, strlen(applications), &err2), 0);
+        ck_assert_int_eq(config_finalize(c, &err2), 0);
+        ck_assert_str_eq(c->calls_path, "/applications/{appId}/calls");
+
+        rm_rf(dir);
+}
+END_TEST
+
+START_TEST(test_finalize_retry_order) {
+        _cleanup_free_ char *dir = make_tmpdir();
+        _cleanup_(config_freep) Config *c = valid_config(dir);
+        _cleanup_free_ char *err = NULL;
+        static const char text[] = "[Graph]\nRetryBaseMs=5000\nRetryMaxMs=4000\n";
+
+        c->source = strdup(FILENAME);
+        ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+        ck_assert_int_eq(config_finalize(c, &err), -EINVAL);
+        ck_assert_str_eq(err, FILENAME ": [Graph] RetryBaseMs= must not be larger than RetryMaxMs=.");
+        rm_rf(dir);
+}
+END_TEST
+
+START_TEST(test_finalize_credentials_directory) {
+        _cleanup_free_ char *dir = make_tmpdir();
+        _cleanup_free_ char *secret = write_file(dir, "client-secret", "s3cr3t\n");
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL, *expected = NULL;
+        static const char text[] = "[Identity]\nTenantId=t\nClientId=c\n";
+
+        /* Neither the key nor the credential: the dedicated message. */
+        ck_assert_int_eq(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+        ck_assert_int_eq(config_new(&c), 0);
+        c->source = strdup(FILENAME);
+        ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+        ck_assert_int_eq(config_finalize(c, &err), -EINVAL);
+        ck_assert_str_eq(err, FILENAME ": no client secret: set ClientSecretFile= or provide the credential "
+                              "client-secret.");
+        free(err);
+        err = NULL;
+
+        /* The credential is found. */
+        ck_assert_int_eq(setenv("CREDENTIALS_DIRECTORY", dir, 1), 0);
+        ck_assert_int_eq(config_finalize(c, &err), 0);
+        ck_assert_ptr_null(err);
+        ck_assert_str_eq(c->client_secret_file, secret);
+        ck_assert_str_eq(c->client_secret_file_origin, "credential client-secret");
+
+        /* An explicit ClientSecretFile= wins over the credential. */
+        {
+                _cleanup_(config_freep) Config *d = NULL;
+                _cleanup_free_ char *other = write_file(dir, "other", "x\n"), *t = NULL;
+
+                t = xprintf("%s[Identity]\nClientSecretFile=%s\n", text, other);
+                ck_assert_int_eq(config_new(&d), 0);
+                ck_assert_int_eq(config_parse_text(d, FILENAME, t, strlen(t), &err), 0);
+                ck_assert_int_eq(config_finalize(d, &err), 0);
+                ck_assert_str_eq(d->client_secret_file, other);
+                ck_assert_str_eq(d->client_secret_file_origin, FILENAME ":5");
+        }
+
+        /* The directory exists (the unit has other credentials) but client-secret is missing. */
+        ck_assert_int_eq(unlink(secret), 0);
+        {
+                _cleanup_(config_freep) Config *d = NULL;
+
+                ck_assert_int_eq(config_new(&d), 0);
+                d->source = strdup(FILENAME);
+                ck_assert_int_eq(config_parse_text(d, FILENAME, text, strlen(text), &err), 0);
+                ck_assert_int_eq(config_finalize(d, &err), -EINVAL);
+                expected = xprintf(FILENAME ": no client secret: set ClientSecretFile= or provide the "
+                                                   "credential client-secret (cannot read %s: No such file or "
+                                                   "directory).",
+                                          secret);
+                ck_assert_str_eq(err, expected);
+                ck_assert_ptr_null(d->client_secret_file);
+        }
+
+        ck_assert_int_eq(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+        rm_rf(dir);
+}
+END_TEST
+
+START_TEST(test_finalize_secret_file_missing) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+        static const char text[] = "[Identity]\n"
+                                   "TenantId=t\n"
+                                   "ClientId=c\n"
+                                   "\n"
+                                   "ClientSecretFile=/nonexistent/mediacancel/secret\n";
+
+        ck_assert_int_eq(config_new(&c), 0);
+        ck_assert_int_eq(config_parse_text(c, "/etc/mediacancel/mediacanceld.conf", text, strlen(text), &err), 0);
+        ck_assert_int_eq(config_finalize(c, &err), -EINVAL);
+        ck_assert_str_eq(err, "/etc/mediacancel/mediacanceld.conf:5: Cannot read "
+                              "ClientSecretFile=/nonexistent/mediacancel/secret: No such file or directory.");
+}
+END_TEST
+
+START_TEST(test_finalize_secret_file_unreadable) {
+        _cleanup_free_ char *dir = NULL, *secret = NULL, *text = NULL, *err = NULL, *expected = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+
+        /* root passes access(R_OK) regardless of the mode. */
+        if (geteuid() == 0)
+                return;
+
+        dir = make_tmpdir();
+        secret = write_file(dir, "secret", "s3cr3t\n");
+        ck_assert_int_eq(chmod(secret, 0), 0);
+        text = xprintf("[Identity]\nTenantId=t\nClientId=c\nClientSecretFile=%s\n", secret);
+        ck_assert_int_eq(config_new(&c), 0);
+        ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+        ck_assert_int_eq(config_finalize(c, &err), -EINVAL);
+        expected = xprintf(FILENAME ":4: Cannot read ClientSecretFile=%s: Permission denied.",
+                                  secret);
+        ck_assert_str_eq(err, expected);
+        rm_rf(dir);
+}
+END_TEST
+
+START_TEST(test_load_missing_file) {
+        Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ck_assert_int_eq(config_load("/nonexistent/mediacanceld.conf", &c, &err), -ENOENT);
+        ck_assert_ptr_null(c);
+        ck_assert_str_eq(err, "/nonexistent/mediacanceld.conf: No such file or directory");
+}
+END_TEST
+
+START_TEST(test_load_dropins) {
+        _cleanup_free_ char *dir = make_tmpdir();
+        _cleanup_free_ char *secret = write_file(dir, "secret", "s3cr3t\n");
+        _cleanup_free_ char *main_text = NULL, *main_path = NULL, *d = NULL, *err = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+
+        main_text = xprintf("[Identity]\nTenantId=t\nClientId=c\nClientSecretFile=%s\n"
+                                  "[Graph]\nMaxAttempts=2\nMaxInFlight=10\nMaxQueued=20\n"
+                                  "[Socket]\nMaxConnections=30\n",
+                                  secret);
+        main_path = write_file(dir, "mediacanceld.conf", main_text);
+
+        d = xprintf("%s.d", main_path);
+        ck_assert_int_eq(mkdir(d, 0755), 0);
+
+        /* strcmp() order, independent of the locale: digits sort before upper case letters, so
+         * 10-a, 15-reset, 20-b, then Z-upper. */
+        free(write_file(d, "20-b.conf", "[Graph]\nMaxAttempts=4\nMaxInFlight=40\n"));
+        free(write_file(d, "10-a.conf", "[Graph]\nMaxAttempts=3\nMaxInFlight=30\nMaxQueued=33\n"));
+        free(write_file(d, "Z-upper.conf", "[Graph]\nMaxAttempts=9\n"));
+        /* Not *.conf, hidden: ignored even though they are invalid. */
+        free(write_file(d, "30-c.conf.disabled", "garbage\n"));
+        free(write_file(d, ".hidden.conf", "garbage\n"));
+        /* An empty value in a drop-in resets the main file's value to the default. */
+        free(write_file(d, "15-reset.conf", "[Socket]\nMaxConnections=\n"));
+
+        ck_assert_int_eq(config_load(main_path, &c, &err), 0);
+        ck_assert_ptr_null(err);
+        ck_assert_str_eq(c->source, main_path);
+        ck_assert_uint_eq(c->max_attempts, 9);   /* Z-upper.conf, last */
+        ck_assert_uint_eq(c->max_in_flight, 40); /* 20-b.conf after 10-a.conf */
+        ck_assert_uint_eq(c->max_queued, 33);    /* 10-a.conf, not overridden */
+        ck_assert_uint_eq(c->max_connections, 256);
+        ck_assert_str_eq(c->client_secret_file, secret);
+
+        /* An error in a drop-in names the drop-in and its line. */
+        {
+                _cleanup_(config_freep) Config *e = NULL;
+                _cleanup_free_ char *bad = write_file(d, "40-bad.conf", "\n[Graph]\nMaxAttempts=0\n");
+                _cleanup_free_ char *expected = NULL, *err2 = NULL;
+
+                ck_assert_int_eq(config_load(main_path, &e, &err2), -EINVAL);
+                ck_assert_ptr_null(e);
+                expected = xprintf("%s:3: Invalid value for MaxAttempts=: \"0\" is out of range 1..100.",
+                                          bad);
+                ck_assert_str_eq(err2, expected);
+        }
+
+        rm_rf(dir);
+}
+END_TEST
+
+START_TEST(test_load_finalize_names_main_file) {
+        _cleanup_free_ char *dir = make_tmpdir();
+        _cleanup_free_ char *main_path = write_file(dir, "mediacanceld.conf", "[Identity]\nClientId=c\n");
+        _cleanup_free_ char *err = NULL, *expected = NULL;
+        Config *c = NULL;
+
+        ck_assert_int_eq(config_load(main_path, &c, &err), -EINVAL);
+        ck_assert_ptr_null(c);
+        expected = xprintf("%s: [Identity] TenantId= is required.", main_path);
+        ck_assert_str_eq(err, expected);
+        rm_rf(dir);
+}
+END_TEST
+
+static Suite *config_suite(void) {
+        Suite *s = suite_create("config");
+        TCase *tc;
+
+        tc = tcase_create("parse");
+        tcase_add_test(tc, test_defaults);
+        tcase_add_test(tc, test_free_null);
+        tcase_add_test(tc, test_full_file);
+        tcase_add_test(tc, test_empty_value_resets);
+        tcase_add_test(tc, test_comments_and_whitespace);
+        tcase_add_test(tc, test_retry_ms_units);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("errors");
+        tcase_add_test(tc, test_error_unknown_section);
+        tcase_add_test(tc, test_error_unknown_key);
+        tcase_add_test(tc, test_error_key_outside_section);
+        tcase_add_test(tc, test_error_missing_equals);
+        tcase_add_test(tc, test_error_nul_byte);
+        tcase_add_test(tc, test_error_bad_timespan);
+        tcase_add_test(tc, test_error_out_of_range);
+        tcase_add_test(tc, test_error_https);
+        tcase_add_test(tc, test_error_inline_secret);
+        tcase_add_test(tc, test_error_choices);
+        tcase_add_test(tc, test_error_names_and_paths);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("values");
+        tcase_add_test(tc, test_parse_timespan);
+        tcase_add_test(tc, test_parse_size);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("load");
+        tcase_add_test(tc, test_finalize_required);
+        tcase_add_test(tc, test_finalize_legacy_calls_path);
+        tcase_add_test(tc, test_finalize_retry_order);
+        tcase_add_test(tc, test_finalize_credentials_directory);
+        tcase_add_test(tc, test_finalize_secret_file_missing);
+        tcase_add_test(tc, test_finalize_secret_file_unreadable);
+        tcase_add_test(tc, test_load_missing_file);
+        tcase_add_test(tc, test_load_dropins);
+        tcase_add_test(tc, test_load_finalize_names_main_file);
+        suite_add_tcase(s, tc);
+
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(config_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,1166 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+#
+# graph-standin.py — an HTTPS stand-in for Microsoft Graph's cancelMediaProcessing action and
+# for the identity platform's v2.0 client-credentials token endpoint, both on one loopback port.
+# The tests and the demo point mediacanceld at it instead of graph.microsoft.com and
+# login.microsoftonline.com. It owns: the token endpoint, the Graph cancel and operation
+# endpoints (current and legacy beta forms), the /_standin/ control API (stats, config, fault
+# plan) and the per-request JSON log. Python 3 standard library only. docs/standin.md
+# describes every option, endpoint and control call.
+#
+# Behaviour follows shared/reference/graph-api.md (sections 1, 2, 4 and 5): status codes, body
+# and error shapes, header names. Where that file marks something unconfirmed the stand-in picks
+# one plausible answer and makes the alternatives reachable through the control API.
+
+import argparse
+import base64
+import binascii
+import email.utils
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import socketserver
+import ssl
+import struct
+import sys
+import threading
+import time
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
+
+OPERATION_TYPE = "#microsoft.graph.cancelMediaProcessingOperation"
+STATUSES = ("notStarted", "running", "completed", "failed")
+CLIENT_CONTEXT_MAX = 256  # commsOperation.clientContext limit (reference 1.2)
+MAX_BODY = 1 << 20
+HANDSHAKE_TIMEOUT = 10.0
+RETRY_AFTER_TOLERANCE = 0.05  # seconds of slack before a too-early request counts as a violation
+
+# Real Graph labels success bodies with OData parameters; a client must not insist on the bare
+# media type, so the stand-in sends the long form too.
+GRAPH_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;"
+              "IEEE754Compatible=false;charset=utf-8")
+PLAIN_JSON = "application/json; charset=utf-8"
+
+GRAPH_ERROR_CODES = {
+    400: "BadRequest", 401: "InvalidAuthenticationToken", 403: "Forbidden", 404: "NotFound",
+    405: "MethodNotAllowed", 409: "Conflict", 413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType", 429: "TooManyRequests", 500: "InternalServerError",
+    502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout",
+}
+
+# Paths. Graph matches URL segments case-insensitively, so these do too; ids stay as sent.
+TOKEN_RE = re.compile(r"^/([^/]+)/oauth2/v2\.0/token$", re.I)
+CANCEL_CURRENT_RE = re.compile(r"^/(v1\.0|beta)/communications/calls/([^/]+)/cancelMediaProcessing$", re.I)
+CANCEL_APP_RE = re.compile(r"^/(beta)/app/calls/([^/]+)/cancelMediaProcessing$", re.I)
+CANCEL_APPS_RE = re.compile(r"^/(beta)/applications/([^/]+)/calls/([^/]+)/cancelMediaProcessing$", re.I)
+OP_CURRENT_RE = re.compile(r"^/(v1\.0|beta)/communications/calls/([^/]+)/operations/([^/]+)$", re.I)
+OP_APP_RE = re.compile(r"^/(beta)/app/calls/([^/]+)/operations/([^/]+)$", re.I)
+OP_APPS_RE = re.compile(r"^/(beta)/applications/([^/]+)/calls/([^/]+)/operations/([^/]+)$", re.I)
+CONTROL_PREFIX = "/_standin/"
+
+
+class HttpError(Exception):
+    """A request that cannot be answered normally; the kind decides the body shape."""
+
+    def __init__(self, status, message, code=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+class AadError(Exception):
+    """An identity-platform error: OAuth error name, AADSTS number, human text."""
+
+    def __init__(self, status, error, aadsts, text):
+        super().__init__(text)
+        self.status = status
+        self.error = error
+        self.aadsts = aadsts
+        self.text = text
+
+
+# ------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def graph_date(t):
+    """Graph's innerError date: ISO 8601, UTC, whole seconds, no zone suffix."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+
+
+def aad_timestamp(t):
+    """The identity platform's timestamp style: '2024-05-01 12:34:56Z'."""
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t))
+
+
+def new_token():
+    # Opaque, but shaped like the start of a JWT so log scrubbers keyed on "eyJ" see it.
+    return "eyJ0eXAi" + secrets.token_urlsafe(90)[:120]
+
+
+def parse_status_name(s):
+    """Accepts an operationStatus in any letter case (CSDL and docs disagree) and keeps it as given."""
+    if not isinstance(s, str) or s.lower() not in (x.lower() for x in STATUSES):
+        raise ValueError("status must be one of %s (any case)" % ", ".join(STATUSES))
+    return s
+
+
+def retry_after_seconds(value, now):
+    """Seconds a Retry-After value asks for: a decimal number, or an HTTP date; None if neither."""
+    try:
+        secs = float(value)
+    except ValueError:
+        try:
+            secs = email.utils.parsedate_to_datetime(value).timestamp() - now
+        except (TypeError, ValueError, IndexError):
+            return None
+    return secs if secs > 0 else None
+
+
+def result_info(status):
+    """resultInfo only for finished operations; a pending one has none yet."""
+    s = status.lower()
+    if s == "completed":
+        return {"code": 200, "subcode": 0, "message": "Action completed, operation cancelled."}
+    if s == "failed":
+        return {"code": 500, "subcode": 0, "message": "Action failed."}
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# Runtime configuration: the control API may change each key; each has a checker.
+
+
+def _int_range(lo, hi):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError("must be an integer in %d..%d" % (lo, hi))
+        return v
+    return check
+
+
+def _number_range(lo, hi):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+            raise ValueError("must be a number in %g..%g" % (lo, hi))
+        return v
+    return check
+
+
+def _optional(check):
+    return lambda v: None if v is None else check(v)
+
+
+def _bool(v):
+    if not isinstance(v, bool):
+        raise ValueError("must be true or false")
+    return v
+
+
+def _one_of(*allowed):
+    def check(v):
+        if v not in allowed:
+            raise ValueError("must be one of %s" % ", ".join(str(a) for a in allowed))
+        return v
+    return check
+
+
+def _status_list(v):
+    if not isinstance(v, list):
+        raise ValueError("must be a list of operation statuses")
+    return [parse_status_name(s) for s in v]
+
+
+def _string_list(v):
+    if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
+        raise ValueError("must be a list of strings")
+    return list(v)
+
+
+def _nonempty_string(v):
+    if not isinstance(v, str) or not v:
+        raise ValueError("must be a non-empty string")
+    return v
+
+
+CONFIG_CHECKS = {
+    "tokenLifetime": _int_range(0, 10 * 365 * 86400),
+    "refreshIn": _optional(_int_range(0, 10 * 365 * 86400)),
+    "expiresInAsString": _bool,
+    "latencyMs": _number_range(0, 600000),
+    "tokenLatencyMs": _number_range(0, 600000),
+    "cancelStatus": parse_status_name,
+    "legacyAnswer": _one_of(202, 204),
+    "currentAnswer": _one_of(200, 202, 204),
+    "operationSteps": _status_list,
+    "clientSecret": _nonempty_string,
+    "endedCalls": _string_list,
+    "locationIdDiffers": _bool,
+}
+
+FAULT_KINDS = ("token", "cancel", "operation", "other", "any")
+FAULT_ACTIONS = ("status", "reset", "stall")
+
+
+def parse_fault_rule(raw):
+    """Checks one fault rule from the control API and returns the stored form."""
+    if not isinstance(raw, dict):
+        raise ValueError("a rule must be a JSON object")
+    known = {"kind", "action", "status", "retryAfter", "body", "stallMs", "count", "probability", "untilT"}
+    extra = set(raw) - known
+    if extra:
+        raise ValueError("unknown rule field(s): %s" % ", ".join(sorted(extra)))
+
+    def field(name, check, default=None):
+        try:
+            return check(raw.get(name, default))
+        except ValueError as e:
+            raise ValueError("%s %s" % (name, e)) from None
+
+    rule = {
+        "kind": field("kind", _one_of(*FAULT_KINDS), "any"),
+        "action": field("action", _one_of(*FAULT_ACTIONS), "status"),
+        "status": field("status", _int_range(100, 599), 503),
+        "retryAfter": None,
+        "stallMs": field("stallMs", _number_range(0, 600000), 0),
+        "count": field("count", _optional(_int_range(0, 1 << 31))),
+        "probability": field("probability", _optional(_number_range(0, 1))),
+        "untilT": field("untilT", _optional(_number_range(0, 1e12))),
+        "hits": 0,
+    }
+    if "body" in raw:
+        rule["body"] = raw["body"]
+    ra = raw.get("retryAfter")
+    if ra is not None:
+        if isinstance(ra, bool) or not isinstance(ra, (str, int, float)):
+            raise ValueError("retryAfter must be a string (sent verbatim)")
+        rule["retryAfter"] = ra if isinstance(ra, str) else str(ra)
+        if "\r" in rule["retryAfter"] or "\n" in rule["retryAfter"]:
+            raise ValueError("retryAfter must be a single line")
+    rule["remaining"] = rule["count"]
+    return rule
+
+
+# ------------------------------------------------------------------------------------------
+# Shared state. One lock guards everything below; handlers never sleep while holding it.
+
+
+class State:
+    def __init__(self, args, secret):
+        self.lock = threading.Lock()
+        self.tenant = args.tenant
+        self.client_id = args.client_id
+        self.verbose = args.verbose
+        self.config = {
+            "tokenLifetime": args.token_lifetime,
+            "refreshIn": args.refresh_in,
+            "expiresInAsString": args.expires_in_as_string,
+            "latencyMs": args.latency_ms,
+            "tokenLatencyMs": args.token_latency_ms,
+            "cancelStatus": args.cancel_status,
+            "legacyAnswer": 202,
+            "currentAnswer": 200,
+            "operationSteps": [],
+            "clientSecret": secret,
+            "endedCalls": [],
+            "locationIdDiffers": False,
+        }
+        self.rules = []
+        self.rng = random.Random(args.seed)
+        self.tokens = {}      # access token -> expiry (unix time); survives reset
+        self.operations = {}  # operation id (and Location alias) -> operation dict
+        self.log_file = open(args.log, "a", buffering=1, encoding="utf-8") if args.log else None
+        self.reset_stats()
+
+    def reset(self):
+        with self.lock:
+            self.reset_stats()
+
+    def reset_stats(self):
+        self.counters = dict.fromkeys(
+            ("tokenRequests", "tokenFailures", "cancelRequests", "operationGets", "unauthorized",
+             "retryAfterViolations", "tokenRetryAfterViolations"), 0)
+        self.tokens_issued = []
+        self.cancels = []
+        self.requests = []
+        # When the latest Retry-After sent by each service runs out. Graph and the login host
+        # are separate services, so a throttled token request does not forbid Graph calls made
+        # with a still-valid cached token, and vice versa.
+        self.retry_until = {"graph": 0.0, "token": 0.0}
+
+    # --- config and faults -------------------------------------------------------------
+
+    def get(self, key):
+        with self.lock:
+            return self.config[key]
+
+    def update_config(self, changes):
+        checked = {}
+        for key, value in changes.items():
+            if key not in CONFIG_CHECKS:
+                raise ValueError("unknown config key %r" % key)
+            try:
+                checked[key] = CONFIG_CHECKS[key](value)
+            except ValueError as e:
+                raise ValueError("%s %s" % (key, e)) from None
+        with self.lock:
+            self.config.update(checked)
+            shown = dict(self.config)
+        shown["clientSecret"] = "(set)"  # answers end up in test logs; keep the secret out
+        return shown
+
+    def set_rules(self, rules):
+        with self.lock:
+            self.rules = rules
+
+    def take_fault(self, kind, now):
+        """The first rule that applies to this request, with its budget spent; None if none."""
+        with self.lock:
+            for rule in self.rules:
+                if rule["kind"] not in (kind, "any"):
+                    continue
+                if rule["untilT"] is not None and now >= rule["untilT"]:
+                    continue
+                if rule["remaining"] is not None and rule["remaining"] <= 0:
+                    continue
+                if rule["probability"] is not None and self.rng.random() >= rule["probability"]:
+                    continue
+                if rule["remaining"] is not None:
+                    rule["remaining"] -= 1
+                rule["hits"] += 1
+                return dict(rule)
+        return None
+
+    # --- tokens --------------------------------------------------------------------------
+
+    def issue_token(self, now):
+        token = new_token()
+        with self.lock:
+            lifetime = self.config["tokenLifetime"]
+            self.tokens[token] = now + lifetime
+            self.tokens_issued.append(token)
+            return token, lifetime, self.config["refreshIn"], self.config["expiresInAsString"]
+
+    def token_state(self, token, now):
+        """'valid', 'expired' or 'unknown'."""
+        with self.lock:
+            expiry = self.tokens.get(token)
+        if expiry is None:
+            return "unknown"
+        return "valid" if now < expiry else "expired"
+
+    def expire_tokens(self, now):
+        with self.lock:
+            for token in self.tokens:
+                self.tokens[token] = min(self.tokens[token], now)
+            return len(self.tokens)
+
+    # --- calls and operations ----------------------------------------------------------
+
+    def call_ended(self, call_id):
+        if call_id.lower().startswith("unknown-"):
+            return True
+        with self.lock:
+            return call_id in self.config["endedCalls"]
+
+    def new_operation(self, call_id, client_context):
+        op_id = str(uuid.uuid4())
+        with self.lock:
+            op = {"id": op_id, "callId": call_id, "clientContext": client_context,
+                  "status": self.config["cancelStatus"], "step": 0}
+            self.operations[op_id] = op
+            # The doc's example shows a Location id different from the body id; optionally
+            # imitate that, keeping both resolvable.
+            location_id = op_id
+            if self.config["locationIdDiffers"]:
+                location_id = str(uuid.uuid4())
+                self.operations[location_id] = op
+            return dict(op), location_id
+
+    def get_operation(self, call_id, op_id):
+        """The operation after one progression step, or None when unknown or on another call."""
+        with self.lock:
+            op = self.operations.get(op_id)
+            if op is None or op["callId"] != call_id:
+                return None
+            steps = self.config["operationSteps"]
+            if steps:
+                op["status"] = steps[min(op["step"], len(steps) - 1)]
+                op["step"] += 1
+            return dict(op)
+
+    # --- Retry-After ---------------------------------------------------------------------
+
+    def note_retry_after(self, service, value, sent_at):
+        secs = retry_after_seconds(value, sent_at)
+        if secs is None:
+            return
+        with self.lock:
+            self.retry_until[service] = max(self.retry_until[service], sent_at + secs)
+
+    def check_retry_after(self, service, arrived):
+        """True (and counted) when a request came while a Retry-After was still running."""
+        with self.lock:
+            if arrived < self.retry_until[service] - RETRY_AFTER_TOLERANCE:
+                key = "retryAfterViolations" if service == "graph" else "tokenRetryAfterViolations"
+                self.counters[key] += 1
+                return True
+        return False
+
+    # --- recording -----------------------------------------------------------------------
+
+    def record(self, t, method, path, status, kind, violation=False, cancel=None):
+        entry = {"t": t, "method": method, "path": path, "status": status, "kind": kind}
+        if violation:
+            entry["retryAfterViolation"] = True
+        with self.lock:
+            c = self.counters
+            if kind == "token":
+                c["tokenRequests"] += 1
+                if status != 200:
+                    c["tokenFailures"] += 1
+            elif kind == "cancel":
+                c["cancelRequests"] += 1
+            elif kind == "operation":
+                c["operationGets"] += 1
+            if kind in ("cancel", "operation", "other") and status == 401:
+                c["unauthorized"] += 1
+            if cancel is not None:
+                self.cancels.append(dict(cancel, t=t, status=status, path=path))
+            self.requests.append(entry)
+            if self.log_file:
+                self.log_file.write(json.dumps(entry) + "\n")
+        if self.verbose:
+            sys.stderr.write("graph-standin: %s %s -> %s (%s)\n" % (method, path, status, kind))
+
+    def stats(self):
+        with self.lock:
+            out = dict(self.counters)
+            out["tokensIssued"] = list(self.tokens_issued)
+            out["cancels"] = [dict(c) for c in self.cancels]
+            out["requests"] = [dict(r) for r in self.requests]
+            out["operationsStored"] = len({id(op) for op in self.operations.values()})
+            return out
+
+    def fault_rules(self):
+        with self.lock:
+            return [dict(r) for r in self.rules]
+
+
+# ------------------------------------------------------------------------------------------
+# Request handling
+
+
+def classify(path):
+    """(kind, match) for a request path; kind is token, cancel, operation, control or other."""
+    if path.startswith(CONTROL_PREFIX):
+        return "control", None
+    m = TOKEN_RE.match(path)
+    if m:
+        return "token", m
+    for rx, form in ((CANCEL_CURRENT_RE, "current"), (CANCEL_APP_RE, "app"), (CANCEL_APPS_RE, "applications")):
+        m = rx.match(path)
+        if m:
+            return "cancel", (form, m)
+    for rx, form in ((OP_CURRENT_RE, "current"), (OP_APP_RE, "app"), (OP_APPS_RE, "applications")):
+        m = rx.match(path)
+        if m:
+            return "operation", (form, m)
+    return "other", None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
+    server_version = "graph-standin"
+
+    def version_string(self):
+        return self.server_version
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    @property
+    def state(self):
+        return self.server.state
+
+    def log_message(self, fmt, *args):
+        # One line per request on stderr would drown test output; only with --verbose.
+        if self.state.verbose:
+            super().log_message(fmt, *args)
+
+    def do_GET(self):
+        self.dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def host(self):
+        return self.headers.get("Host") or "%s:%d" % (self.server.server_name, self.server.server_port)
+
+    def read_body(self):
+        """The request body (Content-Length or chunked); always drained so keep-alive stays in step."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            n = int(length)
+        except ValueError:
+            n = -1
+        if n < 0:
+            self.close_connection = True
+            raise HttpError(400, "Invalid Content-Length.")
+        if n > MAX_BODY:
+            self.close_connection = True
+            raise HttpError(413, "Request body is too large.")
+        return self.rfile.read(n)
+
+    def _read_chunked(self):
+        data = b""
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise HttpError(400, "Invalid chunked encoding.") from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailer fields are ignored
+                return data
+            if len(data) + size > MAX_BODY:
+                self.close_connection = True
+                raise HttpError(413, "Request body is too large.")
+            data += self.rfile.read(size)
+            self.rfile.readline(3)
+
+    def send(self, status, body=None, content_type=PLAIN_JSON, headers=()):
+        """One complete answer. body: bytes, a JSON-able value, or None for an empty body."""
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body).encode("utf-8")
+        self.send_response(status)  # adds Date and Server
+        for name, value in headers:
+            self.send_header(name, value)
+        if body:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body or b"")))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+        self.answer_status = status
+
+    def reset_connection(self):
+        """Drops the TCP connection with a RST and no answer (SO_LINGER 0, then close)."""
+        sock = self.connection
+        self.close_connection = True
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        # The buffered reader holds a reference that would postpone the real close.
+        self.rfile.close()
+        sock.close()
+        self.answer_status = 0
+
+    # --- per-request flow ----------------------------------------------------------------
+
+    def dispatch(self):
+        arrived = time.time()
+        self.answer_status = None
+        self.request_id = str(uuid.uuid4())
+        self.client_request_id = self.headers.get("client-request-id") or str(uuid.uuid4())
+        path = urlsplit(self.path).path
+        kind, route = classify(path)
+        # What stats()["cancels"] keeps about a cancel; filled in as the request is understood.
+        self.cancel_info = None
+        if kind == "cancel":
+            form, m = route
+            self.cancel_info = {"callId": unquote(m.group(3 if form == "applications" else 2)),
+                                "clientContext": None}
+        violation = False
+        try:
+            try:
+                body = self.read_body()
+                if self.cancel_info is not None:
+                    self.cancel_info["clientContext"] = peek_client_context(body)
+                if kind == "control":
+                    self.handle_control(path, body)
+                else:
+                    service = "token" if kind == "token" else "graph"
+                    violation = self.state.check_retry_after(service, arrived)
+                    self.serve(kind, route, body)
+            except HttpError as e:
+                self.send_error_for(kind, e)
+            except AadError as e:
+                self.send_aad_error(e)
+        except (ConnectionError, TimeoutError, ssl.SSLError):
+            # The client went away mid-answer; still record what was attempted.
+            self.close_connection = True
+            if self.answer_status is None:
+                self.answer_status = 0
+        except Exception:  # a bug in the stand-in: say so loudly, still answer
+            traceback.print_exc()
+            if self.answer_status is None:
+                self.close_connection = True
+                self.send_error_for(kind, HttpError(500, "Stand-in internal error."))
+        self.state.record(arrived, self.command, self.path, self.answer_status, kind,
+                          violation=violation, cancel=self.cancel_info)
+
+    def serve(self, kind, route, body):
+        """Latency, then the fault plan, then the real endpoint."""
+        latency = self.state.get("tokenLatencyMs" if kind == "token" else "latencyMs")
+        if latency:
+            time.sleep(latency / 1000.0)
+        rule = self.state.take_fault(kind, time.time())
+        if rule is not None:
+            if rule["action"] == "reset":
+                self.reset_connection()
+                return
+            if rule["action"] == "stall":
+                time.sleep(rule["stallMs"] / 1000.0)
+            else:
+                self.send_fault(kind, rule)
+                return
+        if kind == "token":
+            self.handle_token(route, body)
+        elif kind == "cancel":
+            self.handle_cancel(route, body)
+        elif kind == "operation":
+            self.handle_operation(route)
+        else:
+            segment = urlsplit(self.path).path.rsplit("/", 1)[-1]
+            raise HttpError(404, "Resource not found for the segment '%s'." % segment)
+
+    # --- error bodies --------------------------------------------------------------------
+
+    def graph_headers(self):
+        return [("request-id", self.request_id), ("client-request-id", self.client_request_id)]
+
+    def graph_error_body(self, code, message, extra_inner=None):
+        inner = {"date": graph_date(time.time()), "request-id": self.request_id,
+                 "client-request-id": self.client_request_id}
+        if extra_inner:
+            inner.update(extra_inner)
+        return {"error": {"code": code, "message": message, "innerError": inner}}
+
+    def send_error_for(self, kind, err):
+        if kind == "token":
+            if err.status < 500:
+                self.send_aad_error(AadError(err.status, "invalid_request", 900144, err.message))
+            else:
+                self.send_aad_error(AadError(err.status, "temporarily_unavailable", 90033, err.message))
+        elif kind == "control":
+            self.send(err.status, {"error": err.message})
+        else:
+            headers = self.graph_headers()
+            if err.status == 401:
+                headers.append(("WWW-Authenticate", 'Bearer realm="", error="invalid_token"'))
+            code = err.code or GRAPH_ERROR_CODES.get(err.status, "UnknownError")
+            self.send(err.status, self.graph_error_body(code, err.message), headers=headers)
+
+    def aad_error_body(self, err):
+        now = time.time()
+        trace_id = str(uuid.uuid4())
+        correlation_id = self.headers.get("client-request-id") or str(uuid.uuid4())
+        stamp = aad_timestamp(now)
+        return {
+            "error": err.error,
+            "error_description": "AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s"
+                                 % (err.aadsts, err.text, trace_id, correlation_id, stamp),
+            "error_codes": [err.aadsts],
+            "timestamp": stamp,
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
+            "error_uri": "https://%s/error?code=%d" % (self.host(), err.aadsts),
+        }
+
+    def token_headers(self):
+        headers = [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache"),
+                   ("x-ms-request-id", self.request_id)]
+        if self.headers.get("client-request-id"):
+            headers.append(("client-request-id", self.headers["client-request-id"]))
+        return headers
+
+    def send_aad_error(self, err, extra_headers=()):
+        self.send(err.status, self.aad_error_body(err), headers=self.token_headers() + list(extra_headers))
+
+    def send_fault(self, kind, rule):
+        """An injected status answer, with the body shape of the service it pretends to be."""
+        status = rule["status"]
+        headers = []
+        if rule["retryAfter"] is not None:
+            headers.append(("Retry-After", rule["retryAfter"]))
+        if kind == "token":
+            if "body" in rule:
+                self.send(status, rule["body"], headers=self.token_headers() + headers)
+            elif status == 429:
+                self.send_aad_error(AadError(429, "temporarily_unavailable", 90055,
+                                             "There are too many incoming requests. Retry later."), headers)
+            elif status >= 500:
+                self.send_aad_error(AadError(status, "temporarily_unavailable", 90033,
+                                             "A transient error has occurred. Please try again."), headers)
+            else:
+                self.send_aad_error(AadError(status, "invalid_request", 90100,
+                                             "Injected fault from the stand-in's fault plan."), headers)
+        else:
+            headers = self.graph_headers() + headers
+            if "body" in rule:
+                body = rule["body"]
+            elif status == 429:
+                body = self.graph_error_body("TooManyRequests", "Please retry again later.",
+                                             {"code": "429", "message": "Please retry after", "status": "429"})
+            elif status == 503:
+                body = self.graph_error_body("ServiceUnavailable",
+                                             "Service is temporarily unavailable. Please retry later.")
+            else:
+                body = self.graph_error_body(GRAPH_ERROR_CODES.get(status, "UnknownError"),
+                                             "Injected fault from the stand-in's fault plan.")
+            self.send(status, None if status in (204, 304) else body, headers=headers)
+        if rule["retryAfter"] is not None:
+            self.state.note_retry_after("token" if kind == "token" else "graph", rule["retryAfter"], time.time())
+
+    # --- identity platform: POST /{tenant}/oauth2/v2.0/token ------------------------------
+
+    def handle_token(self, match, body):
+        tenant = unquote(match.group(1))
+        if self.command != "POST":
+            raise AadError(400, "invalid_request", 900561,
+                           "The endpoint only accepts POST, OPTIONS requests. Received a %s request." % self.command)
+        if tenant.lower() in ("common", "consumers"):
+            raise AadError(400, "invalid_request", 9001023,
+                           "The grant type provided is not supported over the /common or /consumers "
+                           "endpoints. Please use the /organizations or tenant-specific endpoint.")
+        if tenant.lower() != self.state.tenant.lower():
+            raise AadError(400, "invalid_request", 90002,
+                           "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are "
+                           "signing into the correct cloud. Check with your subscription administrator, this may "
+                           "happen if there are no active subscriptions for the tenant." % tenant)
+
+        form = self.parse_form(body)
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise missing_parameter("grant_type")
+        if grant_type != "client_credentials":
+            raise AadError(400, "unsupported_grant_type", 70003,
+                           "The app requested an unsupported grant type '%s'." % grant_type)
+
+        client_id, secret = self.client_credentials(form)
+        if not client_id:
+            raise missing_parameter("client_id")
+        scope = form.get("scope")
+        if not scope:
+            raise missing_parameter("scope")
+        if client_id.lower() != self.state.client_id.lower():
+            raise AadError(400, "unauthorized_client", 700016,
+                           "Application with identifier '%s' was not found in the directory '%s'. This can "
+                           "happen if the application has not been installed by the administrator of the tenant "
+                           "or consented to by any user in the tenant. You may have sent your authentication "
+                           "request to the wrong tenant." % (client_id, tenant))
+        if secret is None:
+            if form.get("client_assertion"):
+                raise AadError(401, "invalid_client", 700027,
+                               "Client assertion failed signature validation. (The stand-in only knows secrets.)")
+            raise AadError(401, "invalid_client", 7000218,
+                           "The request body must contain the following parameter: "
+                           "'client_assertion' or 'client_secret'.")
+        if not secrets.compare_digest(secret.encode(), self.state.get("clientSecret").encode()):
+            raise AadError(401, "invalid_client", 7000215,
+                           "Invalid client secret provided. Ensure the secret being sent in the request is the "
+                           "client secret value, not the client secret ID, for a secret added to app '%s'." % client_id)
+        self.check_scope(scope)
+
+        token, lifetime, refresh_in, as_string = self.state.issue_token(time.time())
+        num = str if as_string else (lambda v: v)
+        answer = {"token_type": "Bearer", "expires_in": num(lifetime), "ext_expires_in": num(lifetime),
+                  "access_token": token}
+        if refresh_in is not None:
+            answer["refresh_in"] = num(refresh_in)
+        self.send(200, answer, headers=self.token_headers())
+
+    def parse_form(self, body):
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            return {}  # the service then finds no grant_type, as the real one does
+        form = {}
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise AadError(400, "invalid_request", 900144, "The request body is not valid UTF-8.") from None
+        for key, value in pairs:
+            form.setdefault(key, value)
+        return form
+
+    def client_credentials(self, form):
+        """client_id and secret from the form, or from HTTP Basic (RFC 6749 2.3.1), which the v2.0 endpoint accepts."""
+        auth = self.headers.get("Authorization") or ""
+        if auth[:6].lower() == "basic ":
+            try:
+                user, _, pw = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise AadError(401, "invalid_client", 7000215, "Invalid client secret provided.") from None
+            return unquote_plus(user), unquote_plus(pw)
+        return form.get("client_id"), form.get("client_secret")
+
+    def check_scope(self, scope):
+        """The only resource here is this server, so the one valid scope is https://HOST:PORT/.default."""
+        expected = ("https://%s/.default" % self.host()).lower()
+        scopes = scope.split()
+        if len({s.lower() for s in scopes}) > 1:
+            raise AadError(400, "invalid_scope", 700022,
+                           "The provided value for the input parameter scope is not valid because it contains "
+                           "more than one resource. Scope %s is not valid." % scope)
+        if not scopes[0].endswith("/.default"):
+            raise AadError(400, "invalid_scope", 1002012,
+                           "The provided value for scope %s is not valid. Client credential flows must have a scope "
+                           "value with /.default suffixed to the resource identifier (application ID URI)." % scope)
+        if scopes[0].lower() != expected:
+            raise AadError(400, "invalid_scope", 70011,
+                           "The provided value for the input parameter 'scope' is not valid. "
+                           "The scope %s is not valid." % scope)
+
+    # --- Graph ---------------------------------------------------------------------------
+
+    def require_token(self):
+        auth = (self.headers.get("Authorization") or "").strip()
+        scheme, _, token = auth.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise HttpError(401, "Access token is empty.")
+        state = self.state.token_state(token, time.time())
+        if state != "valid":
+            # Real Graph words a forged token differently, but the code is the same and the
+            # code is what clients branch on.
+            raise HttpError(401, "Access token has expired or is not yet valid.")
+
+    def handle_cancel(self, route, body):
+        form, m = route
+        version = m.group(1)
+        call_id = self.cancel_info["callId"]
+        if self.command != "POST":
+            raise HttpError(405, "The HTTP method '%s' is not allowed for this action." % self.command)
+        self.require_token()
+        if form == "applications" and unquote(m.group(2)).lower() != self.state.client_id.lower():
+            raise HttpError(404, "Application %s not found." % unquote(m.group(2)), code="NotFound")
+
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise HttpError(415, "Content-Type '%s' is not supported; use 'application/json'."
+                            % (self.headers.get("Content-Type") or ""))
+        params = self.parse_cancel_body(body, legacy=form != "current")
+
+        if self.state.call_ended(call_id):
+            raise HttpError(404, "Call %s not found." % call_id, code="NotFound")
+
+        op, location_id = self.state.new_operation(call_id, params.get("clientContext"))
+        self.cancel_info["operationId"] = op["id"]
+        base = {"current": "/%s/communications/calls/%s" % (version, call_id),
+                "app": "/beta/app/calls/%s" % call_id,
+                "applications": "/beta/applications/%s/calls/%s" % (unquote(m.group(2)), call_id)}[form]
+        location = ("Location", "https://%s%s/operations/%s" % (self.host(), base, location_id))
+        answer = self.state.get("currentAnswer" if form == "current" else "legacyAnswer")
+        if answer == 200:
+            self.send(200, self.operation_body(version, op), GRAPH_JSON, self.graph_headers() + [location])
+        elif answer == 202:
+            self.send(202, None, headers=self.graph_headers() + [location])
+        else:
+            self.send(204, None, headers=self.graph_headers())
+
+    def parse_cancel_body(self, body, legacy):
+        """The action's parameters: clientContext (optional string, at most 256 characters);
+        `all` (boolean) only on the 2018 beta forms, where it still existed."""
+        if not body.strip():
+            raise HttpError(400, "Empty Payload. JSON content expected.")
+        try:
+            params = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise HttpError(400, "Invalid JSON. The request body could not be parsed.") from None
+        if not isinstance(params, dict):
+            raise HttpError(400, "Invalid request body: a JSON object is expected.")
+        allowed = {"clientContext", "all"} if legacy else {"clientContext"}
+        for key in params:
+            if key.startswith("@"):
+                continue  # OData annotations are not parameters
+            if key not in allowed:
+                raise HttpError(400, "Invalid request body: unknown property '%s'. The property does not exist on "
+                                     "action 'microsoft.graph.cancelMediaProcessing'." % key)
+        cc = params.get("clientContext")
+        if cc is not None and not isinstance(cc, str):
+            raise HttpError(400, "Invalid request body: 'clientContext' must be a string.")
+        if cc is not None and len(cc) > CLIENT_CONTEXT_MAX:
+            raise HttpError(400, "Invalid request body: 'clientContext' is longer than %d characters."
+                            % CLIENT_CONTEXT_MAX)
+        if "all" in params and not isinstance(params["all"], bool):
+            raise HttpError(400, "Invalid request body: 'all' must be a boolean.")
+        return params
+
+    def operation_body(self, version, op):
+        return {
+            "@odata.context": "https://%s/%s/$metadata#microsoft.graph.cancelMediaProcessingOperation"
+                              % (self.host(), version),
+            "@odata.type": OPERATION_TYPE,
+            "status": op["status"],
+            "clientContext": op["clientContext"],
+            "id": op["id"],
+            "resultInfo": result_info(op["status"]),
+        }
+
+    def handle_operation(self, route):
+        form, m = route
+        if form == "applications":
+            app_id, call_id, op_id = (unquote(m.group(i)) for i in (2, 3, 4))
+        else:
+            app_id, call_id, op_id = None, unquote(m.group(2)), unquote(m.group(3))
+        if self.command != "GET":
+            raise HttpError(405, "The HTTP method '%s' is not allowed for this resource." % self.command)
+        self.require_token()
+        if app_id is not None and app_id.lower() != self.state.client_id.lower():
+            raise HttpError(404, "Application %s not found." % app_id)
+        if self.state.call_ended(call_id):
+            raise HttpError(404, "Call %s not found." % call_id)
+        op = self.state.get_operation(call_id, op_id)
+        if op is None:
+            raise HttpError(404, "Operation %s not found." % op_id)
+        self.send(200, self.operation_body(m.group(1), op), GRAPH_JSON, self.graph_headers())
+
+    # --- control API ---------------------------------------------------------------------
+
+    def handle_control(self, path, body):
+        name = path[len(CONTROL_PREFIX):]
+        routes = {
+            ("GET", "stats"): lambda _: self.state.stats(),
+            ("GET", "ping"): lambda _: {"ok": True, "port": self.server.server_port},
+            ("POST", "reset"): self.control_reset,
+            ("GET", "config"): lambda _: self.state.update_config({}),
+            ("POST", "config"): lambda b: self.state.update_config(self.control_object(b)),
+            ("GET", "faults"): lambda _: {"rules": self.state.fault_rules()},
+            ("POST", "faults"): self.control_faults,
+            ("POST", "expire-tokens"): lambda _: {"expired": self.state.expire_tokens(time.time())},
+        }
+        action = routes.get((self.command, name))
+        if action is None:
+            raise HttpError(404, "no control endpoint %s %s" % (self.command, path))
+        try:
+            result = action(body)
+        except ValueError as e:
+            raise HttpError(400, str(e)) from None
+        self.send(200, result)
+
+    @staticmethod
+    def control_object(body):
+        try:
+            value = json.loads(body.decode("utf-8") or "{}")
+        except (UnicodeDecodeError, ValueError):
+            raise ValueError("body is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise ValueError("body must be a JSON object")
+        return value
+
+    def control_reset(self, _body):
+        self.state.reset()
+        return {"ok": True}
+
+    def control_faults(self, body):
+        obj = self.control_object(body)
+        rules = obj.get("rules", [])
+        if not isinstance(rules, list):
+            raise ValueError("rules must be a list")
+        parsed = []
+        for i, raw in enumerate(rules):
+            try:
+                parsed.append(parse_fault_rule(raw))
+            except ValueError as e:
+                raise ValueError("rule %d: %s" % (i, e)) from None
+        self.state.set_rules(parsed)
+        return {"rules": self.state.fault_rules()}
+
+
+def peek_client_context(body):
+    """clientContext from a cancel body if it has a string one, so even a faulted or rejected
+    cancel can be matched to the request that sent it."""
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    cc = value.get("clientContext") if isinstance(value, dict) else None
+    return cc if isinstance(cc, str) else None
+
+
+def missing_parameter(name):
+    return AadError(400, "invalid_request", 900144,
+                    "The request body must contain the following parameter: '%s'." % name)
+
+
+# ------------------------------------------------------------------------------------------
+# Server
+
+
+class StandinServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # server_close() would otherwise join every handler thread, daemon or not (Python 3.11),
+    # and a client's idle keep-alive connection would hold up exit until --idle-timeout.
+    block_on_close = False
+    request_queue_size = 1024
+    allow_reuse_address = True
+
+    def __init__(self, address, handler, ssl_context, state):
+        self.ssl_context = ssl_context
+        self.state = state
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6  # --listen ::1
+        super().__init__(address, handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind would resolve the host name; loopback needs no DNS.
+        socketserver.TCPServer.server_bind(self)
+        host, self.server_port = self.server_address[:2]
+        self.server_name = "[%s]" % host if ":" in host else host
+
+    def finish_request(self, request, client_address):
+        # The TLS handshake runs here, in the connection's own thread, so one slow or broken
+        # client never holds up accept() for the others.
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except OSError as e:
+            if self.state.verbose:
+                sys.stderr.write("graph-standin: TLS handshake with %s failed: %s\n" % (client_address, e))
+            return
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            tls.close()
+
+    def handle_error(self, request, client_address):
+        if self.state.verbose:
+            super().handle_error(request, client_address)
+
+
+def make_ssl_context(cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    ctx.set_alpn_protocols(["http/1.1"])  # never let a client pick h2: this server speaks 1.1
+    return ctx
+
+
+def write_port_file(path, port):
+    """Writes 'PORT\\n' atomically: a reader sees no file or the whole number."""
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write("%d\n" % port)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="HTTPS stand-in for Microsoft Graph cancelMediaProcessing "
+                                            "and the identity platform token endpoint.")
+    p.add_argument("--listen", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default 0)")
+    p.add_argument("--port-file", help="write the bound port here once listening")
+    p.add_argument("--cert", required=True, help="server certificate (PEM)")
+    p.add_argument("--key", required=True, help="server private key (PEM)")
+    p.add_argument("--tenant", required=True, help="the only tenant id the token endpoint knows")
+    p.add_argument("--client-id", required=True, help="the only application (client) id it knows")
+    p.add_argument("--client-secret-file", required=True, help="file holding the client secret")
+    p.add_argument("--token-lifetime", type=int, default=3599, help="expires_in of issued tokens (default 3599)")
+    p.add_argument("--refresh-in", type=int, default=None, help="add refresh_in SEC to token answers")
+    p.add_argument("--expires-in-as-string", action="store_true", help="send expires_in etc. as JSON strings")
+    p.add_argument("--latency-ms", type=float, default=0, help="delay before answering each Graph request")
+    p.add_argument("--token-latency-ms", type=float, default=0, help="delay before answering each token request")
+    p.add_argument("--cancel-status", type=parse_status_name, default="completed",
+                   help="status in the cancel answer: completed, running, notStarted or failed")
+    p.add_argument("--log", help="append one JSON line per request to this file")
+    p.add_argument("--seed", type=int, default=1, help="seed for probabilistic faults (default 1)")
+    p.add_argument("--idle-timeout", type=float, default=120,
+                   help="close a keep-alive connection idle this many seconds (default 120)")
+    p.add_argument("--verbose", action="store_true", help="log each request on stderr")
+    args = p.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        p.error("--port must be in 0..65535")
+    if args.token_lifetime < 0 or (args.refresh_in is not None and args.refresh_in < 0):
+        p.error("--token-lifetime and --refresh-in must not be negative")
+    return args
+
+
+def read_secret(path):
+    with open(path, encoding="utf-8") as f:
+        secret = f.read().rstrip("\r\n")
+    if not secret:
+        raise ValueError("%s is empty" % path)
+    return secret
+
+
+def fail(message):
+    sys.stderr.write("graph-standin: %s\n" % message)
+    return 1
+
+
+def main(argv):
+    args = parse_args(argv)
+    try:
+        secret = read_secret(args.client_secret_file)
+    except (OSError, ValueError) as e:
+        return fail("cannot read --client-secret-file: %s" % e)
+    try:
+        ctx = make_ssl_context(args.cert, args.key)
+    except (OSError, ssl.SSLError) as e:
+        # load_cert_chain's errors do not say which file; name both.
+        return fail("cannot load --cert %s / --key %s: %s" % (args.cert, args.key, e))
+    try:
+        state = State(args, secret)
+    except OSError as e:
+        return fail("cannot open --log: %s" % e)
+
+    if args.port_file:
+        # A stale file from an earlier run must not be mistaken for this run's port.
+        try:
+            os.unlink(args.port_file)
+        except FileNotFoundError:
+            pass
+
+    handler = type("ConfiguredHandler", (Handler,), {"timeout": args.idle_timeout})
+    try:
+        server = StandinServer((args.listen, args.port), handler, ctx, state)
+    except OSError as e:
+        return fail("cannot listen on %s:%d: %s" % (args.listen, args.port, e))
+    port = server.server_port
+    if args.port_file:
+        write_port_file(args.port_file, port)
+    if args.verbose:
+        sys.stderr.write("graph-standin: listening on https://%s:%d\n" % (args.listen, port))
+
+    # serve_forever runs in a thread so the main thread is free to take the signal and call
+    # shutdown(), which would deadlock if called from the serving thread itself.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    serving.start()
+    while not stop.wait(0.5):
+        if not serving.is_alive():
+            break
+    server.shutdown()
+    server.server_close()
+    if state.log_file:
+        state.log_file.close()
+    if args.port_file:
+        try:
+            os.unlink(args.port_file)
+        except FileNotFoundError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -270,9 +270,11 @@ int graph_answer_parse(long status, const char *location, const char *request_id
         }
 
         if (!a.operation_id && !isempty(location)) {
-                const char *slash = strrchr(location, '/');
+                /* The last segment of the path: a query or fragment may hold '/' too. */
+                size_t path_len = strcspn(location, "?#");
+                const char *slash = memrchr(location, '/', path_len);
                 const char *seg = slash ? slash + 1 : location;
-                size_t n = strcspn(seg, "?#");
+                size_t n = path_len - (size_t) (seg - location);
                 if (n > 0 && !(a.operation_id = strndup(seg, n)))
                         goto oom;
         }
@@ -301,11 +303,14 @@ bool graph_status_is_retryable(long s) {
 uint64_t backoff_delay_usec(unsigned attempt, uint64_t base, uint64_t max, uint64_t rnd) {
         uint64_t cap = base;
 
-        for (unsigned i = 0; i < attempt && cap < max; i++)
-                cap *= 2;
+        /* Saturate at max instead of doubling past 2^64 (which wrapped to 0). */
+        for (unsigned i = 0; i < attempt && cap > 0 && cap < max; i++)
+                cap = cap > max / 2 ? max : cap * 2;
         cap = MIN(cap, max);
         if (cap == 0)
                 return 0;
+        if (cap == UINT64_MAX) /* cap + 1 would be 0 */
+                return rnd;
         return rnd % (cap + 1);
 }
 

@@ -7,9 +7,11 @@
  * still run.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "rpc.h"
+#include "validate.h"
 
 static Error *item_validate(json_object *o, RpcItem *item) {
         json_object *v;
@@ -17,8 +19,10 @@ static Error *item_validate(json_object *o, RpcItem *item) {
         item->has_id = false;
         item->id = NULL;
 
-        if (!json_object_is_type(o, json_type_object))
+        if (!json_object_is_type(o, json_type_object)) {
+                item->has_id = true; /* an invalid request is always answered */
                 return error_new(ERROR_INVALID_REQUEST, NULL, "A request must be a JSON object.");
+        }
 
         /* Take the id first, so that even an invalid request is answered with its id. */
         if (json_object_object_get_ex(o, "id", &v)) {
@@ -69,6 +73,30 @@ static Error *item_validate(json_object *o, RpcItem *item) {
         return NULL;
 }
 
+/* json-c accepts NaN and Infinity even in strict mode; they are not JSON, and echoing such an
+ * id would put a line on the wire that no client can parse. */
+static bool has_non_finite_number(json_object *o) {
+        switch (json_object_get_type(o)) {
+        case json_type_double:
+                return !isfinite(json_object_get_double(o));
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        if (has_non_finite_number(json_object_array_get_idx(o, i)))
+                                return true;
+                return false;
+        case json_type_object: {
+                json_object_object_foreach(o, _key, v) {
+                        (void) _key;
+                        if (has_non_finite_number(v))
+                                return true;
+                }
+                return false;
+        }
+        default:
+                return false;
+        }
+}
+
 static bool only_whitespace(const char *p, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
@@ -81,6 +109,10 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
         json_object *root;
 
         if (memchr(line, '\0', len))
+                return -EBADMSG;
+        /* json-c's own UTF-8 check lets overlong forms, surrogates and values past U+10FFFF
+         * through; use the same rules as every other caller value. */
+        if (!utf8_is_valid(line, len, NULL))
                 return -EBADMSG;
 
         tok = json_tokener_new_ex(max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT);
@@ -110,11 +142,12 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
                 used = MIN(json_tokener_get_parse_end(tok), len);
                 json_tokener_free(tok);
         }
-        if (!root || jerr != json_tokener_success) {
+        /* A NULL root with success is the JSON value null: valid JSON, an invalid request. */
+        if (jerr != json_tokener_success) {
                 json_object_put(root);
                 return -EBADMSG;
         }
-        if (!only_whitespace(line + used, len - used)) {
+        if (!only_whitespace(line + used, len - used) || has_non_finite_number(root)) {
                 json_object_put(root);
                 return -EBADMSG;
         }

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The demo: builds mediacancel, starts the bundled Graph/login stand-in over TLS on loopback
+# with a throwaway CA, starts mediacanceld against it, cancels media processing on a call with
+# mediacancelctl, shows the operation and the daemon's status, and stops what it started.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+install_deps
+build_tree
+
+WORK=$(mktemp -d /tmp/mediacancel-demo.XXXXXX)
+STANDIN_PID=""
+DAEMON_PID=""
+cleanup() {
+        [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
+        [ -n "$STANDIN_PID" ] && kill "$STANDIN_PID" 2>/dev/null && wait "$STANDIN_PID" 2>/dev/null || true
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "Throwaway CA and the Graph/login stand-in on 127.0.0.1"
+bash "$TOP/tests/make-test-ca.sh" "$WORK"
+head -c 32 /dev/urandom | base64 | tr -d '\n' >"$WORK/client-secret"
+chmod 600 "$WORK/client-secret"
+python3 "$TOP/tests/graph-standin.py" --cert "$WORK/server.pem" --key "$WORK/server.key" \
+        --tenant demo-tenant --client-id 11111111-2222-3333-4444-555555555555 \
+        --client-secret-file "$WORK/client-secret" --latency-ms 20 \
+        --port-file "$WORK/port" >"$WORK/standin.log" 2>&1 &
+STANDIN_PID=$!
+for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.05; done
+PORT=$(cat "$WORK/port")
+echo "stand-in listening on https://127.0.0.1:$PORT"
+
+step "mediacanceld"
+cat >"$WORK/mediacanceld.conf" <<CONF
+[Identity]
+TenantId=demo-tenant
+ClientId=11111111-2222-3333-4444-555555555555
+ClientSecretFile=$WORK/client-secret
+LoginEndpoint=https://127.0.0.1:$PORT
+
+[Graph]
+Endpoint=https://127.0.0.1:$PORT
+CAFile=$WORK/ca.pem
+
+[Socket]
+Path=$WORK/mediacanceld.sock
+CONF
+sed 's/^/    /' "$WORK/mediacanceld.conf"
+"$BUILD/mediacanceld" --config "$WORK/mediacanceld.conf" 2>"$WORK/daemon.log" &
+DAEMON_PID=$!
+for _ in $(seq 100); do [ -S "$WORK/mediacanceld.sock" ] && break; sleep 0.05; done
+
+CTL=("$BUILD/mediacancelctl" --socket "$WORK/mediacanceld.sock")
+
+step "mediacancelctl cancel 57dab8b1-894c-409a-b240-bd8beae78896 --context ivr-42"
+"${CTL[@]}" cancel 57dab8b1-894c-409a-b240-bd8beae78896 --context ivr-42
+OP=$("${CTL[@]}" --json list --limit 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["operations"][0]["id"])')
+
+step "mediacancelctl get $OP"
+"${CTL[@]}" get "$OP"
+
+step "mediacancelctl cancel unknown-call (Graph answers 404)"
+"${CTL[@]}" cancel unknown-call || echo "(exit status $?: the daemon reported Graph's error)"
+
+step "mediacancelctl list"
+"${CTL[@]}" list
+
+step "mediacancelctl status"
+"${CTL[@]}" status
+
+step "The daemon's log"
+sed 's/^/    /' "$WORK/daemon.log"
+echo
+echo "Demo finished; stopping the daemon and the stand-in."

@@ -1,0 +1,858 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_rpc.c — unit tests for the socket protocol's pure parts: JSON-RPC 2.0 framing and
+ * request validation (rpc.c), reply serialisation, the error-class table (errors.c), the
+ * param helpers, and the rules for caller values that end up in Graph requests (validate.c).
+ */
+#include <check.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "rpc.h"
+#include "validate.h"
+
+/* ---- helpers ---- */
+
+static int parse_n(const char *line, size_t len, int max_depth, RpcMessage **ret) {
+        return rpc_message_parse(line, len, max_depth, ret);
+}
+
+static int parse(const char *line, RpcMessage **ret) {
+        return parse_n(line, strlen(line), RPC_MAX_DEPTH_DEFAULT, ret);
+}
+
+/* A line that must be refused as a whole (ParseError); the out-param must stay untouched. */
+static void assert_bad_line_n(const char *line, size_t len) {
+        RpcMessage *m = NULL;
+        int r = parse_n(line, len, RPC_MAX_DEPTH_DEFAULT, &m);
+
+        ck_assert_msg(r == -EBADMSG, "line \"%.*s\": got %d", (int) len, line, r);
+        ck_assert_ptr_null(m);
+}
+
+static void assert_bad_line(const char *line) {
+        assert_bad_line_n(line, strlen(line));
+}
+
+/* Serialises j (consumed) and compares the whole wire line. */
+static void assert_wire(json_object *j, const char *expected) {
+        char *s = NULL;
+        size_t n = 0;
+
+        ck_assert_ptr_nonnull(j);
+        ck_assert_int_eq(rpc_serialize(j, &s, &n), 0);
+        ck_assert_str_eq(s, expected);
+        ck_assert_uint_eq(n, strlen(expected));
+        free(s);
+        json_object_put(j);
+}
+
+/* Compact JSON of j (not consumed), for comparisons. */
+static const char *plain(json_object *j) {
+        return json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+static void assert_error(const Error *e, ErrorClass class, const char *message) {
+        ck_assert_ptr_nonnull(e);
+        ck_assert_int_eq(e->class, class);
+        ck_assert_str_eq(e->message, message);
+}
+
+/* An InvalidParams Error naming param in data.param, with the exact message. */
+static void assert_param_error(Error *e, const char *param, const char *message) {
+        json_object *v;
+
+        assert_error(e, ERROR_INVALID_PARAMS, message);
+        ck_assert_ptr_nonnull(e->data);
+        ck_assert_int_eq(json_object_object_length(e->data), 1);
+        ck_assert(json_object_object_get_ex(e->data, "param", &v));
+        ck_assert_str_eq(json_object_get_string(v), param);
+        error_free(e);
+}
+
+/* A single (non-batch) line whose only entry is an InvalidRequest with the given message. */
+static RpcMessage *parse_invalid(const char *line, const char *message) {
+        RpcMessage *m = NULL;
+
+        ck_assert_int_eq(parse(line, &m), 0);
+        ck_assert_ptr_nonnull(m);
+        ck_assert(!m->is_batch);
+        ck_assert_uint_eq(m->n_items, 1);
+        assert_error(m->items[0].error, ERROR_INVALID_REQUEST, message);
+        ck_assert_ptr_null(m->items[0].method);
+        ck_assert(m->items[0].has_id); /* an invalid request is always answered */
+        return m;
+}
+
+static json_object *params_of(const char *text) {
+        json_object *j = json_tokener_parse(text);
+
+        ck_assert_ptr_nonnull(j);
+        return j;
+}
+
+/* ---- ids and replies ---- */
+
+START_TEST(test_id_number) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+        json_object *params, *v;
+
+        ck_assert_int_eq(parse("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"cancel\","
+                               "\"params\":{\"callId\":\"57dab8b1-894c-409a-b240-bd8beae78896\"}}",
+                               &m),
+                         0);
+        ck_assert(!m->is_batch);
+        ck_assert_uint_eq(m->n_items, 1);
+        ck_assert_ptr_null(m->items[0].error);
+        ck_assert(m->items[0].has_id);
+        ck_assert_ptr_nonnull(m->items[0].id);
+        ck_assert(json_object_is_type(m->items[0].id, json_type_int));
+        ck_assert_int_eq(json_object_get_int64(m->items[0].id), 7);
+        ck_assert_str_eq(m->items[0].method, "cancel");
+        params = m->items[0].params;
+        ck_assert(json_object_is_type(params, json_type_object));
+        ck_assert(json_object_object_get_ex(params, "callId", &v));
+        ck_assert_str_eq(json_object_get_string(v), "57dab8b1-894c-409a-b240-bd8beae78896");
+
+        json_object *result = json_object_new_object();
+        json_object_object_add(result, "operation", json_object_new_string("x"));
+        assert_wire(rpc_reply_result(m->items[0].id, result),
+                    "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"operation\":\"x\"}}\n");
+}
+END_TEST
+
+START_TEST(test_id_string) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+
+        ck_assert_int_eq(parse("{\"jsonrpc\":\"2.0\",\"id\":\"req/1 \\\"x\\\"\",\"method\":\"status\"}", &m), 0);
+        ck_assert_ptr_null(m->items[0].error);
+        ck_assert(m->items[0].has_id);
+        ck_assert(json_object_is_type(m->items[0].id, json_type_string));
+        ck_assert_str_eq(json_object_get_string(m->items[0].id), "req/1 \"x\"");
+        ck_assert_str_eq(m->items[0].method, "status");
+        ck_assert_ptr_null(m->items[0].params);
+        /* No result object: an empty one is sent; '/' is not escaped on the wire. */
+        assert_wire(rpc_reply_result(m->items[0].id, NULL),
+                    "{\"jsonrpc\":\"2.0\",\"id\":\"req/1 \\\"x\\\"\",\"result\":{}}\n");
+}
+END_TEST
+
+START_TEST(test_id_numbers_verbatim) {
+        static const char *const ids[] = { "0", "-3", "9007199254740993", "12345678901234567890", "1.50", "1e3" };
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+                char line[128], expected[128];
+
+                snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"m\"}", ids[i]);
+                snprintf(expected, sizeof expected, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}\n", ids[i]);
+                ck_assert_int_eq(parse(line, &m), 0);
+                ck_assert_ptr_null(m->items[0].error);
+                ck_assert(m->items[0].has_id);
+                assert_wire(rpc_reply_result(m->items[0].id, NULL), expected);
+        }
+}
+END_TEST
+
+START_TEST(test_id_null) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+
+        ck_assert_int_eq(parse("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"list\",\"params\":[]}", &m), 0);
+        ck_assert_ptr_null(m->items[0].error);
+        ck_assert(m->items[0].has_id);
+        ck_assert_ptr_null(m->items[0].id);
+        ck_assert_str_eq(m->items[0].method, "list");
+        ck_assert(json_object_is_type(m->items[0].params, json_type_array));
+        assert_wire(rpc_reply_result(m->items[0].id, json_object_new_boolean(1)),
+                    "{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":true}\n");
+}
+END_TEST
+
+START_TEST(test_id_bad_type) {
+        static const char *const lines[] = {
+                "{\"jsonrpc\":\"2.0\",\"id\":{\"a\":1},\"method\":\"m\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"m\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"m\"}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                _cleanup_(rpc_message_freep) RpcMessage *m =
+                        parse_invalid(lines[i], "\"id\" must be a string, a number or null.");
+                ck_assert_ptr_null(m->items[0].id);
+        }
+}
+END_TEST
+
+START_TEST(test_notification) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+        json_object *v;
+
+        ck_assert_int_eq(parse("{\"jsonrpc\":\"2.0\",\"method\":\"operation.changed\",\"params\":{\"n\":1}}", &m), 0);
+        ck_assert(!m->is_batch);
+        ck_assert_uint_eq(m->n_items, 1);
+        ck_assert_ptr_null(m->items[0].error);
+        ck_assert(!m->items[0].has_id);
+        ck_assert_ptr_null(m->items[0].id);
+        ck_assert_str_eq(m->items[0].method, "operation.changed");
+        ck_assert(json_object_object_get_ex(m->items[0].params, "n", &v));
+        ck_assert_int_eq(json_object_get_int(v), 1);
+}
+END_TEST
+
+START_TEST(test_reply_error_and_notification_wire) {
+        _cleanup_(error_freep) Error *e = error_new(ERROR_PARSE, NULL, "bad line");
+        _cleanup_(error_freep) Error *p = error_invalid_param("callId", "Bad \"callId\".");
+        json_object *id = json_object_new_string("a");
+        json_object *params = json_object_new_object();
+
+        assert_wire(rpc_reply_error(NULL, e),
+                    "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"bad line\","
+                    "\"data\":{\"class\":\"ParseError\"}}}\n");
+        assert_wire(rpc_reply_error(id, p),
+                    "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"error\":{\"code\":-32602,\"message\":\"Bad \\\"callId\\\".\","
+                    "\"data\":{\"class\":\"InvalidParams\",\"param\":\"callId\"}}}\n");
+        /* The reply took its own reference: id is still ours. */
+        ck_assert_str_eq(json_object_get_string(id), "a");
+        json_object_put(id);
+
+        json_object_object_add(params, "operation", json_object_new_object());
+        assert_wire(rpc_notification("operation.changed", params),
+                    "{\"jsonrpc\":\"2.0\",\"method\":\"operation.changed\",\"params\":{\"operation\":{}}}\n");
+        assert_wire(rpc_notification("ping", NULL), "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"params\":{}}\n");
+}
+END_TEST
+
+/* ---- batches ---- */
+
+START_TEST(test_batch_mixed) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+
+        ck_assert_int_eq(parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"},"
+                               "{\"jsonrpc\":\"1.0\",\"id\":\"two\",\"method\":\"b\"},"
+                               "{\"jsonrpc\":\"2.0\",\"method\":\"c\"},"
+                               "5,"
+                               "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":7},"
+                               "{\"jsonrpc\":\"2.0\",\"id\":\"six\",\"method\":\"f\",\"params\":\"x\"}]",
+                               &m),
+                         0);
+        ck_assert(m->is_batch);
+        ck_assert_uint_eq(m->n_items, 6);
+
+        /* 0: valid request */
+        ck_assert_ptr_null(m->items[0].error);
+        ck_assert(m->items[0].has_id);
+        ck_assert_int_eq(json_object_get_int(m->items[0].id), 1);
+        ck_assert_str_eq(m->items[0].method, "a");
+
+        /* 1: wrong version, answered with its own id */
+        assert_error(m->items[1].error, ERROR_INVALID_REQUEST, "\"jsonrpc\" must be \"2.0\".");
+        ck_assert(m->items[1].has_id);
+        ck_assert_str_eq(json_object_get_string(m->items[1].id), "two");
+        assert_wire(rpc_reply_error(m->items[1].id, m->items[1].error),
+                    "{\"jsonrpc\":\"2.0\",\"id\":\"two\",\"error\":{\"code\":-32600,"
+                    "\"message\":\"\\\"jsonrpc\\\" must be \\\"2.0\\\".\",\"data\":{\"class\":\"InvalidRequest\"}}}\n");
+
+        /* 2: a valid notification inside the batch */
+        ck_assert_ptr_null(m->items[2].error);
+        ck_assert(!m->items[2].has_id);
+        ck_assert_str_eq(m->items[2].method, "c");
+
+        /* 3: not an object: answered with a null id */
+        assert_error(m->items[3].error, ERROR_INVALID_REQUEST, "A request must be a JSON object.");
+        ck_assert(m->items[3].has_id);
+        ck_assert_ptr_null(m->items[3].id);
+        ck_assert_ptr_null(m->items[3].method);
+
+        /* 4: method not a string */
+        assert_error(m->items[4].error, ERROR_INVALID_REQUEST, "\"method\" must be a string.");
+        ck_assert(m->items[4].has_id);
+        ck_assert_int_eq(json_object_get_int(m->items[4].id), 3);
+        ck_assert_ptr_null(m->items[4].method);
+
+        /* 5: params a string */
+        assert_error(m->items[5].error, ERROR_INVALID_REQUEST, "\"params\" must be an object or an array.");
+        ck_assert(m->items[5].has_id);
+        ck_assert_str_eq(json_object_get_string(m->items[5].id), "six");
+        ck_assert_ptr_null(m->items[5].method);
+}
+END_TEST
+
+START_TEST(test_batch_empty) {
+        static const char *const lines[] = { "[]", "[ ]", " [] \r" };
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+
+                ck_assert_int_eq(parse(lines[i], &m), 0);
+                ck_assert(!m->is_batch); /* answered with one error object, not an array */
+                ck_assert_uint_eq(m->n_items, 1);
+                assert_error(m->items[0].error, ERROR_INVALID_REQUEST, "An empty batch is not a request.");
+                ck_assert(m->items[0].has_id);
+                ck_assert_ptr_null(m->items[0].id);
+                ck_assert_ptr_null(m->items[0].method);
+        }
+}
+END_TEST
+
+START_TEST(test_batch_of_scalars) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+
+        ck_assert_int_eq(parse("[1,\"x\",null]", &m), 0);
+        ck_assert(m->is_batch);
+        ck_assert_uint_eq(m->n_items, 3);
+        for (size_t i = 0; i < 3; i++) {
+                assert_error(m->items[i].error, ERROR_INVALID_REQUEST, "A request must be a JSON object.");
+                ck_assert(m->items[i].has_id);
+                ck_assert_ptr_null(m->items[i].id);
+        }
+}
+END_TEST
+
+/* ---- lines refused as a whole ---- */
+
+START_TEST(test_invalid_json) {
+        assert_bad_line("");
+        assert_bad_line("   ");
+        assert_bad_line("{");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",}");
+        assert_bad_line("[1,]");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"unterminated}");
+        assert_bad_line("{\"a\":'b'}");
+        assert_bad_line("nul");
+        assert_bad_line("tru");
+        /* json-c takes these even in strict mode; they are not JSON, and a NaN id would be
+         * echoed as a reply no client can parse. */
+        assert_bad_line("NaN");
+        assert_bad_line("-Infinity");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":NaN,\"method\":\"a\"}");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\",\"params\":{\"x\":[Infinity]}}");
+        assert_bad_line("-");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":01,\"method\":\"a\"}");
+}
+END_TEST
+
+START_TEST(test_invalid_utf8) {
+        /* Invalid bytes, a truncated sequence, an overlong '/', a surrogate, beyond U+10FFFF. */
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\x80\"}");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\xe2\x82\"}");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xc0\xaf\"}");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xe0\x80\xaf\"}");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xed\xa0\x80\"}");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xf4\x90\x80\x80\"}");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\",\"method\":\"a\"}");
+
+        /* Valid multi-byte text still parses. */
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+        ck_assert_int_eq(parse("{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\xa9\xf0\x9f\x98\x80\",\"method\":\"a\"}", &m), 0);
+        ck_assert_ptr_null(m->items[0].error);
+        ck_assert_str_eq(json_object_get_string(m->items[0].id), "\xc3\xa9\xf0\x9f\x98\x80");
+}
+END_TEST
+
+START_TEST(test_nul_byte) {
+        static const char inside[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\0b\"}";
+        static const char between[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}\0";
+        static const char first[] = "\0{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}";
+
+        assert_bad_line_n(inside, sizeof inside - 1);
+        assert_bad_line_n(between, sizeof between - 1);
+        assert_bad_line_n(first, sizeof first - 1);
+}
+END_TEST
+
+START_TEST(test_trailing_garbage) {
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}x");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"} {}");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}]");
+        assert_bad_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"} \r x");
+        assert_bad_line("5 6");
+        assert_bad_line("5x");
+        assert_bad_line("[] []");
+}
+END_TEST
+
+START_TEST(test_trailing_whitespace) {
+        static const char *const lines[] = {
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}   ",
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}\r",
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"} \t \r",
+                "  {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+
+                ck_assert_int_eq(parse(lines[i], &m), 0);
+                ck_assert_uint_eq(m->n_items, 1);
+                ck_assert_ptr_null(m->items[0].error);
+                ck_assert_str_eq(m->items[0].method, "a");
+                ck_assert_int_eq(json_object_get_int(m->items[0].id), 1);
+        }
+}
+END_TEST
+
+START_TEST(test_bare_values) {
+        /* Valid JSON that is not a request: InvalidRequest with a null id, not ParseError. */
+        static const char *const lines[] = { "5", "5 ", "5\r", "-12", "1.5e3", "\"str\"", "true", "null", "null \r" };
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                _cleanup_(rpc_message_freep) RpcMessage *m = parse_invalid(lines[i], "A request must be a JSON object.");
+                ck_assert_ptr_null(m->items[0].id);
+        }
+}
+END_TEST
+
+static char *nested_arrays(int depth) {
+        char *s = malloc(2 * (size_t) depth + 1);
+
+        ck_assert_ptr_nonnull(s);
+        memset(s, '[', (size_t) depth);
+        memset(s + depth, ']', (size_t) depth);
+        s[2 * depth] = '\0';
+        return s;
+}
+
+START_TEST(test_depth) {
+        _cleanup_free_ char *at = nested_arrays(32), *over = nested_arrays(33), *far = nested_arrays(40),
+                            *small = nested_arrays(4), *five = nested_arrays(5);
+        RpcMessage *m = NULL;
+
+        /* Exactly at the limit: parses; the outer array is a batch of one non-object entry. */
+        ck_assert_int_eq(parse_n(at, strlen(at), 32, &m), 0);
+        ck_assert(m->is_batch);
+        ck_assert_uint_eq(m->n_items, 1);
+        assert_error(m->items[0].error, ERROR_INVALID_REQUEST, "A request must be a JSON object.");
+        m = rpc_message_free(m);
+
+        assert_bad_line_n(over, strlen(over));
+        assert_bad_line_n(far, strlen(far));
+        /* max_depth <= 0 means the default. */
+        ck_assert_int_eq(parse_n(far, strlen(far), 0, &m), -EBADMSG);
+        ck_assert_ptr_null(m);
+        ck_assert_int_eq(parse_n(at, strlen(at), 0, &m), 0);
+        m = rpc_message_free(m);
+
+        /* A smaller configured limit applies. */
+        ck_assert_int_eq(parse_n(small, strlen(small), 4, &m), 0);
+        m = rpc_message_free(m);
+        ck_assert_int_eq(parse_n(five, strlen(five), 4, &m), -EBADMSG);
+        ck_assert_ptr_null(m);
+}
+END_TEST
+
+/* ---- request validation ---- */
+
+START_TEST(test_jsonrpc_version) {
+        _cleanup_(rpc_message_freep) RpcMessage *a =
+                parse_invalid("{\"jsonrpc\":\"1.0\",\"id\":9,\"method\":\"m\"}", "\"jsonrpc\" must be \"2.0\".");
+        _cleanup_(rpc_message_freep) RpcMessage *b =
+                parse_invalid("{\"jsonrpc\":2.0,\"id\":\"b\",\"method\":\"m\"}", "\"jsonrpc\" must be \"2.0\".");
+        _cleanup_(rpc_message_freep) RpcMessage *c =
+                parse_invalid("{\"id\":\"c\",\"method\":\"m\"}", "\"jsonrpc\" must be \"2.0\".");
+        _cleanup_(rpc_message_freep) RpcMessage *d =
+                parse_invalid("{\"jsonrpc\":\"2.0 \",\"method\":\"m\"}", "\"jsonrpc\" must be \"2.0\".");
+
+        ck_assert_int_eq(json_object_get_int(a->items[0].id), 9);
+        ck_assert_str_eq(json_object_get_string(b->items[0].id), "b");
+        ck_assert_str_eq(json_object_get_string(c->items[0].id), "c");
+        ck_assert_ptr_null(d->items[0].id); /* no id given: answered with null */
+}
+END_TEST
+
+START_TEST(test_method_not_string) {
+        static const char *const lines[] = {
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}",
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":null}",
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":[\"a\"]}",
+                "{\"jsonrpc\":\"2.0\",\"id\":1}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                _cleanup_(rpc_message_freep) RpcMessage *m = parse_invalid(lines[i], "\"method\" must be a string.");
+                ck_assert_int_eq(json_object_get_int(m->items[0].id), 1);
+        }
+}
+END_TEST
+
+START_TEST(test_params_type) {
+        static const char *const bad[] = {
+                "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"m\",\"params\":\"callId\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"m\",\"params\":3}",
+                "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"m\",\"params\":false}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_(rpc_message_freep) RpcMessage *m =
+                        parse_invalid(bad[i], "\"params\" must be an object or an array.");
+                ck_assert_int_eq(json_object_get_int(m->items[0].id), 2);
+        }
+
+        _cleanup_(rpc_message_freep) RpcMessage *ok = NULL;
+        ck_assert_int_eq(parse("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"m\",\"params\":[1,2]}", &ok), 0);
+        ck_assert_ptr_null(ok->items[0].error);
+        ck_assert_str_eq(plain(ok->items[0].params), "[1,2]");
+}
+END_TEST
+
+START_TEST(test_unknown_member) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = parse_invalid(
+                "{\"jsonrpc\":\"2.0\",\"id\":\"u\",\"method\":\"m\",\"params\":{},\"extra\":1}",
+                "Unknown member \"extra\" in request.");
+        _cleanup_(rpc_message_freep) RpcMessage *n =
+                parse_invalid("{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"Params\":{}}", "Unknown member \"Params\" in request.");
+
+        ck_assert_str_eq(json_object_get_string(m->items[0].id), "u");
+        ck_assert_ptr_null(n->items[0].id);
+}
+END_TEST
+
+/* ---- the error table ---- */
+
+START_TEST(test_error_table) {
+        static const struct {
+                ErrorClass class;
+                int code;
+                const char *name;
+        } table[] = {
+                { ERROR_PARSE, -32700, "ParseError" },
+                { ERROR_INVALID_REQUEST, -32600, "InvalidRequest" },
+                { ERROR_METHOD_NOT_FOUND, -32601, "MethodNotFound" },
+                { ERROR_INVALID_PARAMS, -32602, "InvalidParams" },
+                { ERROR_INTERNAL, -32603, "InternalError" },
+                { ERROR_PERMISSION_DENIED, -32001, "PermissionDenied" },
+                { ERROR_TOKEN_UNAVAILABLE, -32002, "TokenUnavailable" },
+                { ERROR_THROTTLED, -32003, "Throttled" },
+                { ERROR_GRAPH, -32004, "GraphError" },
+                { ERROR_OPERATION_NOT_FOUND, -32005, "OperationNotFound" },
+                { ERROR_LIMIT_EXCEEDED, -32006, "LimitExceeded" },
+                { ERROR_TIMEOUT, -32007, "Timeout" },
+                { ERROR_GRAPH_UNREACHABLE, -32008, "GraphUnreachable" },
+        };
+
+        ck_assert_uint_eq(ELEMENTSOF(table), _ERROR_CLASS_MAX);
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_(error_freep) Error *e = error_new(table[i].class, NULL, "message %zu", i);
+                char expected[160];
+                json_object *j;
+
+                ck_assert_int_eq(error_class_code(table[i].class), table[i].code);
+                ck_assert_str_eq(error_class_name(table[i].class), table[i].name);
+                ck_assert_int_eq(error_class_from_name(table[i].name), table[i].class);
+
+                j = error_to_rpc_json(e);
+                snprintf(expected, sizeof expected,
+                         "{\"code\":%d,\"message\":\"message %zu\",\"data\":{\"class\":\"%s\"}}", table[i].code, i,
+                         table[i].name);
+                ck_assert_str_eq(plain(j), expected);
+                json_object_put(j);
+        }
+
+        /* Out-of-range classes map to InternalError; unknown names are refused. */
+        ck_assert_int_eq(error_class_code(_ERROR_CLASS_MAX), -32603);
+        ck_assert_str_eq(error_class_name(_ERROR_CLASS_MAX), "InternalError");
+        ck_assert_int_eq(error_class_code(_ERROR_CLASS_INVALID), -32603);
+        ck_assert_int_eq(error_class_from_name("parseerror"), _ERROR_CLASS_INVALID);
+        ck_assert_int_eq(error_class_from_name(NULL), _ERROR_CLASS_INVALID);
+}
+END_TEST
+
+START_TEST(test_error_data_members) {
+        json_object *data = json_object_new_object(), *j;
+
+        json_object_object_add(data, "httpStatus", json_object_new_int(404));
+        json_object_object_add(data, "graphCode", json_object_new_string("itemNotFound"));
+        json_object_object_add(data, "requestId", NULL);
+        _cleanup_(error_freep) Error *e = error_new(ERROR_GRAPH, data, "Graph answered %d", 404);
+        _cleanup_(error_freep) Error *l = error_limit("MaxQueued", "Queue full.");
+
+        j = error_to_rpc_json(e);
+        ck_assert_str_eq(plain(j), "{\"code\":-32004,\"message\":\"Graph answered 404\",\"data\":{\"class\":\"GraphError\","
+                                   "\"httpStatus\":404,\"graphCode\":\"itemNotFound\",\"requestId\":null}}");
+        json_object_put(j);
+
+        j = error_to_rpc_json(l);
+        ck_assert_str_eq(plain(j),
+                         "{\"code\":-32006,\"message\":\"Queue full.\",\"data\":{\"class\":\"LimitExceeded\",\"limit\":\"MaxQueued\"}}");
+        json_object_put(j);
+}
+END_TEST
+
+/* ---- param helpers ---- */
+
+static const char *const cancel_params[] = { "callId", "clientContext", "all", NULL };
+
+START_TEST(test_params_check_object) {
+        _cleanup_json_ json_object *good = params_of("{\"callId\":\"a\",\"all\":true}");
+        _cleanup_json_ json_object *unknown = params_of("{\"callId\":\"a\",\"callid\":\"b\"}");
+        _cleanup_json_ json_object *array = params_of("[\"a\"]");
+        _cleanup_json_ json_object *empty = params_of("{}");
+
+        ck_assert_ptr_null(rpc_params_check_object(NULL, cancel_params));
+        ck_assert_ptr_null(rpc_params_check_object(good, cancel_params));
+        ck_assert_ptr_null(rpc_params_check_object(empty, cancel_params));
+        assert_param_error(rpc_params_check_object(unknown, cancel_params), "callid", "Unknown parameter \"callid\".");
+        assert_param_error(rpc_params_check_object(array, cancel_params), "params",
+                           "Parameters must be given by name (an object).");
+}
+END_TEST
+
+START_TEST(test_param_string) {
+        _cleanup_json_ json_object *p = params_of("{\"callId\":\"abc\",\"n\":5,\"z\":null,\"e\":\"\"}");
+        const char *s = "unset";
+
+        ck_assert_ptr_null(rpc_param_string(p, "callId", true, &s));
+        ck_assert_str_eq(s, "abc");
+        ck_assert_ptr_null(rpc_param_string(p, "e", true, &s));
+        ck_assert_str_eq(s, "");
+
+        s = "unset";
+        ck_assert_ptr_null(rpc_param_string(p, "missing", false, &s));
+        ck_assert_ptr_null(s);
+        s = "unset";
+        ck_assert_ptr_null(rpc_param_string(NULL, "callId", false, &s));
+        ck_assert_ptr_null(s);
+
+        assert_param_error(rpc_param_string(p, "missing", true, &s), "missing", "Missing parameter \"missing\".");
+        assert_param_error(rpc_param_string(NULL, "callId", true, &s), "callId", "Missing parameter \"callId\".");
+        /* null counts as absent */
+        assert_param_error(rpc_param_string(p, "z", true, &s), "z", "Missing parameter \"z\".");
+        s = "unset";
+        assert_param_error(rpc_param_string(p, "n", false, &s), "n", "Parameter \"n\" must be a string.");
+        ck_assert_str_eq(s, "unset"); /* not written on error */
+}
+END_TEST
+
+START_TEST(test_param_bool) {
+        _cleanup_json_ json_object *p = params_of("{\"t\":true,\"f\":false,\"s\":\"true\",\"i\":1,\"z\":null}");
+        int v = 42;
+
+        ck_assert_ptr_null(rpc_param_bool(p, "t", &v));
+        ck_assert_int_eq(v, 1);
+        ck_assert_ptr_null(rpc_param_bool(p, "f", &v));
+        ck_assert_int_eq(v, 0);
+        ck_assert_ptr_null(rpc_param_bool(p, "absent", &v));
+        ck_assert_int_eq(v, -1);
+        v = 42;
+        ck_assert_ptr_null(rpc_param_bool(p, "z", &v));
+        ck_assert_int_eq(v, -1);
+        v = 42;
+        ck_assert_ptr_null(rpc_param_bool(NULL, "t", &v));
+        ck_assert_int_eq(v, -1);
+
+        v = 42;
+        assert_param_error(rpc_param_bool(p, "s", &v), "s", "Parameter \"s\" must be a boolean.");
+        assert_param_error(rpc_param_bool(p, "i", &v), "i", "Parameter \"i\" must be a boolean.");
+        ck_assert_int_eq(v, 42);
+}
+END_TEST
+
+START_TEST(test_param_uint) {
+        _cleanup_json_ json_object *p = params_of("{\"min\":1,\"max\":100,\"below\":0,\"above\":101,\"neg\":-1,"
+                                                  "\"frac\":1.5,\"str\":\"5\",\"huge\":18446744073709551615,"
+                                                  "\"u32\":4294967295,\"u32p\":4294967296,\"z\":null}");
+        unsigned v = 7;
+
+        ck_assert_ptr_null(rpc_param_uint(p, "absent", 1, 100, 10, &v));
+        ck_assert_uint_eq(v, 10);
+        ck_assert_ptr_null(rpc_param_uint(p, "z", 1, 100, 11, &v));
+        ck_assert_uint_eq(v, 11);
+        ck_assert_ptr_null(rpc_param_uint(NULL, "min", 1, 100, 12, &v));
+        ck_assert_uint_eq(v, 12);
+        ck_assert_ptr_null(rpc_param_uint(p, "min", 1, 100, 10, &v));
+        ck_assert_uint_eq(v, 1);
+        ck_assert_ptr_null(rpc_param_uint(p, "max", 1, 100, 10, &v));
+        ck_assert_uint_eq(v, 100);
+        ck_assert_ptr_null(rpc_param_uint(p, "u32", 0, UINT_MAX, 0, &v));
+        ck_assert_uint_eq(v, UINT_MAX);
+
+        v = 7;
+        assert_param_error(rpc_param_uint(p, "below", 1, 100, 10, &v), "below", "Parameter \"below\" must be between 1 and 100.");
+        assert_param_error(rpc_param_uint(p, "above", 1, 100, 10, &v), "above", "Parameter \"above\" must be between 1 and 100.");
+        assert_param_error(rpc_param_uint(p, "neg", 0, 100, 10, &v), "neg", "Parameter \"neg\" must be between 0 and 100.");
+        assert_param_error(rpc_param_uint(p, "huge", 0, UINT_MAX, 0, &v), "huge",
+                           "Parameter \"huge\" must be between 0 and 4294967295.");
+        assert_param_error(rpc_param_uint(p, "u32p", 0, UINT_MAX, 0, &v), "u32p",
+                           "Parameter \"u32p\" must be between 0 and 4294967295.");
+        assert_param_error(rpc_param_uint(p, "frac", 1, 100, 10, &v), "frac", "Parameter \"frac\" must be an integer.");
+        assert_param_error(rpc_param_uint(p, "str", 1, 100, 10, &v), "str", "Parameter \"str\" must be an integer.");
+        ck_assert_uint_eq(v, 7); /* not written on error */
+}
+END_TEST
+
+/* ---- validate.c ---- */
+
+static char *repeat(const char *unit, size_t times) {
+        size_t n = strlen(unit);
+        char *s = malloc(n * times + 1);
+
+        ck_assert_ptr_nonnull(s);
+        for (size_t i = 0; i < times; i++)
+                memcpy(s + i * n, unit, n);
+        s[n * times] = '\0';
+        return s;
+}
+
+START_TEST(test_call_id) {
+        _cleanup_free_ char *max = repeat("a", CALL_ID_MAX), *over = repeat("a", CALL_ID_MAX + 1),
+                            *mixed = repeat("Z9-", 42);
+        static const char *const bad[] = { "", "../x", "%2e", "a/b", "?", "#", "a b", "\xc3\xa9", "a.b", "a_b",
+                                           "a\tb", "a\nb", "abc\xc3\xa9", "a+b", "a:b", "a\\b", "~" };
+
+        ck_assert_uint_eq(CALL_ID_MAX, 128);
+        ck_assert(call_id_is_valid("57dab8b1-894c-409a-b240-bd8beae78896"));
+        ck_assert(call_id_is_valid("x"));
+        ck_assert(call_id_is_valid("-"));
+        ck_assert(call_id_is_valid("ABCxyz019"));
+        ck_assert_uint_eq(strlen(max), 128);
+        ck_assert(call_id_is_valid(max));
+        ck_assert(call_id_is_valid(mixed + 2)); /* 124 characters */
+        ck_assert_uint_eq(strlen(over), 129);
+        ck_assert(!call_id_is_valid(over));
+        ck_assert(!call_id_is_valid(NULL));
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ck_assert_msg(!call_id_is_valid(bad[i]), "accepted \"%s\"", bad[i]);
+}
+END_TEST
+
+START_TEST(test_client_context_length) {
+        _cleanup_free_ char *a256 = repeat("a", 256), *a257 = repeat("a", 257), *e256 = repeat("\xc3\xa9", 256),
+                            *e257 = repeat("\xc3\xa9", 257), *emoji256 = repeat("\xf0\x9f\x98\x80", 256),
+                            *emoji257 = repeat("\xf0\x9f\x98\x80", 257);
+        size_t chars = 0;
+
+        ck_assert_uint_eq(CLIENT_CONTEXT_MAX, 256);
+        ck_assert_int_eq(client_context_check("ivr-42"), 0);
+        ck_assert_int_eq(client_context_check("x"), 0);
+        ck_assert_int_eq(client_context_check("a b/c?d#e\"f"), 0);
+        ck_assert_int_eq(client_context_check("\xc2\xa0"), 0); /* U+00A0 is not a control */
+        ck_assert_int_eq(client_context_check(a256), 0);
+        ck_assert_int_eq(client_context_check(a257), -E2BIG);
+        ck_assert_uint_eq(strlen(e256), 512);
+        ck_assert_int_eq(client_context_check(e256), 0);
+        ck_assert_int_eq(client_context_check(e257), -E2BIG);
+        ck_assert_int_eq(client_context_check(emoji256), 0);
+        ck_assert_int_eq(client_context_check(emoji257), -E2BIG);
+        ck_assert_int_eq(client_context_check(""), -EINVAL);
+
+        ck_assert(utf8_is_valid(e256, strlen(e256), &chars));
+        ck_assert_uint_eq(chars, 256);
+        ck_assert(utf8_is_valid("a\xe2\x82\xac\xf0\x9f\x98\x80", 8, &chars));
+        ck_assert_uint_eq(chars, 3);
+        ck_assert(utf8_is_valid("", 0, &chars));
+        ck_assert_uint_eq(chars, 0);
+}
+END_TEST
+
+START_TEST(test_client_context_utf8) {
+        static const char *const bad[] = {
+                "\xc0\xaf",         /* overlong '/' */
+                "\xc1\xbf",         /* overlong */
+                "\xe0\x80\xaf",     /* overlong, 3 bytes */
+                "\xf0\x80\x80\xaf", /* overlong, 4 bytes */
+                "\xed\xa0\x80",     /* high surrogate */
+                "\xed\xbf\xbf",     /* low surrogate */
+                "ab\xe2\x82",       /* truncated */
+                "\xc3",             /* truncated at the end */
+                "\x80",             /* lone continuation byte */
+                "a\xc3(",           /* bad continuation */
+                "\xf4\x90\x80\x80", /* beyond U+10FFFF */
+                "\xf8\x88\x80\x80\x80",
+                "\xff",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ck_assert_msg(client_context_check(bad[i]) == -EILSEQ, "case %zu", i);
+        /* The edges just inside the rules are fine. */
+        ck_assert_int_eq(client_context_check("\xed\x9f\xbf"), 0);     /* U+D7FF */
+        ck_assert_int_eq(client_context_check("\xee\x80\x80"), 0);     /* U+E000 */
+        ck_assert_int_eq(client_context_check("\xf4\x8f\xbf\xbf"), 0); /* U+10FFFF */
+        ck_assert_int_eq(client_context_check("\xdf\xbf"), 0);         /* U+07FF */
+}
+END_TEST
+
+START_TEST(test_client_context_controls) {
+        static const char *const bad[] = {
+                "a\tb", "\n", "a\rb", "\x01", "\x1f", "a\x7f", "\xc2\x85", "x\xc2\x80", "\xc2\x9f",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ck_assert_msg(client_context_check(bad[i]) == -EINVAL, "case %zu", i);
+        ck_assert_int_eq(client_context_check(" "), 0);
+        ck_assert_int_eq(client_context_check("~"), 0);
+}
+END_TEST
+
+static Suite *rpc_suite(void) {
+        Suite *s = suite_create("rpc");
+        TCase *tc;
+
+        tc = tcase_create("ids");
+        tcase_add_test(tc, test_id_number);
+        tcase_add_test(tc, test_id_string);
+        tcase_add_test(tc, test_id_numbers_verbatim);
+        tcase_add_test(tc, test_id_null);
+        tcase_add_test(tc, test_id_bad_type);
+        tcase_add_test(tc, test_notification);
+        tcase_add_test(tc, test_reply_error_and_notification_wire);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("batch");
+        tcase_add_test(tc, test_batch_mixed);
+        tcase_add_test(tc, test_batch_empty);
+        tcase_add_test(tc, test_batch_of_scalars);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("framing");
+        tcase_add_test(tc, test_invalid_json);
+        tcase_add_test(tc, test_invalid_utf8);
+        tcase_add_test(tc, test_nul_byte);
+        tcase_add_test(tc, test_trailing_garbage);
+        tcase_add_test(tc, test_trailing_whitespace);
+        tcase_add_test(tc, test_bare_values);
+        tcase_add_test(tc, test_depth);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("validation");
+        tcase_add_test(tc, test_jsonrpc_version);
+        tcase_add_test(tc, test_method_not_string);
+        tcase_add_test(tc, test_params_type);
+        tcase_add_test(tc, test_unknown_member);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("errors");
+        tcase_add_test(tc, test_error_table);
+        tcase_add_test(tc, test_error_data_members);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("params");
+        tcase_add_test(tc, test_params_check_object);
+        tcase_add_test(tc, test_param_string);
+        tcase_add_test(tc, test_param_bool);
+        tcase_add_test(tc, test_param_uint);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("validate");
+        tcase_add_test(tc, test_call_id);
+        tcase_add_test(tc, test_client_context_length);
+        tcase_add_test(tc, test_client_context_utf8);
+        tcase_add_test(tc, test_client_context_controls);
+        suite_add_tcase(s, tc);
+
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(rpc_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -48,6 +48,9 @@ CAFile=$WORK/ca.pem
 
 [Socket]
 Path=$WORK/mediacanceld.sock
+
+[Operations]
+StateDirectory=$WORK/state
 CONF
 sed 's/^/    /' "$WORK/mediacanceld.conf"
 "$BUILD/mediacanceld" --config "$WORK/mediacanceld.conf" 2>"$WORK/daemon.log" &

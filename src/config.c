@@ -9,6 +9,8 @@
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -38,6 +40,8 @@
 
 #define CREDENTIAL_CLIENT_SECRET "client-secret"
 #define CREDENTIAL_ORIGIN "credential " CREDENTIAL_CLIENT_SECRET
+#define CREDENTIAL_CLIENT_CERTIFICATE "client-certificate"
+#define CREDENTIAL_CLIENT_KEY "client-key"
 
 static char *vstrprintf(const char *fmt, va_list ap) _printf_(1, 0);
 
@@ -397,8 +401,77 @@ static int config_parse_path(const ConfigItem *item, Config *c, const char *valu
         return set_string(FIELD(c, item, char *), value);
 }
 
-/* ClientSecretFile= also remembers where it was set, so that config_finalize() and the code
- * that later reads the file can point at the line to fix. */
+bool id_list_contains(const IdList *l, uint32_t id) {
+        for (size_t i = 0; i < l->n; i++)
+                if (l->ids[i] == id)
+                        return true;
+        return false;
+}
+
+/* AllowUsers= and friends: space-separated names or numeric ids, resolved now so that a typo
+ * is an error at start (or reload) rather than a silent denial later. Assignments add to the
+ * list; an empty one clears it. item->data is "user" or "group". */
+static int config_parse_ids(const ConfigItem *item, Config *c, const char *value, const char *origin,
+                            char **ret_reason) {
+        IdList *l = FIELD(c, item, IdList);
+        bool users = streq(item->data, "user");
+        _cleanup_free_ char *copy = NULL;
+        char *save = NULL;
+
+        (void) origin;
+        if (!value) {
+                l->ids = mfree(l->ids);
+                l->n = 0;
+                return 0;
+        }
+        copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+                char *end;
+                unsigned long id;
+
+                errno = 0;
+                id = strtoul(w, &end, 10);
+                if (*w >= '0' && *w <= '9') {
+                        if (errno != 0 || *end != '\0' || id >= UINT32_MAX)
+                                return set_error(ret_reason, "\"%s\" is not a valid %s id", w, (const char *) item->data);
+                } else if (users) {
+                        struct passwd pw, *res = NULL;
+                        char buf[4096];
+                        if (getpwnam_r(w, &pw, buf, sizeof buf, &res) != 0 || !res)
+                                return set_error(ret_reason, "unknown user \"%s\"", w);
+                        id = res->pw_uid;
+                } else {
+                        struct group gr, *res = NULL;
+                        char buf[16384];
+                        if (getgrnam_r(w, &gr, buf, sizeof buf, &res) != 0 || !res)
+                                return set_error(ret_reason, "unknown group \"%s\"", w);
+                        id = res->gr_gid;
+                }
+                if (id_list_contains(l, (uint32_t) id))
+                        continue;
+                uint32_t *n = realloc(l->ids, (l->n + 1) * sizeof(uint32_t));
+                if (!n)
+                        return -ENOMEM;
+                n[l->n++] = (uint32_t) id;
+                l->ids = n;
+        }
+        return 0;
+}
+
+/* Where each credential path was set. */
+static char **credential_origin(Config *c, const ConfigItem *item) {
+        if (item->offset == offsetof(Config, certificate_file))
+                return &c->certificate_file_origin;
+        if (item->offset == offsetof(Config, private_key_file))
+                return &c->private_key_file_origin;
+        return &c->client_secret_file_origin;
+}
+
+/* ClientSecretFile=, CertificateFile= and PrivateKeyFile= also remember where they were set,
+ * so that config_finalize() and the code that later reads the file can point at the line to
+ * fix. */
 static int config_parse_secret_path(const ConfigItem *item, Config *c, const char *value,
                                     const char *origin, char **ret_reason) {
         _cleanup_free_ char *o = NULL;
@@ -419,8 +492,9 @@ static int config_parse_secret_path(const ConfigItem *item, Config *c, const cha
         if (r < 0)
                 return r;
 
-        free(c->client_secret_file_origin);
-        c->client_secret_file_origin = TAKE_PTR(o);
+        char **origin_field = credential_origin(c, item);
+        free(*origin_field);
+        *origin_field = TAKE_PTR(o);
         return 0;
 }
 
@@ -614,6 +688,8 @@ static const ConfigItem config_items[] = {
         ITEM("Identity", "TenantId",          config_parse_name,        tenant_id,          1, 64, NULL),
         ITEM("Identity", "ClientId",          config_parse_name,        client_id,          1, 64, NULL),
         ITEM("Identity", "ClientSecretFile",  config_parse_secret_path, client_secret_file, 0, 0, NULL),
+        ITEM("Identity", "CertificateFile",   config_parse_secret_path, certificate_file,   0, 0, NULL),
+        ITEM("Identity", "PrivateKeyFile",    config_parse_secret_path, private_key_file,   0, 0, NULL),
         ITEM("Identity", "LoginEndpoint",     config_parse_url,         login_endpoint,     0, 0, "https://login.microsoftonline.com"),
 
         ITEM("Graph", "Endpoint",             config_parse_url,         graph_endpoint,       0, 0, "https://graph.microsoft.com"),
@@ -628,6 +704,8 @@ static const ConfigItem config_items[] = {
         ITEM("Graph", "RetryMaxMs",           config_parse_msec,        retry_max_usec,       MSEC(1), SEC(3600), "10000"),
         ITEM("Graph", "MaxInFlight",          config_parse_unsigned,    max_in_flight,        1, 65536, "256"),
         ITEM("Graph", "MaxQueued",            config_parse_unsigned,    max_queued,           0, 10000000, "10000"),
+        ITEM("Graph", "MaxRequestsPerSecond", config_parse_unsigned,    max_requests_per_second, 0, 100000, "0"),
+        ITEM("Graph", "StallTimeoutSec",      config_parse_sec,         stall_timeout_usec,   SEC(1), SEC(3600), "10s"),
 
         ITEM("Socket", "Path",                config_parse_path,        socket_path,                  0, SOCKET_PATH_MAX, CONFIG_DEFAULT_SOCKET_PATH),
         ITEM("Socket", "MaxRequestBytes",     config_parse_size,        max_request_bytes,            256, MIB(64), "1M"),
@@ -640,6 +718,16 @@ static const ConfigItem config_items[] = {
         ITEM("Operations", "CompletionTimeoutSec", config_parse_sec,    completion_timeout_usec, SEC(1), SEC(3600), "30s"),
         ITEM("Operations", "RetentionSec",    config_parse_sec,         retention_usec,          SEC(1), SEC(7 * 24 * 3600), "3600s"),
         ITEM("Operations", "MaxOperations",   config_parse_unsigned,    max_operations,          1, 10000000, "100000"),
+        ITEM("Operations", "StateDirectory",  config_parse_path,        state_directory,         0, 0, NULL),
+        ITEM("Operations", "PollIntervalSec", config_parse_sec,         poll_interval_usec,      0, SEC(3600), "0"),
+
+        { "Access", "AllowUsers",   config_parse_ids, offsetof(Config, allow_users),   0, 0, "user",  NULL },
+        { "Access", "AllowGroups",  config_parse_ids, offsetof(Config, allow_groups),  0, 0, "group", NULL },
+        { "Access", "NotifyUsers",  config_parse_ids, offsetof(Config, notify_users),  0, 0, "user",  NULL },
+        { "Access", "NotifyGroups", config_parse_ids, offsetof(Config, notify_groups), 0, 0, "group", NULL },
+        { "Access", "AdminUsers",   config_parse_ids, offsetof(Config, admin_users),   0, 0, "user",  NULL },
+        { "Access", "AdminGroups",  config_parse_ids, offsetof(Config, admin_groups),  0, 0, "group", NULL },
+        ITEM("Access", "MaxPendingPerUser", config_parse_unsigned, max_pending_per_user, 1, 10000000, "10000"),
 };
 /* clang-format on */
 
@@ -697,12 +785,23 @@ Config *config_free(Config *c) {
         free(c->client_id);
         free(c->client_secret_file);
         free(c->client_secret_file_origin);
+        free(c->certificate_file);
+        free(c->certificate_file_origin);
+        free(c->private_key_file);
+        free(c->private_key_file_origin);
         free(c->login_endpoint);
         free(c->graph_endpoint);
         free(c->api_version);
         free(c->calls_path);
         free(c->ca_file);
         free(c->socket_path);
+        free(c->state_directory);
+        free(c->allow_users.ids);
+        free(c->allow_groups.ids);
+        free(c->notify_users.ids);
+        free(c->notify_groups.ids);
+        free(c->admin_users.ids);
+        free(c->admin_groups.ids);
         free(c);
         return NULL;
 }
@@ -901,6 +1000,62 @@ int config_load_file(Config *c, const char *path, char **ret_error) {
         return config_parse_text(c, path, text, len, ret_error);
 }
 
+/* CertificateFile= is set: PrivateKeyFile= defaults to it (one PEM may hold both, in either
+ * order), and both must be readable. As with the secret, only readability is checked here;
+ * token.c parses them. */
+static int finalize_certificate(Config *c, const char *source, char **ret_error) {
+        if (!c->private_key_file) {
+                _cleanup_free_ char *k = strdup(c->certificate_file), *o = NULL;
+
+                if (!k || (c->certificate_file_origin && !(o = strdup(c->certificate_file_origin))))
+                        return -ENOMEM;
+                c->private_key_file = TAKE_PTR(k);
+                free(c->private_key_file_origin);
+                c->private_key_file_origin = TAKE_PTR(o);
+        }
+        if (access(c->certificate_file, R_OK) < 0)
+                return set_error(ret_error, "%s: Cannot read CertificateFile=%s: %s.",
+                                 c->certificate_file_origin ?: source, c->certificate_file, strerror(errno));
+        if (access(c->private_key_file, R_OK) < 0)
+                return set_error(ret_error, "%s: Cannot read PrivateKeyFile=%s: %s.",
+                                 c->private_key_file_origin ?: source, c->private_key_file, strerror(errno));
+        return 0;
+}
+
+/* Neither ClientSecretFile= nor CertificateFile= is set, and the unit has credentials: a
+ * client-certificate credential (with client-key, or the key in the same file) stands in for
+ * CertificateFile=. Returns 1 when there is none, so that the caller reports the missing
+ * secret as before. */
+static int credentials_directory_certificate(Config *c, const char *creds, const char *sep) {
+        _cleanup_free_ char *cert = NULL, *key = NULL, *cert_o = NULL, *key_o = NULL;
+
+        cert = strprintf("%s%s" CREDENTIAL_CLIENT_CERTIFICATE, creds, sep);
+        key = strprintf("%s%s" CREDENTIAL_CLIENT_KEY, creds, sep);
+        if (!cert || !key)
+                return -ENOMEM;
+        if (access(cert, F_OK) < 0)
+                return 1;
+        if (access(key, F_OK) < 0) {
+                free(key);
+                key = strdup(cert);
+                key_o = strdup("credential " CREDENTIAL_CLIENT_CERTIFICATE);
+        } else
+                key_o = strdup("credential " CREDENTIAL_CLIENT_KEY);
+        cert_o = strdup("credential " CREDENTIAL_CLIENT_CERTIFICATE);
+        if (!key || !key_o || !cert_o)
+                return -ENOMEM;
+
+        free(c->certificate_file);
+        c->certificate_file = TAKE_PTR(cert);
+        free(c->certificate_file_origin);
+        c->certificate_file_origin = TAKE_PTR(cert_o);
+        free(c->private_key_file);
+        c->private_key_file = TAKE_PTR(key);
+        free(c->private_key_file_origin);
+        c->private_key_file_origin = TAKE_PTR(key_o);
+        return 0;
+}
+
 static bool is_legacy_calls_path(const char *p) {
         return streq_ptr(p, CALLS_PATH_APP) || streq_ptr(p, CALLS_PATH_APPLICATIONS);
 }
@@ -917,6 +1072,19 @@ int config_finalize(Config *c, char **ret_error) {
                 return set_error(ret_error, "%s: [Identity] TenantId= is required.", source);
         if (!c->client_id)
                 return set_error(ret_error, "%s: [Identity] ClientId= is required.", source);
+
+        if (!c->state_directory) {
+                /* systemd's StateDirectory= may list several, colon-separated: ours is the first. */
+                const char *env = getenv("STATE_DIRECTORY");
+                char *dir = !isempty(env) ? strndup(env, strcspn(env, ":")) : strdup(CONFIG_DEFAULT_STATE_DIRECTORY);
+                if (!dir)
+                        return -ENOMEM;
+                if (dir[0] != '/') {
+                        free(dir);
+                        return set_error(ret_error, "%s: $STATE_DIRECTORY is not an absolute path.", source);
+                }
+                c->state_directory = dir;
+        }
 
         /* The parsers guarantee these for anything read from a file; the checks are for a Config
          * built or changed in code. */
@@ -936,9 +1104,26 @@ int config_finalize(Config *c, char **ret_error) {
                 return set_error(ret_error,
                                  "%s: [Graph] RetryBaseMs= must not be larger than RetryMaxMs=.", source);
 
+        /* The app signs in with one credential. Accepting both and picking one would leave
+         * the operator guessing which is in use when the other expires. */
+        if (c->private_key_file && !c->certificate_file)
+                return set_error(ret_error,
+                                 "%s: PrivateKeyFile=%s is set but CertificateFile= is not; the key is "
+                                 "only used together with its certificate.",
+                                 c->private_key_file_origin ?: source, c->private_key_file);
+        if (c->certificate_file && c->client_secret_file)
+                return set_error(ret_error,
+                                 "%s: both ClientSecretFile= (%s) and CertificateFile= (%s) are set; the "
+                                 "application signs in with exactly one credential, remove one of them.",
+                                 source, c->client_secret_file_origin ?: c->client_secret_file,
+                                 c->certificate_file_origin ?: c->certificate_file);
+        if (c->certificate_file)
+                return finalize_certificate(c, source, ret_error);
+
         if (!c->client_secret_file) {
                 const char *creds = getenv("CREDENTIALS_DIRECTORY");
                 _cleanup_free_ char *p = NULL, *o = NULL;
+                int r, secret_errno;
 
                 if (isempty(creds))
                         return set_error(ret_error,
@@ -952,13 +1137,27 @@ int config_finalize(Config *c, char **ret_error) {
                 if (!p || !o)
                         return -ENOMEM;
 
+                secret_errno = access(p, R_OK) < 0 ? errno : 0;
+                r = credentials_directory_certificate(c, creds, creds[strlen(creds) - 1] == '/' ? "" : "/");
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        if (secret_errno == 0)
+                                return set_error(ret_error,
+                                                 "%s: both credentials " CREDENTIAL_CLIENT_SECRET " and "
+                                                 CREDENTIAL_CLIENT_CERTIFICATE " are provided; the application "
+                                                 "signs in with exactly one, remove one of them.",
+                                                 source);
+                        return finalize_certificate(c, source, ret_error);
+                }
+
                 /* $CREDENTIALS_DIRECTORY is set whenever the unit has any credential, so a
                  * missing client-secret is reported as the missing secret it is. */
-                if (access(p, R_OK) < 0)
+                if (secret_errno != 0)
                         return set_error(ret_error,
                                          "%s: no client secret: set ClientSecretFile= or provide the "
                                          "credential " CREDENTIAL_CLIENT_SECRET " (cannot read %s: %s).",
-                                         source, p, strerror(errno));
+                                         source, p, strerror(secret_errno));
 
                 free(c->client_secret_file);
                 c->client_secret_file = TAKE_PTR(p);

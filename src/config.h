@@ -16,6 +16,15 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/mediacancel/mediacanceld.conf"
 #define CONFIG_DEFAULT_SOCKET_PATH "/run/mediacancel/mediacanceld.sock"
+#define CONFIG_DEFAULT_STATE_DIRECTORY "/var/lib/mediacancel"
+
+/* A list of numeric user or group ids, resolved from names when the file is read. */
+typedef struct IdList {
+        uint32_t *ids;
+        size_t n;
+} IdList;
+
+bool id_list_contains(const IdList *l, uint32_t id);
 
 typedef struct Config {
         /* The main file config_load() read (or the first file config_load_file() read), for the
@@ -27,6 +36,12 @@ typedef struct Config {
         char *client_id;
         char *client_secret_file;
         char *client_secret_file_origin; /* "FILE:LINE" where it was set, for error messages */
+        /* Certificate credentials, instead of the secret: PEM files. config_finalize() sets
+         * private_key_file to certificate_file when the key is not in a file of its own. */
+        char *certificate_file;
+        char *certificate_file_origin;
+        char *private_key_file;
+        char *private_key_file_origin;
         char *login_endpoint;            /* https://…, no trailing slash */
 
         /* [Graph] */
@@ -42,6 +57,8 @@ typedef struct Config {
         uint64_t retry_max_usec;
         unsigned max_in_flight;
         unsigned max_queued;
+        unsigned max_requests_per_second; /* 0: no rate limit */
+        uint64_t stall_timeout_usec;      /* abort an attempt that receives nothing for this long */
 
         /* [Socket] */
         char *socket_path;
@@ -56,6 +73,14 @@ typedef struct Config {
         uint64_t completion_timeout_usec;
         uint64_t retention_usec;
         unsigned max_operations;
+        char *state_directory; /* resolved by config_finalize(): $STATE_DIRECTORY, else CONFIG_DEFAULT_STATE_DIRECTORY */
+        uint64_t poll_interval_usec; /* 0: no polling */
+
+        /* [Access]: who may do what, besides root and the daemon's own user. */
+        IdList allow_users, allow_groups;   /* cancel, operation.*, status */
+        IdList notify_users, notify_groups; /* notifications.deliver */
+        IdList admin_users, admin_groups;   /* every caller's operations */
+        unsigned max_pending_per_user;
 } Config;
 
 /* A Config holding every default. */
@@ -71,8 +96,9 @@ int config_parse_text(Config *c, const char *filename, const char *text, size_t 
 int config_load_file(Config *c, const char *path, char **ret_error);
 
 /* Cross-key checks once every file is read: required keys present, endpoints https, known
- * ApiVersion and CallsPath form, ClientSecretFile resolved (from $CREDENTIALS_DIRECTORY when
- * unset) and readable. */
+ * ApiVersion and CallsPath form, exactly one credential (ClientSecretFile, or CertificateFile
+ * with PrivateKeyFile), resolved from $CREDENTIALS_DIRECTORY when neither is set, and its
+ * files readable. */
 int config_finalize(Config *c, char **ret_error);
 
 /* Defaults, then PATH, then PATH.d/x.conf in lexical order, then config_finalize(). */

@@ -6,6 +6,11 @@
  * retry. It holds an in-flight slot while it waits for a token or is on the wire; a request in
  * backoff gives its slot back so others can go. A retry goes to the front of the queue: it was
  * first in line before.
+ *
+ * Every send passes one gate: no send while Graph's Retry-After runs (the daemon-wide hold);
+ * after a hold one request goes alone as a probe, so that a throttle that outlasted its
+ * Retry-After costs one more request instead of MaxInFlight of them; and MaxRequestsPerSecond
+ * as a token bucket. A request that finds the gate closed goes back to the front of the queue.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,7 +65,14 @@ struct GraphClient {
 
         bool freeing;
         uint64_t hold_until; /* CLOCK_MONOTONIC: Graph asked us to wait until then */
-        sd_event_source *hold_timer;
+        sd_event_source *hold_timer; /* wakes dispatch() when the gate may open again */
+        bool probe_pending;  /* a hold was set: the next send after it goes alone */
+        GraphRequest *probe; /* that send, while it is on the wire */
+
+        /* MaxRequestsPerSecond=: send credit in µs of accrued time, at most one second's
+         * worth, so bursts stay within one second of allowance. */
+        uint64_t rate_credit_usec;
+        uint64_t rate_updated; /* CLOCK_MONOTONIC of the last refill */
 };
 
 static uint64_t random_u64(void) {
@@ -128,9 +140,66 @@ static void request_detach(GraphRequest *r) {
                 if (r->state == REQUEST_WAIT_TOKEN || r->state == REQUEST_ON_WIRE)
                         g->n_slots--;
         }
+        if (g->probe == r)
+                g->probe = NULL; /* the next send probes instead */
         r->waiter = token_waiter_free(r->waiter);
         r->http = http_request_free(r->http);
         r->backoff_timer = sd_event_source_disable_unref(r->backoff_timer);
+}
+
+/* Back to the front of the queue from WAIT_TOKEN or from the wire before anything was sent,
+ * giving up the slot. */
+static void request_requeue(GraphRequest *r) {
+        request_detach(r);
+        queue_push(r->client, r, true);
+}
+
+static void rate_refill(GraphClient *g, uint64_t now) {
+        if (now > g->rate_updated) {
+                g->rate_credit_usec = MIN(USEC_PER_SEC, g->rate_credit_usec + (now - g->rate_updated));
+                g->rate_updated = now;
+        }
+}
+
+static uint64_t rate_cost_usec(GraphClient *g) {
+        return USEC_PER_SEC / g->config->max_requests_per_second;
+}
+
+/* Whether a request may be sent now. If not, *ret_wake is when to look again, UINT64_MAX
+ * when only the probe's answer can open the gate. */
+static bool gate_open(GraphClient *g, uint64_t now, uint64_t *ret_wake) {
+        if (g->hold_until > now) {
+                *ret_wake = g->hold_until;
+                return false;
+        }
+        if (g->probe) {
+                *ret_wake = UINT64_MAX;
+                return false;
+        }
+        if (g->config->max_requests_per_second > 0) {
+                uint64_t cost = rate_cost_usec(g);
+
+                rate_refill(g, now);
+                if (g->rate_credit_usec < cost) {
+                        *ret_wake = now + (cost - g->rate_credit_usec);
+                        return false;
+                }
+        }
+        return true;
+}
+
+/* r goes through the open gate: spend its credit, and make it the probe if one is due. */
+static void gate_pass(GraphClient *g, GraphRequest *r, uint64_t now) {
+        if (g->config->max_requests_per_second > 0) {
+                uint64_t cost = rate_cost_usec(g);
+
+                rate_refill(g, now);
+                g->rate_credit_usec = g->rate_credit_usec > cost ? g->rate_credit_usec - cost : 0;
+        }
+        if (g->probe_pending) {
+                g->probe_pending = false;
+                g->probe = r;
+        }
 }
 
 static void request_free(GraphRequest *r) {
@@ -173,9 +242,18 @@ static void request_send(GraphRequest *r, const char *token);
 static void on_token(const char *token, const Error *error, void *userdata) {
         GraphRequest *r = userdata;
 
+        GraphClient *g = r->client;
+        uint64_t wake;
+
         r->waiter = NULL; /* freed by the token manager */
         if (error) {
                 request_finish(r, NULL, error);
+                return;
+        }
+        /* A hold or the rate limit may have begun while this request waited for the token. */
+        if (!gate_open(g, mono_now(g), &wake)) {
+                request_requeue(r);
+                dispatch(g);
                 return;
         }
         request_send(r, token);
@@ -204,20 +282,20 @@ static void request_start(GraphRequest *r) {
 }
 
 static void dispatch(GraphClient *g) {
-        uint64_t now = mono_now(g);
+        uint64_t now = mono_now(g), wake = UINT64_MAX;
 
         if (g->freeing)
                 return;
-        if (g->hold_until > now) {
-                if (g->queue_head) {
-                        (void) sd_event_source_set_time(g->hold_timer, g->hold_until);
-                        (void) sd_event_source_set_enabled(g->hold_timer, SD_EVENT_ONESHOT);
-                }
-                return;
-        }
         while (g->queue_head && g->n_slots < g->config->max_in_flight) {
                 GraphRequest *r = g->queue_head;
 
+                if (!gate_open(g, now, &wake)) {
+                        if (wake != UINT64_MAX) {
+                                (void) sd_event_source_set_time(g->hold_timer, wake);
+                                (void) sd_event_source_set_enabled(g->hold_timer, SD_EVENT_ONESHOT);
+                        }
+                        return;
+                }
                 list_remove(&g->queue_head, &g->queue_tail, r);
                 g->n_queued--;
                 request_start(r);
@@ -244,13 +322,29 @@ static int on_backoff_over(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static Error *throttled_error(uint64_t retry_after_usec, const char *request_id) {
+        json_object *data = json_object_new_object();
+
+        json_object_object_add(data, "retryAfterMs", json_object_new_int64((int64_t) (retry_after_usec / 1000)));
+        json_object_object_add(data, "requestId", request_id ? json_object_new_string(request_id) : NULL);
+        return error_new(ERROR_THROTTLED, data, "Graph kept throttling until the request deadline.");
+}
+
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         GraphRequest *r = userdata;
+        GraphClient *g = r->client;
+        uint64_t now = mono_now(g);
 
         (void) s;
         (void) usec;
         if (r->state == REQUEST_WAIT_TOKEN) {
                 request_fail(r, token_manager_error(r->client->token));
+                return 0;
+        }
+        if ((r->state == REQUEST_QUEUED || r->state == REQUEST_BACKOFF) && g->hold_until > now) {
+                /* Held back by Graph's Retry-After, perhaps without an attempt of its own: the
+                 * caller should hear that Graph is throttling, and for how much longer. */
+                request_fail(r, throttled_error(g->hold_until - now, NULL));
                 return 0;
         }
         if (r->last_error && r->last_error->class != ERROR_GRAPH) {
@@ -292,11 +386,33 @@ static void request_retry_or_fail(GraphRequest *r, uint64_t delay, GraphAnswer *
         dispatch(g);
 }
 
+/* A hold just began: requests handed to curl that are still connecting have not reached
+ * Graph yet, and sending them now would only earn more 429s (Graph counts requests made while
+ * throttled). They go back to the queue, as if never attempted. */
+static void hold_pull_back(GraphClient *g) {
+        GraphRequest *next;
+
+        for (GraphRequest *r = g->active; r; r = next) {
+                next = r->next;
+                if (r->state != REQUEST_ON_WIRE || !r->http || http_request_sent(r->http))
+                        continue;
+                log_debug("Graph request %s had not left yet; holding it back.", r->client_request_id);
+                r->attempt--;
+                g->attempts--;
+                request_requeue(r);
+        }
+}
+
 static void on_http_done(HttpRequest *h, void *userdata) {
         GraphRequest *r = userdata;
         GraphClient *g = r->client;
         GraphAnswer a = {};
         int k;
+
+        /* Whatever the probe's answer, it is in: a new hold (below) calls for a new probe, any
+         * other answer lets everyone go again. */
+        if (g->probe == r)
+                g->probe = NULL;
 
         if (h->result != CURLE_OK) {
                 bool unreachable = http_result_is_unreachable(h->result);
@@ -329,6 +445,8 @@ static void on_http_done(HttpRequest *h, void *userdata) {
                 k = token_manager_wait(g->token, on_token, r, &r->waiter);
                 if (k < 0)
                         request_fail(r, error_new(ERROR_INTERNAL, NULL, "Cannot wait for a token: %s", strerror(-k)));
+                else
+                        dispatch(g); /* this may have been the probe */
                 return;
         }
 
@@ -339,21 +457,20 @@ static void on_http_done(HttpRequest *h, void *userdata) {
                         /* Graph counts requests we make while throttled: hold everyone. */
                         uint64_t until = mono_now(g) + delay;
                         if (until > g->hold_until) {
+                                if (g->hold_until <= mono_now(g))
+                                        log_warning("Graph is throttling (HTTP %ld): holding requests for %.3fs.",
+                                                    h->status, (double) delay / 1e6);
                                 g->hold_until = until;
-                                log_warning("Graph is throttling (HTTP %ld): holding requests for %.3fs.", h->status,
-                                            (double) delay / 1e6);
                         }
+                        g->probe_pending = true;
+                        hold_pull_back(g);
                 }
                 if (delay == 0)
                         delay = backoff_delay_usec(r->attempt - 1, g->config->retry_base_usec,
                                                    g->config->retry_max_usec, random_u64());
-                if (h->status == 429) {
-                        json_object *data = json_object_new_object();
-                        json_object_object_add(data, "retryAfterMs", json_object_new_int64((int64_t) (delay / 1000)));
-                        json_object_object_add(data, "requestId", a.request_id ? json_object_new_string(a.request_id) : NULL);
-                        request_set_last_error(r, error_new(ERROR_THROTTLED, data,
-                                                            "Graph kept throttling until the request deadline."));
-                } else
+                if (h->status == 429)
+                        request_set_last_error(r, throttled_error(delay, a.request_id));
+                else
                         request_set_last_error(r, error_copy(a.error));
                 request_retry_or_fail(r, delay, &a);
                 graph_answer_done(&a);
@@ -371,9 +488,11 @@ static void request_send(GraphRequest *r, const char *token) {
                 .ca_file = g->config->ca_file,
                 .connect_timeout_usec = g->config->connect_timeout_usec,
                 .timeout_usec = MIN(g->config->attempt_timeout_usec, r->deadline > now ? r->deadline - now : 1000),
+                .stall_timeout_usec = g->config->stall_timeout_usec,
         };
         int k;
 
+        gate_pass(g, r, now);
         r->state = REQUEST_ON_WIRE;
         erase_and_free(r->token_used);
         r->token_used = strdup(token);
@@ -395,9 +514,13 @@ static void request_send(GraphRequest *r, const char *token) {
 static int request_submit(GraphClient *g, char *url, char *body, graph_started_t started, graph_done_t cb,
                           void *userdata, GraphRequest **ret) {
         GraphRequest *r;
+        uint64_t wake;
         int k;
 
-        if (g->n_slots >= g->config->max_in_flight && g->n_queued >= g->config->max_queued) {
+        /* MaxQueued= bounds whatever has to wait: for a slot, for Graph's Retry-After or for
+         * MaxRequestsPerSecond=. A request that can go at once does not queue. */
+        bool can_go = !g->queue_head && g->n_slots < g->config->max_in_flight && gate_open(g, mono_now(g), &wake);
+        if (!can_go && g->n_queued >= g->config->max_queued) {
                 free(url);
                 free(body);
                 return -ENOBUFS;
@@ -486,13 +609,15 @@ int graph_client_new(sd_event *event, CurlGlue *glue, TokenManager *token, const
         if (!g)
                 return -ENOMEM;
         *g = (GraphClient) { .event = sd_event_ref(event), .glue = glue, .token = token, .config = config };
+        g->rate_credit_usec = USEC_PER_SEC;
+        g->rate_updated = mono_now(g);
         k = sd_event_add_time(event, &g->hold_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_hold_over, g);
         if (k < 0) {
                 graph_client_free(g);
                 return k;
         }
         (void) sd_event_source_set_enabled(g->hold_timer, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(g->hold_timer, "graph-throttle-hold");
+        (void) sd_event_source_set_description(g->hold_timer, "graph-gate");
         *ret = g;
         return 0;
 }
@@ -526,4 +651,10 @@ unsigned graph_client_queued(GraphClient *g) {
 
 unsigned graph_client_attempts(GraphClient *g) {
         return g->attempts;
+}
+
+uint64_t graph_client_hold_usec(GraphClient *g) {
+        uint64_t now = mono_now(g);
+
+        return g->hold_until > now ? g->hold_until - now : 0;
 }

@@ -3,8 +3,8 @@
  * graph-client.h — sends requests to Graph and owns the policy around them: admission (at
  * most MaxInFlight on the wire, then a FIFO queue up to MaxQueued), one deadline per request
  * (RequestTimeoutSec) that every retry respects, retries of 429/5xx/transport failures with
- * Retry-After or jittered backoff, a daemon-wide hold while Graph says to wait, and the one
- * token refresh a 401 earns.
+ * Retry-After or jittered backoff, a daemon-wide hold while Graph says to wait (then one probe
+ * before the rest), MaxRequestsPerSecond, and the one token refresh a 401 earns.
  */
 #pragma once
 
@@ -49,3 +49,5 @@ void graph_client_fail_all(GraphClient *g, const Error *err);
 unsigned graph_client_in_flight(GraphClient *g);
 unsigned graph_client_queued(GraphClient *g);
 unsigned graph_client_attempts(GraphClient *g);
+/* How much longer Graph's Retry-After holds every send (0: no hold). */
+uint64_t graph_client_hold_usec(GraphClient *g);

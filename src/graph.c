@@ -457,11 +457,31 @@ static int form_append(Buffer *b, const char *key, const char *value) {
 }
 
 int token_request_body(const char *client_id, const char *client_secret, const char *scope, char **ret) {
-        Buffer b = {};
+        Buffer b = { .secret = true };
         int r;
 
         if ((r = form_append(&b, "client_id", client_id)) < 0 || (r = form_append(&b, "scope", scope)) < 0 ||
             (r = form_append(&b, "client_secret", client_secret)) < 0 ||
+            (r = form_append(&b, "grant_type", "client_credentials")) < 0) {
+                if (b.data)
+                        explicit_bzero(b.data, b.allocated);
+                buffer_done(&b);
+                return r;
+        }
+        *ret = b.data;
+        return 0;
+}
+
+int token_request_body_assertion(const char *client_id, const char *client_assertion, const char *scope,
+                                 char **ret) {
+        Buffer b = { .secret = true };
+        int r;
+
+        /* client_id is optional next to an assertion (its iss says the same) but the platform
+         * documents it, and sending it gives a clearer error for an unknown app. */
+        if ((r = form_append(&b, "client_id", client_id)) < 0 || (r = form_append(&b, "scope", scope)) < 0 ||
+            (r = form_append(&b, "client_assertion_type", TOKEN_CLIENT_ASSERTION_TYPE)) < 0 ||
+            (r = form_append(&b, "client_assertion", client_assertion)) < 0 ||
             (r = form_append(&b, "grant_type", "client_credentials")) < 0) {
                 if (b.data)
                         explicit_bzero(b.data, b.allocated);

@@ -95,3 +95,11 @@ uint64_t token_renewal_delay_usec(uint64_t expires_in_usec, uint64_t refresh_in_
 /* application/x-www-form-urlencoded body of a client-credentials request with a secret.
  * The result holds the secret: free it with erase_and_free(). */
 int token_request_body(const char *client_id, const char *client_secret, const char *scope, char **ret);
+
+#define TOKEN_CLIENT_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+/* The same with a certificate: client_assertion_type and the signed client_assertion (a JWT,
+ * see jwt.h) instead of client_secret. Free the result with erase_and_free(): the assertion
+ * is a bearer credential until it expires. */
+int token_request_body_assertion(const char *client_id, const char *client_assertion, const char *scope,
+                                 char **ret);

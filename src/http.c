@@ -68,6 +68,7 @@ int http_request_new(const char *url, const char *post, const char *content_type
         r = calloc(1, sizeof *r);
         if (!r)
                 return -ENOMEM;
+        r->body.secret = true; /* token answers carry the access token */
         r->easy = curl_easy_init();
         if (!r->easy)
                 return -ENOMEM;
@@ -125,6 +126,12 @@ int http_request_new(const char *url, const char *post, const char *content_type
         SET(CURLOPT_ERRORBUFFER, r->errbuf);
         SET(CURLOPT_CONNECTTIMEOUT_MS, (long) (o->connect_timeout_usec / 1000));
         SET(CURLOPT_TIMEOUT_MS, (long) (o->timeout_usec / 1000));
+        if (o->stall_timeout_usec > 0) {
+                /* A peer that went silent without a reset (a dead path, a hung server) is found
+                 * by this sooner than by the attempt timeout; curl counts whole seconds. */
+                SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+                SET(CURLOPT_LOW_SPEED_TIME, (long) MAX((o->stall_timeout_usec + 999999) / 1000000, UINT64_C(1)));
+        }
         if (o->ca_file)
                 SET(CURLOPT_CAINFO, o->ca_file);
         if (post) {
@@ -179,6 +186,20 @@ HttpRequest *http_request_free(HttpRequest *r) {
         free(r->retry_after);
         free(r);
         return NULL;
+}
+
+bool http_request_sent(HttpRequest *r) {
+        curl_off_t t = 0;
+        long size = 0;
+
+        /* curl stamps the pre-transfer time when the connection is ready and it starts on the
+         * request, and counts the request bytes it wrote; while both are zero nothing of this
+         * request is on any connection. Unknown counts as sent: withdrawing a request Graph may
+         * have seen could make it act twice. */
+        if (!r->running || curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &t) != CURLE_OK ||
+            curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &size) != CURLE_OK)
+                return true;
+        return t > 0 || size > 0;
 }
 
 bool http_result_is_unreachable(CURLcode c) {

@@ -19,6 +19,7 @@ typedef struct HttpOptions {
         const char *ca_file;           /* extra trust anchor, NULL for the system store only */
         uint64_t connect_timeout_usec; /* TCP + TLS handshake */
         uint64_t timeout_usec;         /* the whole attempt */
+        uint64_t stall_timeout_usec;   /* abort when under 1 byte/s for this long; 0: never */
 } HttpOptions;
 
 typedef struct HttpRequest HttpRequest;
@@ -50,6 +51,10 @@ int http_request_new(const char *url, const char *post, const char *content_type
 int http_request_start(CurlGlue *g, HttpRequest *r, http_done_t done, void *userdata);
 HttpRequest *http_request_free(HttpRequest *r);
 DEFINE_CLEANUP_FUNC(HttpRequest *, http_request_free);
+
+/* Whether any of the request may have left for the server: false while curl is still
+ * resolving, connecting or handshaking, so the request can be withdrawn unseen. */
+bool http_request_sent(HttpRequest *r);
 
 /* Whether the transfer failed below HTTP: DNS, connect, TLS. */
 bool http_result_is_unreachable(CURLcode c);

@@ -104,6 +104,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (!m->shutting_down)
                 notify_status(m);
         (void) sd_event_source_set_time(s, usec + STATUS_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;
 }
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
@@ -13,10 +14,24 @@
 
 #define PRUNE_INTERVAL_USEC (10 * USEC_PER_SEC)
 
+static void maybe_compact(Manager *m) {
+        json_object *records;
+
+        if (!store_wants_compaction(m->store, operation_table_total(m->operations)))
+                return;
+        records = json_object_new_array_ext((int) operation_table_total(m->operations));
+        for (Operation *op = operation_table_first(m->operations); op; op = op->next)
+                json_object_array_add(records, operation_to_record(op));
+        int r = store_compact(m->store, records);
+        if (r < 0)
+                log_warning_errno(r, "Journal compaction failed, will try again later: %m");
+}
+
 static int on_prune(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         operation_table_prune(m->operations, now_usec(CLOCK_REALTIME));
+        maybe_compact(m);
         (void) sd_event_source_set_time(s, usec + PRUNE_INTERVAL_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;
@@ -30,6 +45,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (!m)
                 return log_oom();
         m->config = config;
+        m->self_uid = geteuid();
         m->config_path = config_path ? strdup(config_path) : NULL;
 
         r = sd_event_default(&m->event);
@@ -49,6 +65,8 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         r = operation_table_new(config->max_operations, config->retention_usec, &m->operations);
         if (r < 0)
                 return log_oom();
+        operation_table_set_listener(m->operations, manager_on_change, m);
+        operation_table_set_destructor(m->operations, manager_tracking_free);
         r = server_new(m->event, m->config, manager_dispatch, m, &m->server);
         if (r < 0)
                 return log_oom();
@@ -67,6 +85,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         server_free(m->server);
         graph_client_free(m->graph);
+        store_free(m->store); /* flushes what was appended */
         operation_table_free(m->operations);
         token_manager_free(m->token);
         curl_glue_free(m->glue);
@@ -79,9 +98,66 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
+static int restore_record(json_object *record, void *userdata) {
+        Manager *m = userdata;
+        json_object *drop;
+
+        if (json_object_object_get_ex(record, "drop", &drop)) {
+                Operation *op = operation_table_get(m->operations, json_object_get_string(drop));
+                if (op)
+                        operation_table_remove(m->operations, op);
+                return 0;
+        }
+        return operation_table_restore(m->operations, record, NULL);
+}
+
+/* Reloads the journal and picks up where the last run stopped: cancels that may not have
+ * reached Graph go again (repeating cancelMediaProcessing is harmless), pending ones keep
+ * their original completion deadline. */
+static int recover(Manager *m) {
+        _cleanup_free_ char *error = NULL;
+        unsigned resent = 0, pending = 0;
+        int r;
+
+        r = store_open(m->event, m->config->state_directory, &m->store);
+        if (r < 0)
+                return r;
+        m->restoring = true;
+        r = store_load(m->store, restore_record, m, &error);
+        m->restoring = false;
+        if (r < 0) {
+                if (error)
+                        log_error("%s", error);
+                return r;
+        }
+        operation_table_prune(m->operations, now_usec(CLOCK_REALTIME));
+
+        for (Operation *op = operation_table_first(m->operations); op; op = op->next) {
+                if (op->status == OPERATION_QUEUED || op->status == OPERATION_SUBMITTING) {
+                        operation_set_status(op, OPERATION_QUEUED);
+                        r = manager_resubmit(m, op);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot resend the cancel of operation %s: %m", op->id);
+                        else
+                                resent++;
+                } else if (!operation_status_is_settled(op->status)) {
+                        manager_track_restored(m, op);
+                        pending++;
+                }
+        }
+        if (operation_table_total(m->operations) > 0)
+                log_info("Restored %u operations from the journal: %u cancels sent again, %u waiting for an outcome.",
+                         operation_table_total(m->operations), resent, pending);
+        maybe_compact(m);
+        return 0;
+}
+
 int manager_start(Manager *m, const char *socket_override) {
         int r;
 
+        r = recover(m);
+        if (r < 0)
+                return r;
         r = server_listen(m->server, socket_override);
         if (r < 0)
                 return r;
@@ -97,14 +173,22 @@ static bool shutdown_done(Manager *m) {
         return graph_client_in_flight(m->graph) == 0 && graph_client_queued(m->graph) == 0;
 }
 
+static void shutdown_close(void *userdata) {
+        Manager *m = userdata;
+
+        server_close_all(m->server);
+        (void) sd_event_exit(m->event, 0);
+}
+
 static void shutdown_finish(Manager *m) {
         _cleanup_(error_freep) Error *e =
                 error_new(ERROR_INTERNAL, NULL, "The daemon stopped before Graph answered this cancel.");
 
         if (e)
                 graph_client_fail_all(m->graph, e);
-        server_close_all(m->server);
-        (void) sd_event_exit(m->event, 0);
+        /* The last replies leave only once the journal holds what they report. */
+        if (store_defer(m->store, shutdown_close, m) < 0)
+                shutdown_close(m);
 }
 
 static int on_shutdown_tick(sd_event_source *s, uint64_t usec, void *userdata) {

@@ -13,6 +13,7 @@
 #include "graph-client.h"
 #include "operation.h"
 #include "server.h"
+#include "store.h"
 #include "token.h"
 
 #define PROTOCOL_VERSION 1
@@ -27,6 +28,11 @@ typedef struct Manager {
         GraphClient *graph;
         OperationTable *operations;
         Server *server;
+        Store *store;
+        bool restoring;        /* replaying the journal: changes are not journaled again */
+        uid_t self_uid;        /* always allowed, like root */
+        uint64_t denial_window_start;
+        unsigned denials_logged;
         uint64_t started_usec; /* CLOCK_MONOTONIC */
         sd_event_source *prune_timer;
         sd_event_source *shutdown_timer;
@@ -49,6 +55,12 @@ int manager_reload(Manager *m);
 
 /* Entry point for every request the server reads (methods.c). */
 void manager_dispatch(Call *call, void *userdata);
+
+/* methods.c: operation tracking. */
+void manager_on_change(Operation *op, void *userdata);
+void manager_tracking_free(Operation *op);
+int manager_resubmit(Manager *m, Operation *op);
+void manager_track_restored(Manager *m, Operation *op);
 
 /* One-line summary for sd_notify STATUS=. */
 char *manager_status_line(Manager *m);

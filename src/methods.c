@@ -1,23 +1,100 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * methods.c — one handler per protocol method. Each validates its params strictly before
- * any side effect (so a refused request changes nothing and never reaches Graph), then
- * answers its Call exactly once, now or when Graph has answered.
+ * methods.c — one handler per protocol method, and the tracking of each operation after its
+ * cancel was answered: completion timeout, optional polling, watchers and callers waiting for
+ * a final state. Handlers validate params strictly before any side effect (a refused request
+ * changes nothing and never reaches Graph) and answer their Call exactly once.
+ *
+ * Durability: every change of an operation is appended to the journal (manager_on_change) and
+ * everything that reports a change to a client — replies and operation.changed events — goes
+ * out through store_defer(), i.e. only once the journal holds that change, in the order the
+ * changes happened.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "manager.h"
+#include "notify.h"
 #include "rpc.h"
+#include "store.h"
 #include "util.h"
 #include "validate.h"
+
+#define POLL_INTERVAL_MAX_USEC (60 * USEC_PER_SEC)
+
+typedef enum ListenerKind {
+        LISTENER_WATCH,        /* operation.watch: an event per change until final */
+        LISTENER_WAIT_SETTLED, /* cancel with wait:"completed": one reply once settled */
+        LISTENER_WAIT_ANSWER,  /* a repeated cancel: one reply once Graph answered the first */
+} ListenerKind;
+
+typedef struct Listener Listener;
+struct Listener {
+        unsigned n_ref;
+        ListenerKind kind;
+        Operation *op;     /* NULL once detached */
+        Call *call;        /* the waits */
+        Subscription *sub; /* the watch; NULL once its connection is gone */
+        Listener *prev, *next;
+};
+
+typedef struct Tracking {
+        Manager *manager;
+        sd_event_source *completion_timer;
+        sd_event_source *poll_timer;
+        GraphRequest *poll;
+        uint64_t poll_interval;
+        Listener *listeners;
+} Tracking;
 
 typedef struct Submission {
         Manager *manager;
         Operation *op;
-        Call *call;
+        Call *call; /* NULL for a resubmission after a restart */
+        bool wait_settled;
 } Submission;
+
+/* ---- deferred output ---------------------------------------------------------------- */
+
+typedef struct DeferredReply {
+        Call *call;
+        json_object *result;
+        Error *error;
+} DeferredReply;
+
+static void deferred_reply_run(void *userdata) {
+        DeferredReply *d = userdata;
+
+        if (d->error)
+                call_reply_error(d->call, d->error);
+        else
+                call_reply(d->call, TAKE_PTR(d->result));
+        error_free(d->error);
+        json_object_put(d->result);
+        free(d);
+}
+
+/* Replies once the journal holds every change made so far. Takes result or error. */
+static void reply_durable(Manager *m, Call *call, json_object *result, Error *error) {
+        DeferredReply *d = malloc(sizeof *d);
+
+        if (d)
+                *d = (DeferredReply) { .call = call, .result = result, .error = error };
+        /* store_defer() may run it at once, when nothing is waiting for the disk. */
+        if (!d || store_defer(m->store, deferred_reply_run, d) < 0) {
+                free(d);
+                log_oom();
+                if (error)
+                        call_reply_error(call, error);
+                else
+                        call_reply(call, TAKE_PTR(result));
+                error_free(error);
+                json_object_put(result);
+                return;
+        }
+}
 
 static void reply_error(Call *call, Error *e) {
         if (!e) {
@@ -35,12 +112,195 @@ static json_object *operation_result(const Operation *op) {
         return j;
 }
 
+/* ---- listeners ---------------------------------------------------------------------- */
+
+static Listener *listener_unref_n(Listener *l, unsigned n) {
+        if (!l)
+                return NULL;
+        l->n_ref -= n;
+        if (l->n_ref == 0)
+                free(l);
+        return NULL;
+}
+
+static Listener *listener_unref(Listener *l) {
+        return listener_unref_n(l, 1);
+}
+
+/* Takes l off its operation's list; returns whether it was on it (and so owes a reference). */
+static bool listener_unlink(Listener *l) {
+        Tracking *t;
+
+        if (!l->op)
+                return false;
+        t = l->op->tracking;
+        if (l->prev)
+                l->prev->next = l->next;
+        else if (t)
+                t->listeners = l->next;
+        if (l->next)
+                l->next->prev = l->prev;
+        l->prev = l->next = NULL;
+        l->op = NULL;
+        return true;
+}
+
+static void listener_detach(Listener *l) {
+        if (listener_unlink(l))
+                listener_unref(l);
+}
+
+static Tracking *tracking_get(Manager *m, Operation *op) {
+        if (!op->tracking) {
+                Tracking *t = calloc(1, sizeof(Tracking));
+                if (!t)
+                        return NULL;
+                t->manager = m;
+                op->tracking = t;
+        }
+        return op->tracking;
+}
+
+static Listener *listener_attach(Manager *m, Operation *op, ListenerKind kind) {
+        Tracking *t = tracking_get(m, op);
+        Listener *l;
+
+        if (!t || !(l = calloc(1, sizeof *l)))
+                return NULL;
+        *l = (Listener) { .n_ref = 1, .kind = kind, .op = op, .next = t->listeners };
+        if (t->listeners)
+                t->listeners->prev = l;
+        t->listeners = l;
+        return l;
+}
+
+typedef struct DeferredEvent {
+        Listener *listener;
+        json_object *params;
+        bool last;
+} DeferredEvent;
+
+static void deferred_event_run(void *userdata) {
+        DeferredEvent *e = userdata;
+        Listener *l = e->listener;
+        unsigned drop = 1; /* this event's reference */
+
+        if (l->sub) {
+                (void) subscription_notify(l->sub, "operation.changed", TAKE_PTR(e->params));
+                if (e->last) {
+                        l->sub = subscription_free(l->sub);
+                        drop++; /* and the subscription's */
+                }
+        }
+        json_object_put(e->params);
+        free(e);
+        listener_unref_n(l, drop);
+}
+
+static void on_watch_dropped(Subscription *s, void *userdata) {
+        Listener *l = userdata;
+
+        (void) s;
+        l->sub = NULL; /* the server frees the subscription */
+        listener_unref_n(l, 1 + listener_unlink(l));
+}
+
+/* Called for every change: each listener learns of it in order, none skipped. */
+static void listeners_notify(Manager *m, Operation *op) {
+        Tracking *t = op->tracking;
+        bool settled = operation_status_is_settled(op->status);
+        bool answered = op->status != OPERATION_QUEUED && op->status != OPERATION_SUBMITTING;
+
+        if (!t)
+                return;
+        for (Listener *l = t->listeners, *next; l; l = next) {
+                next = l->next;
+                switch (l->kind) {
+                case LISTENER_WATCH: {
+                        DeferredEvent *e = malloc(sizeof *e);
+                        if (!e) {
+                                log_oom();
+                                break;
+                        }
+                        json_object *params = json_object_new_object();
+                        json_object_object_add(params, "operation", operation_to_json(op));
+                        *e = (DeferredEvent) { .listener = l, .params = params, .last = settled };
+                        l->n_ref++;
+                        if (store_defer(m->store, deferred_event_run, e) < 0) {
+                                log_oom();
+                                listener_unref(l);
+                                json_object_put(params);
+                                free(e);
+                        }
+                        if (settled)
+                                listener_detach(l);
+                        break;
+                }
+                case LISTENER_WAIT_SETTLED:
+                        if (!settled)
+                                break;
+                        reply_durable(m, l->call, operation_result(op), NULL);
+                        listener_detach(l);
+                        break;
+                case LISTENER_WAIT_ANSWER:
+                        if (!answered)
+                                break;
+                        reply_durable(m, l->call, operation_result(op), NULL);
+                        listener_detach(l);
+                        break;
+                }
+        }
+}
+
+void manager_tracking_free(Operation *op) {
+        Tracking *t = op->tracking;
+
+        if (!t)
+                return;
+        while (t->listeners) {
+                Listener *l = t->listeners;
+                if (l->kind != LISTENER_WATCH && l->call) {
+                        _cleanup_(error_freep) Error *e =
+                                error_new(ERROR_OPERATION_NOT_FOUND, NULL, "The operation was dropped.");
+                        if (e)
+                                call_reply_error(l->call, e);
+                }
+                listener_detach(l);
+        }
+        sd_event_source_disable_unref(t->completion_timer);
+        sd_event_source_disable_unref(t->poll_timer);
+        graph_request_abandon(t->poll);
+        free(t);
+        op->tracking = NULL;
+}
+
+void manager_on_change(Operation *op, void *userdata) {
+        Manager *m = userdata;
+
+        if (m->store && !m->restoring) {
+                _cleanup_json_ json_object *rec = operation_to_record(op);
+                int64_t r = store_append(m->store, rec);
+                if (r < 0)
+                        log_error_errno((int) r, "Cannot append operation %s to the journal: %m", op->id);
+        }
+        if (operation_status_is_settled(op->status) && op->tracking) {
+                Tracking *t = op->tracking;
+                t->completion_timer = sd_event_source_disable_unref(t->completion_timer);
+                t->poll_timer = sd_event_source_disable_unref(t->poll_timer);
+                t->poll = NULL; /* an answer in flight finds the operation settled and stops */
+        }
+        listeners_notify(m, op);
+}
+
+/* ---- completion timeout and polling ------------------------------------------------- */
+
 static int on_completion_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Operation *op = userdata;
+        Tracking *t = op->tracking;
 
         (void) s;
         (void) usec;
-        op->completion_timer = sd_event_source_disable_unref(op->completion_timer);
+        t->completion_timer = sd_event_source_disable_unref(t->completion_timer);
         if (operation_status_is_settled(op->status))
                 return 0;
         log_info("Operation %s (call %s) had no final state after CompletionTimeoutSec; now unknown.", op->id,
@@ -50,20 +310,110 @@ static int on_completion_timeout(sd_event_source *s, uint64_t usec, void *userda
         return 0;
 }
 
+/* The timeout counts from the operation's creation, also across a restart. */
 static void arm_completion_timeout(Manager *m, Operation *op) {
-        sd_event_source *s = NULL;
-        uint64_t now;
+        Tracking *t = tracking_get(m, op);
+        uint64_t now_rt = now_usec(CLOCK_REALTIME), now, elapsed;
 
+        if (!t)
+                return (void) log_oom();
+        elapsed = now_rt > op->created_usec ? now_rt - op->created_usec : 0;
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        if (sd_event_add_time(m->event, &s, CLOCK_MONOTONIC, now + m->config->completion_timeout_usec,
-                              100 * USEC_PER_MSEC, on_completion_timeout, op) < 0) {
+        uint64_t left = elapsed < m->config->completion_timeout_usec ? m->config->completion_timeout_usec - elapsed : 0;
+        sd_event_source_disable_unref(t->completion_timer);
+        t->completion_timer = NULL;
+        if (sd_event_add_time(m->event, &t->completion_timer, CLOCK_MONOTONIC, now + left, 50 * USEC_PER_MSEC,
+                              on_completion_timeout, op) < 0) {
                 log_warning("Cannot arm the completion timeout of operation %s.", op->id);
                 return;
         }
-        (void) sd_event_source_set_description(s, "completion-timeout");
-        sd_event_source_disable_unref(op->completion_timer);
-        op->completion_timer = s;
+        (void) sd_event_source_set_description(t->completion_timer, "completion-timeout");
 }
+
+static void schedule_poll(Manager *m, Operation *op);
+
+typedef struct PollContext {
+        Operation *op;
+} PollContext;
+
+static void on_poll_done(GraphRequest *r, GraphAnswer *answer, const Error *error, void *userdata) {
+        PollContext *p = userdata;
+        Operation *op = p->op;
+        Tracking *t;
+
+        free(p);
+        if (!op)
+                return;
+        t = op->tracking;
+        if (!t || t->poll != r)
+                return; /* settled or dropped meanwhile */
+        t->poll = NULL;
+        if (operation_status_is_settled(op->status))
+                return;
+        if (answer && !answer->error) {
+                if (operation_apply_answer(op, answer) < 0)
+                        log_oom();
+                operation_changed(op);
+        } else if (answer && answer->http_status == 404) {
+                /* Graph forgets finished operations; a notification or the timeout settles it. */
+                log_debug("Polling operation %s: Graph no longer knows it; waiting for a notification.", op->id);
+                return;
+        } else if (error)
+                log_debug("Polling operation %s failed: %s", op->id, error->message);
+        if (!operation_status_is_settled(op->status))
+                schedule_poll(t->manager, op);
+}
+
+static int on_poll_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Operation *op = userdata;
+        Tracking *t = op->tracking;
+        Manager *m = t->manager;
+        PollContext *p;
+        int r;
+
+        (void) s;
+        (void) usec;
+        t->poll_timer = sd_event_source_disable_unref(t->poll_timer);
+        if (operation_status_is_settled(op->status) || !op->graph_operation_id || t->poll)
+                return 0;
+        p = malloc(sizeof *p);
+        if (!p)
+                return log_oom(), 0;
+        p->op = op;
+        r = graph_client_get_operation(m->graph, op->call_id, op->graph_operation_id, on_poll_done, p, &t->poll);
+        if (r < 0) {
+                free(p);
+                t->poll = NULL;
+                log_debug_errno(r, "Cannot poll operation %s: %m", op->id);
+                schedule_poll(m, op);
+        }
+        return 0;
+}
+
+/* GET …/operations/{id} at PollIntervalSec, doubling up to a minute, until settled. */
+static void schedule_poll(Manager *m, Operation *op) {
+        Tracking *t = tracking_get(m, op);
+        uint64_t now;
+
+        if (!t || m->config->poll_interval_usec == 0 || !op->graph_operation_id || t->poll_timer)
+                return;
+        t->poll_interval = t->poll_interval == 0 ? m->config->poll_interval_usec
+                                                 : MIN(t->poll_interval * 2, MAX(POLL_INTERVAL_MAX_USEC, m->config->poll_interval_usec));
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (sd_event_add_time(m->event, &t->poll_timer, CLOCK_MONOTONIC, now + t->poll_interval, 10 * USEC_PER_MSEC,
+                              on_poll_timer, op) < 0)
+                log_warning("Cannot schedule polling for operation %s.", op->id);
+}
+
+/* What happens after Graph's first answer, or after a restart, to a pending operation. */
+static void track_pending(Manager *m, Operation *op) {
+        if (operation_status_is_settled(op->status))
+                return;
+        arm_completion_timeout(m, op);
+        schedule_poll(m, op);
+}
+
+/* ---- cancel ------------------------------------------------------------------------- */
 
 static void on_cancel_started(GraphRequest *r, void *userdata) {
         Submission *sub = userdata;
@@ -78,60 +428,106 @@ static void on_cancel_done(GraphRequest *r, GraphAnswer *answer, const Error *er
         Operation *op = sub->op;
         Call *call = sub->call;
         Manager *m = sub->manager;
+        bool wait_settled = sub->wait_settled;
 
         (void) r;
         free(sub);
-        op->userdata = NULL;
+        op->submission = NULL;
 
         if (error) {
                 _cleanup_(error_freep) Error *e = error_copy(error);
-                if (answer && answer->request_id && e && e->data &&
-                    !json_object_object_get_ex(e->data, "requestId", NULL))
+                if (!e) {
+                        log_oom();
+                        return;
+                }
+                if (answer && answer->request_id && e->data && !json_object_object_get_ex(e->data, "requestId", NULL))
                         json_object_object_add(e->data, "requestId", json_object_new_string(answer->request_id));
-                if (operation_fail(op, e ?: error) < 0)
+                if (operation_status_is_final(op->status)) {
+                        /* A notification settled it while the cancel was still retrying. */
+                        if (call)
+                                reply_durable(m, call, operation_result(op), NULL);
+                        return;
+                }
+                if (operation_fail(op, e) < 0)
                         log_oom();
                 operation_changed(op);
-                log_info("Cancel for call %s failed: %s: %s", op->call_id, error_class_name(error->class),
-                         error->message);
-                if (e) {
-                        if (!e->data)
-                                e->data = json_object_new_object();
-                        json_object_object_add(e->data, "operationId", json_object_new_string(op->id));
-                }
+                log_info("Cancel for call %s failed: %s: %s", op->call_id, error_class_name(e->class), e->message);
+                if (!e->data)
+                        e->data = json_object_new_object();
+                json_object_object_add(e->data, "operationId", json_object_new_string(op->id));
                 if (call)
-                        call_reply_error(call, e ?: error);
+                        reply_durable(m, call, NULL, TAKE_PTR(e));
                 return;
         }
 
         if (operation_apply_answer(op, answer) < 0)
                 log_oom();
-        if (!operation_status_is_settled(op->status))
-                arm_completion_timeout(m, op);
         operation_changed(op);
+        track_pending(m, op);
         log_debug("Cancel for call %s answered %ld: operation %s is %s.", op->call_id, answer->http_status,
                   strempty(op->graph_operation_id), operation_status_to_string(op->status));
-        if (call)
-                call_reply(call, operation_result(op));
+        if (!call)
+                return;
+        if (wait_settled && !operation_status_is_settled(op->status)) {
+                Listener *l = listener_attach(m, op, LISTENER_WAIT_SETTLED);
+                if (l) {
+                        l->call = call;
+                        return;
+                }
+                log_oom();
+        }
+        reply_durable(m, call, operation_result(op), NULL);
+}
+
+/* Sends (or, after a restart, sends again) an operation's cancel. */
+static int submit(Manager *m, Operation *op, Call *call, bool wait_settled) {
+        Submission *sub = malloc(sizeof *sub);
+        int r;
+
+        if (!sub)
+                return -ENOMEM;
+        *sub = (Submission) { .manager = m, .op = op, .call = call, .wait_settled = wait_settled };
+        op->submission = sub;
+        r = graph_client_cancel(m->graph, op->call_id, op->client_context, op->all, on_cancel_started, on_cancel_done,
+                                sub, NULL);
+        if (r < 0) {
+                op->submission = NULL;
+                free(sub);
+        }
+        return r;
+}
+
+int manager_resubmit(Manager *m, Operation *op) {
+        return submit(m, op, NULL, false);
+}
+
+void manager_track_restored(Manager *m, Operation *op) {
+        track_pending(m, op);
+}
+
+static Error *check_call_id(const char *param, const char *call_id) {
+        if (!call_id_is_valid(call_id))
+                return error_invalid_param(param, "%s must be 1-%d characters of A-Z, a-z, 0-9 and '-'.", param,
+                                           CALL_ID_MAX);
+        return NULL;
 }
 
 static void method_cancel(Manager *m, Call *call) {
-        static const char *const allowed[] = { "callId", "clientContext", "all", NULL };
-        const char *call_id, *context;
+        static const char *const allowed[] = { "callId", "clientContext", "all", "wait", NULL };
+        const char *call_id, *context, *wait;
         char generated[37];
         Operation *op = NULL;
-        Submission *sub;
         Error *e;
         int all, r;
 
         if ((e = rpc_params_check_object(call->params, allowed)) ||
             (e = rpc_param_string(call->params, "callId", true, &call_id)) ||
             (e = rpc_param_string(call->params, "clientContext", false, &context)) ||
-            (e = rpc_param_bool(call->params, "all", &all)))
+            (e = rpc_param_bool(call->params, "all", &all)) ||
+            (e = rpc_param_string(call->params, "wait", false, &wait)) || (e = check_call_id("callId", call_id)))
                 return reply_error(call, e);
-
-        if (!call_id_is_valid(call_id))
-                return reply_error(call, error_invalid_param("callId", "callId must be 1-%d characters of A-Z, a-z, 0-9 and '-'.",
-                                                             CALL_ID_MAX));
+        if (wait && !streq(wait, "completed"))
+                return reply_error(call, error_invalid_param("wait", "\"wait\" can only be \"completed\"."));
         if (context) {
                 r = client_context_check(context);
                 if (r == -E2BIG)
@@ -140,17 +536,45 @@ static void method_cancel(Manager *m, Call *call) {
                 if (r < 0)
                         return reply_error(call, error_invalid_param("clientContext",
                                                                      "clientContext must be non-empty UTF-8 text without control characters."));
-        } else {
+        }
+        if (all >= 0 && !graph_config_supports_all(m->config))
+                return reply_error(call, error_invalid_param("all",
+                                                             "\"all\" exists only in the 2019 beta API (ApiVersion=beta with "
+                                                             "CallsPath=/app/calls or /applications/{appId}/calls)."));
+
+        /* The same cancel again while the first is not final: one request to Graph, and this
+         * caller learns what the first one learns. */
+        op = context ? operation_table_find_pending(m->operations, call_id, context) : NULL;
+        if (op && op->uid == call->uid) {
+                bool answered = op->status != OPERATION_QUEUED && op->status != OPERATION_SUBMITTING;
+                if (wait && !operation_status_is_settled(op->status)) {
+                        Listener *l = listener_attach(m, op, LISTENER_WAIT_SETTLED);
+                        if (!l)
+                                return reply_error(call, NULL);
+                        l->call = call;
+                        return;
+                }
+                if (answered || operation_status_is_settled(op->status))
+                        return reply_durable(m, call, operation_result(op), NULL);
+                Listener *l = listener_attach(m, op, LISTENER_WAIT_ANSWER);
+                if (!l)
+                        return reply_error(call, NULL);
+                l->call = call;
+                return;
+        }
+
+        if (!context) {
                 /* Graph echoes clientContext in notifications: a unique one lets them be matched. */
                 r = uuid_random(generated);
                 if (r < 0)
                         return reply_error(call, error_new(ERROR_INTERNAL, NULL, "Cannot generate a clientContext."));
                 context = generated;
         }
-        if (all >= 0 && !graph_config_supports_all(m->config))
-                return reply_error(call, error_invalid_param("all",
-                                                             "\"all\" exists only in the 2019 beta API (ApiVersion=beta with "
-                                                             "CallsPath=/app/calls or /applications/{appId}/calls)."));
+
+        if (operation_table_pending_of(m->operations, call->uid) >= m->config->max_pending_per_user)
+                return reply_error(call, error_limit("MaxPendingPerUser",
+                                                     "MaxPendingPerUser=%u cancels of this user are not final yet.",
+                                                     m->config->max_pending_per_user));
 
         r = operation_table_add(m->operations, call_id, context, all, call->uid, &op);
         if (r == -ENOBUFS)
@@ -159,27 +583,23 @@ static void method_cancel(Manager *m, Call *call) {
         if (r < 0)
                 return reply_error(call, error_new(ERROR_INTERNAL, NULL, "Cannot record the operation: %s", strerror(-r)));
 
-        sub = malloc(sizeof *sub);
-        if (!sub) {
-                operation_table_remove(m->operations, op);
-                return reply_error(call, NULL);
-        }
-        *sub = (Submission) { .manager = m, .op = op, .call = call };
-        op->userdata = sub;
-        operation_changed(op);
-
-        r = graph_client_cancel(m->graph, call_id, context, all, on_cancel_started, on_cancel_done, sub, NULL);
+        r = submit(m, op, call, wait != NULL);
         if (r < 0) {
-                free(sub);
                 operation_table_remove(m->operations, op);
                 if (r == -ENOBUFS)
                         return reply_error(call, error_limit("MaxQueued", "MaxQueued=%u cancels already wait for Graph.",
                                                              m->config->max_queued));
                 return reply_error(call, error_new(ERROR_INTERNAL, NULL, "Cannot submit the cancel: %s", strerror(-r)));
         }
+        /* Recorded once it is certain to be sent (a refused one leaves no trace); a request that
+         * went straight to the wire was recorded as submitting already. */
+        if (op->status == OPERATION_QUEUED)
+                operation_changed(op);
 }
 
-static void method_operation_get(Manager *m, Call *call) {
+/* ---- operation.* -------------------------------------------------------------------- */
+
+static Error *lookup_operation(Manager *m, Call *call, Operation **ret) {
         static const char *const allowed[] = { "operationId", NULL };
         const char *id;
         Operation *op;
@@ -187,13 +607,46 @@ static void method_operation_get(Manager *m, Call *call) {
 
         if ((e = rpc_params_check_object(call->params, allowed)) ||
             (e = rpc_param_string(call->params, "operationId", true, &id)))
-                return reply_error(call, e);
+                return e;
         if (strlen(id) > 128)
-                return reply_error(call, error_invalid_param("operationId", "operationId is too long."));
+                return error_invalid_param("operationId", "operationId is too long.");
         op = operation_table_get(m->operations, id);
-        if (!op)
-                return reply_error(call, error_new(ERROR_OPERATION_NOT_FOUND, NULL, "No operation %s.", id));
-        call_reply(call, operation_result(op));
+        /* Another caller's operation is answered exactly like a missing one: no oracle. */
+        if (!op || (!(call->roles & ACCESS_ADMIN) && op->uid != call->uid))
+                return error_new(ERROR_OPERATION_NOT_FOUND, NULL, "No operation %s.", id);
+        *ret = op;
+        return NULL;
+}
+
+static void method_operation_get(Manager *m, Call *call) {
+        Operation *op;
+        Error *e = lookup_operation(m, call, &op);
+
+        if (e)
+                return reply_error(call, e);
+        reply_durable(m, call, operation_result(op), NULL);
+}
+
+static void method_operation_watch(Manager *m, Call *call) {
+        Operation *op;
+        Listener *l;
+        Error *e = lookup_operation(m, call, &op);
+
+        if (e)
+                return reply_error(call, e);
+        if (!operation_status_is_settled(op->status)) {
+                l = listener_attach(m, op, LISTENER_WATCH);
+                if (!l)
+                        return reply_error(call, NULL);
+                l->sub = subscription_new(call, on_watch_dropped, l);
+                if (!l->sub) {
+                        listener_detach(l);
+                        return reply_error(call, NULL);
+                }
+                l->n_ref++; /* held by the subscription */
+        }
+        /* Deferred like every event, so this reply precedes the first operation.changed. */
+        reply_durable(m, call, operation_result(op), NULL);
 }
 
 static void method_operation_list(Manager *m, Call *call) {
@@ -206,24 +659,91 @@ static void method_operation_list(Manager *m, Call *call) {
         if ((e = rpc_params_check_object(call->params, allowed)) ||
             (e = rpc_param_string(call->params, "callId", false, &call_id)) ||
             (e = rpc_param_string(call->params, "status", false, &status)) ||
-            (e = rpc_param_uint(call->params, "limit", 1, 1000, 100, &limit)))
+            (e = rpc_param_uint(call->params, "limit", 1, 1000, 100, &limit)) ||
+            (call_id && (e = check_call_id("callId", call_id))))
                 return reply_error(call, e);
-        if (call_id && !call_id_is_valid(call_id))
-                return reply_error(call, error_invalid_param("callId", "callId must be 1-%d characters of A-Z, a-z, 0-9 and '-'.",
-                                                             CALL_ID_MAX));
         if (status) {
                 st = operation_status_from_string(status);
                 if (st < 0)
                         return reply_error(call, error_invalid_param("status", "Unknown status \"%s\".", status));
         }
         json_object *result = json_object_new_object();
-        json_object_object_add(result, "operations", operation_table_list_json(m->operations, call_id, st, limit));
-        call_reply(call, result);
+        json_object_object_add(result, "operations", operation_table_list_json(m->operations, call_id, st,
+                                                                                 (call->roles & ACCESS_ADMIN) ? -1 : (int64_t) call->uid,
+                                                                                 limit));
+        reply_durable(m, call, result, NULL);
 }
+
+/* ---- notifications.deliver ---------------------------------------------------------- */
+
+/* Which tracked operation a notification is about: by Graph's operation id, or — only while
+ * we do not know that id yet (the notification overtook the cancel's answer) — by the
+ * clientContext we sent and the call id in the resource URL. */
+static Operation *match_notification(Manager *m, const NotifyEntry *n) {
+        Operation *op = NULL;
+
+        if (n->op_id)
+                op = operation_table_get_by_graph_id(m->operations, n->op_id);
+        if (!op && n->data_id)
+                op = operation_table_get_by_graph_id(m->operations, n->data_id);
+        if (op)
+                return op;
+        op = operation_table_find_by_context(m->operations, n->client_context);
+        if (op && !op->graph_operation_id && (!n->call_id || strcaseeq(n->call_id, op->call_id)))
+                return op;
+        return NULL;
+}
+
+static void method_notifications_deliver(Manager *m, Call *call) {
+        _cleanup_(notify_batch_freep) NotifyBatch *b = NULL;
+        Error *e = NULL;
+        unsigned matched = 0, ignored = 0;
+        int r;
+
+        r = notify_parse(call->params, &b, &e);
+        if (r < 0)
+                return reply_error(call, e);
+
+        for (size_t i = 0; i < b->n_entries; i++) {
+                const NotifyEntry *n = &b->entries[i];
+                Operation *op = match_notification(m, n);
+
+                if (!op) {
+                        ignored++;
+                        continue;
+                }
+                matched++;
+                GraphAnswer a = {
+                        .http_status = 200,
+                        .operation_id = (char *) (!op->graph_operation_id ? (n->data_id ?: n->op_id) : NULL),
+                        .status = n->status,
+                        .has_result_info = n->has_result_info,
+                        .result_code = n->result_code,
+                        .result_subcode = n->result_subcode,
+                        .result_message = (char *) n->result_message,
+                        .completion_reason = (char *) n->completion_reason,
+                };
+                if (operation_status_is_final(op->status) || (n->status == GRAPH_OP_NONE && !n->has_result_info))
+                        continue;
+                if (operation_apply_answer(op, &a) < 0) {
+                        log_oom();
+                        continue;
+                }
+                log_debug("Notification %s for operation %s: now %s.", n->change_type, op->id,
+                          operation_status_to_string(op->status));
+                operation_changed(op);
+        }
+        json_object *result = json_object_new_object();
+        json_object_object_add(result, "matched", json_object_new_int64(matched));
+        json_object_object_add(result, "ignored", json_object_new_int64(ignored));
+        reply_durable(m, call, result, NULL);
+}
+
+/* ---- status ------------------------------------------------------------------------- */
 
 static void method_status(Manager *m, Call *call) {
         static const char *const allowed[] = { NULL };
-        json_object *j, *graph;
+        json_object *j, *graph, *journal;
         uint64_t now;
         Error *e;
 
@@ -234,7 +754,9 @@ static void method_status(Manager *m, Call *call) {
         j = json_object_new_object();
         json_object_object_add(j, "version", json_object_new_string(PACKAGE_VERSION));
         json_object_object_add(j, "protocolVersion", json_object_new_int(PROTOCOL_VERSION));
-        json_object_object_add(j, "uptimeSec", json_object_new_double((double) (now - m->started_usec) / 1e6));
+        json_object *uptime = json_object_new_double((double) (now - m->started_usec) / 1e6);
+        json_object_set_serializer(uptime, json_object_double_to_json_string, (void *) "%.3f", NULL);
+        json_object_object_add(j, "uptimeSec", uptime);
         json_object_object_add(j, "token", token_manager_status_json(m->token));
         graph = json_object_new_object();
         json_object_object_add(graph, "endpoint", json_object_new_string(m->config->graph_endpoint));
@@ -243,8 +765,14 @@ static void method_status(Manager *m, Call *call) {
         json_object_object_add(graph, "inFlight", json_object_new_int64(graph_client_in_flight(m->graph)));
         json_object_object_add(graph, "queued", json_object_new_int64(graph_client_queued(m->graph)));
         json_object_object_add(graph, "attempts", json_object_new_int64(graph_client_attempts(m->graph)));
+        json_object_object_add(graph, "holdMs", json_object_new_int64((int64_t) (graph_client_hold_usec(m->graph) / 1000)));
         json_object_object_add(j, "graph", graph);
         json_object_object_add(j, "operations", operation_table_counts_json(m->operations));
+        journal = json_object_new_object();
+        json_object_object_add(journal, "directory", json_object_new_string(m->config->state_directory));
+        json_object_object_add(journal, "bytes", json_object_new_int64((int64_t) store_journal_bytes(m->store)));
+        json_object_object_add(journal, "syncs", json_object_new_int64((int64_t) store_syncs(m->store)));
+        json_object_object_add(j, "journal", journal);
         json_object_object_add(j, "connections", json_object_new_int64(server_connections(m->server)));
         call_reply(call, j);
 }
@@ -252,18 +780,42 @@ static void method_status(Manager *m, Call *call) {
 static const struct {
         const char *name;
         void (*handler)(Manager *m, Call *call);
+        AccessRole role; /* what the peer must hold */
 } methods[] = {
-        { "cancel", method_cancel },
-        { "operation.get", method_operation_get },
-        { "operation.list", method_operation_list },
-        { "status", method_status },
+        { "cancel", method_cancel, ACCESS_CLIENT },
+        { "operation.get", method_operation_get, ACCESS_CLIENT },
+        { "operation.list", method_operation_list, ACCESS_CLIENT },
+        { "operation.watch", method_operation_watch, ACCESS_CLIENT },
+        { "notifications.deliver", method_notifications_deliver, ACCESS_NOTIFY },
+        { "status", method_status, ACCESS_CLIENT },
 };
+
+/* Denials are logged once per connection, and at most a few per interval overall, so a
+ * hostile local user cannot flood the journal. */
+static bool denial_log_allowed(Manager *m) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (now - m->denial_window_start > 10 * USEC_PER_SEC) {
+                m->denial_window_start = now;
+                m->denials_logged = 0;
+        }
+        return m->denials_logged++ < 10;
+}
 
 void manager_dispatch(Call *call, void *userdata) {
         Manager *m = userdata;
 
+        call->roles = call->peer ? access_roles(m->config, call->peer, m->self_uid) : 0;
         for (size_t i = 0; i < ELEMENTSOF(methods); i++)
                 if (streq(call->method, methods[i].name)) {
+                        if (!(call->roles & methods[i].role)) {
+                                if (call_first_denial(call) && denial_log_allowed(m))
+                                        log_warning("Refused %s from pid=%d uid=%u: not in the [Access] lists.",
+                                                    call->method, (int) call->pid, (unsigned) call->uid);
+                                return reply_error(call, error_new(ERROR_PERMISSION_DENIED, NULL,
+                                                                   "uid %u may not call %s.", (unsigned) call->uid,
+                                                                   call->method));
+                        }
                         if (m->shutting_down && methods[i].handler == method_cancel)
                                 return reply_error(call, error_new(ERROR_INTERNAL, NULL, "The daemon is shutting down."));
                         methods[i].handler(m, call);

@@ -21,7 +21,34 @@ struct OperationTable {
         uint64_t retention_usec;
         operation_changed_t listener;
         void *listener_userdata;
+        operation_destroy_t destroy;
+        struct lh_table *by_context; /* clientContext → newest operation with it */
+        struct lh_table *pending_by_uid; /* uid+1 → number of operations not settled */
 };
+
+static void pending_adjust(OperationTable *t, uid_t uid, int delta) {
+        const void *key = (const void *) ((uintptr_t) uid + 1);
+        void *v = NULL;
+        intptr_t n = 0;
+
+        if (lh_table_lookup_ex(t->pending_by_uid, key, &v))
+                n = (intptr_t) v;
+        n += delta;
+        if (n <= 0)
+                (void) lh_table_delete(t->pending_by_uid, key);
+        else if (v)
+                lh_table_lookup_entry(t->pending_by_uid, key)->v = (const void *) n;
+        else
+                (void) lh_table_insert(t->pending_by_uid, key, (const void *) n);
+}
+
+unsigned operation_table_pending_of(OperationTable *t, uid_t uid) {
+        void *v = NULL;
+
+        if (lh_table_lookup_ex(t->pending_by_uid, (const void *) ((uintptr_t) uid + 1), &v))
+                return (unsigned) (intptr_t) v;
+        return 0;
+}
 
 static const char *const status_names[_OPERATION_STATUS_MAX] = {
         [OPERATION_QUEUED] = "queued",       [OPERATION_SUBMITTING] = "submitting",
@@ -48,7 +75,9 @@ int operation_table_new(unsigned max_operations, uint64_t retention_usec, Operat
                 return -ENOMEM;
         t->by_id = lh_kchar_table_new(1024, NULL);
         t->by_graph_id = lh_kchar_table_new(1024, NULL);
-        if (!t->by_id || !t->by_graph_id) {
+        t->by_context = lh_kchar_table_new(1024, NULL);
+        t->pending_by_uid = lh_kptr_table_new(64, NULL);
+        if (!t->by_id || !t->by_graph_id || !t->by_context || !t->pending_by_uid) {
                 operation_table_free(t);
                 return -ENOMEM;
         }
@@ -59,7 +88,8 @@ int operation_table_new(unsigned max_operations, uint64_t retention_usec, Operat
 }
 
 static void operation_free(Operation *op) {
-        sd_event_source_disable_unref(op->completion_timer);
+        if (op->tracking && op->table && op->table->destroy)
+                op->table->destroy(op);
         free(op->call_id);
         free(op->client_context);
         free(op->graph_operation_id);
@@ -70,7 +100,15 @@ static void operation_free(Operation *op) {
         free(op);
 }
 
+static void context_index_drop(OperationTable *t, Operation *op) {
+        void *v = NULL;
+
+        if (op->client_context && lh_table_lookup_ex(t->by_context, op->client_context, &v) && v == op)
+                (void) lh_table_delete(t->by_context, op->client_context);
+}
+
 static void operation_remove(OperationTable *t, Operation *op) {
+        context_index_drop(t, op);
         (void) lh_table_delete(t->by_id, op->id);
         if (op->graph_id_key)
                 (void) lh_table_delete(t->by_graph_id, op->graph_id_key);
@@ -84,6 +122,8 @@ static void operation_remove(OperationTable *t, Operation *op) {
                 t->tail = op->prev;
         t->counts[op->status]--;
         t->total--;
+        if (!operation_status_is_settled(op->status))
+                pending_adjust(t, op->uid, -1);
         operation_free(op);
 }
 
@@ -103,6 +143,10 @@ OperationTable *operation_table_free(OperationTable *t) {
                 lh_table_free(t->by_id);
         if (t->by_graph_id)
                 lh_table_free(t->by_graph_id);
+        if (t->by_context)
+                lh_table_free(t->by_context);
+        if (t->pending_by_uid)
+                lh_table_free(t->pending_by_uid);
         free(t);
         return NULL;
 }
@@ -110,6 +154,34 @@ OperationTable *operation_table_free(OperationTable *t) {
 void operation_table_set_limits(OperationTable *t, unsigned max_operations, uint64_t retention_usec) {
         t->max_operations = max_operations;
         t->retention_usec = retention_usec;
+}
+
+void operation_table_set_destructor(OperationTable *t, operation_destroy_t destroy) {
+        t->destroy = destroy;
+}
+
+Operation *operation_table_first(OperationTable *t) {
+        return t->head;
+}
+
+Operation *operation_table_find_by_context(OperationTable *t, const char *client_context) {
+        void *v = NULL;
+
+        if (!client_context || !lh_table_lookup_ex(t->by_context, client_context, &v))
+                return NULL;
+        return v;
+}
+
+Operation *operation_table_find_pending(OperationTable *t, const char *call_id, const char *client_context) {
+        void *v = NULL;
+        Operation *op;
+
+        if (!client_context || !lh_table_lookup_ex(t->by_context, client_context, &v))
+                return NULL;
+        op = v;
+        if (!streq(op->call_id, call_id) || operation_status_is_final(op->status))
+                return NULL;
+        return op;
 }
 
 void operation_table_set_listener(OperationTable *t, operation_changed_t cb, void *userdata) {
@@ -120,7 +192,7 @@ void operation_table_set_listener(OperationTable *t, operation_changed_t cb, voi
 /* Drops the oldest settled operation to make room; false when every stored one is pending. */
 static bool drop_oldest_settled(OperationTable *t) {
         for (Operation *op = t->head; op; op = op->next)
-                if (operation_status_is_settled(op->status) && !op->userdata) {
+                if (operation_status_is_settled(op->status) && !op->submission) {
                         operation_remove(t, op);
                         return true;
                 }
@@ -132,11 +204,31 @@ void operation_table_prune(OperationTable *t, uint64_t now) {
 
         while (op) {
                 Operation *next = op->next;
-                if (operation_status_is_settled(op->status) && !op->userdata &&
+                if (operation_status_is_settled(op->status) && !op->submission &&
                     (t->total > t->max_operations || op->updated_usec + t->retention_usec <= now))
                         operation_remove(t, op);
                 op = next;
         }
+}
+
+static int table_link(OperationTable *t, Operation *op) {
+        if (lh_table_insert(t->by_id, op->id, op) < 0)
+                return -ENOMEM;
+        if (op->client_context && lh_table_insert(t->by_context, op->client_context, op) < 0) {
+                (void) lh_table_delete(t->by_id, op->id);
+                return -ENOMEM;
+        }
+        op->prev = t->tail;
+        if (t->tail)
+                t->tail->next = op;
+        else
+                t->head = op;
+        t->tail = op;
+        t->counts[op->status]++;
+        t->total++;
+        if (!operation_status_is_settled(op->status))
+                pending_adjust(t, op->uid, +1);
+        return 0;
 }
 
 int operation_table_add(OperationTable *t, const char *call_id, const char *client_context, int all, uid_t uid,
@@ -167,18 +259,11 @@ int operation_table_add(OperationTable *t, const char *call_id, const char *clie
         op->created_usec = op->updated_usec = now_usec(CLOCK_REALTIME);
         op->table = t;
 
-        if (lh_table_insert(t->by_id, op->id, op) < 0) {
+        r = table_link(t, op);
+        if (r < 0) {
                 operation_free(op);
-                return -ENOMEM;
+                return r;
         }
-        op->prev = t->tail;
-        if (t->tail)
-                t->tail->next = op;
-        else
-                t->head = op;
-        t->tail = op;
-        t->counts[op->status]++;
-        t->total++;
         *ret = op;
         return 0;
 }
@@ -195,10 +280,22 @@ Operation *operation_table_get(OperationTable *t, const char *id) {
         return NULL;
 }
 
-json_object *operation_table_list_json(OperationTable *t, const char *call_id, int status, unsigned limit) {
+Operation *operation_table_get_by_graph_id(OperationTable *t, const char *graph_id) {
+        _cleanup_free_ char *key = id_normalize(graph_id);
+        void *v = NULL;
+
+        if (key && lh_table_lookup_ex(t->by_graph_id, key, &v))
+                return v;
+        return NULL;
+}
+
+json_object *operation_table_list_json(OperationTable *t, const char *call_id, int status, int64_t uid,
+                                      unsigned limit) {
         json_object *a = json_object_new_array();
 
         for (Operation *op = t->tail; op && json_object_array_length(a) < limit; op = op->prev) {
+                if (uid >= 0 && op->uid != (uid_t) uid)
+                        continue;
                 if (call_id && !streq(op->call_id, call_id))
                         continue;
                 if (status >= 0 && (int) op->status != status)
@@ -234,6 +331,8 @@ void operation_changed(Operation *op) {
 void operation_set_status(Operation *op, OperationStatus s) {
         if (op->status == s)
                 return;
+        if (operation_status_is_settled(op->status) != operation_status_is_settled(s))
+                pending_adjust(op->table, op->uid, operation_status_is_settled(s) ? -1 : +1);
         op->table->counts[op->status]--;
         op->status = s;
         op->table->counts[s]++;
@@ -268,8 +367,13 @@ static int set_graph_id(Operation *op, const char *id) {
 int operation_apply_answer(Operation *op, const GraphAnswer *a) {
         int r;
 
-        if (a->operation_id && (r = set_graph_id(op, a->operation_id)) < 0)
+        if (a->operation_id && (!op->graph_operation_id || !operation_status_is_final(op->status)) &&
+            (r = set_graph_id(op, a->operation_id)) < 0)
                 return r;
+        /* A final state is final: a late or reordered answer (the cancel's own reply arriving
+         * after the completion notification) must not move it back. */
+        if (operation_status_is_final(op->status))
+                return 0;
         if (a->has_result_info) {
                 char *m = a->result_message ? strdup(a->result_message) : NULL;
                 if (a->result_message && !m)
@@ -346,4 +450,106 @@ json_object *operation_to_json(const Operation *op) {
         json_object_object_add(j, "createdAt", json_object_new_string(format_rfc3339_ms(op->created_usec, buf)));
         json_object_object_add(j, "updatedAt", json_object_new_string(format_rfc3339_ms(op->updated_usec, buf)));
         return j;
+}
+
+json_object *operation_to_record(const Operation *op) {
+        json_object *j = operation_to_json(op), *r = json_object_new_object();
+
+        json_object_object_add(j, "uid", json_object_new_int64((int64_t) op->uid));
+        json_object_object_add(j, "createdUsec", json_object_new_int64((int64_t) op->created_usec));
+        json_object_object_add(j, "updatedUsec", json_object_new_int64((int64_t) op->updated_usec));
+        json_object_object_add(r, "op", j);
+        return r;
+}
+
+static const char *rec_string(json_object *j, const char *key) {
+        json_object *v;
+        if (!json_object_object_get_ex(j, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static int64_t rec_int(json_object *j, const char *key, int64_t def) {
+        json_object *v;
+        if (!json_object_object_get_ex(j, key, &v) || !json_object_is_type(v, json_type_int))
+                return def;
+        return json_object_get_int64(v);
+}
+
+int operation_table_restore(OperationTable *t, json_object *record, Operation **ret) {
+        json_object *j, *v;
+        const char *id, *call_id, *status, *context, *gid;
+        OperationStatus st;
+        Operation *op;
+        bool fresh = false;
+        int r;
+
+        if (!json_object_object_get_ex(record, "op", &j) || !json_object_is_type(j, json_type_object))
+                return -EBADMSG;
+        id = rec_string(j, "id");
+        call_id = rec_string(j, "callId");
+        status = rec_string(j, "status");
+        context = rec_string(j, "clientContext");
+        gid = rec_string(j, "graphOperationId");
+        if (!id || strlen(id) != 36 || !call_id || !status)
+                return -EBADMSG;
+        st = operation_status_from_string(status);
+        if (st < 0)
+                return -EBADMSG;
+
+        op = operation_table_get(t, id);
+        if (op && !streq(op->id, id))
+                op = NULL; /* matched by a Graph id, not ours */
+        if (!op) {
+                op = calloc(1, sizeof *op);
+                if (!op)
+                        return -ENOMEM;
+                memcpy(op->id, id, 37);
+                op->call_id = strdup(call_id);
+                op->client_context = context ? strdup(context) : NULL;
+                if (!op->call_id || (context && !op->client_context)) {
+                        operation_free(op);
+                        return -ENOMEM;
+                }
+                op->table = t;
+                op->status = st;
+                fresh = true;
+        }
+        operation_set_status(op, st);
+        op->uid = (uid_t) rec_int(j, "uid", 0);
+        op->all = json_object_object_get_ex(j, "all", &v) && json_object_is_type(v, json_type_boolean)
+                          ? json_object_get_boolean(v)
+                          : -1;
+        op->created_usec = (uint64_t) rec_int(j, "createdUsec", 0);
+        op->updated_usec = (uint64_t) rec_int(j, "updatedUsec", 0);
+
+        free(op->result_message);
+        op->result_message = NULL;
+        op->has_result_info = false;
+        if (json_object_object_get_ex(j, "resultInfo", &v) && json_object_is_type(v, json_type_object)) {
+                op->has_result_info = true;
+                op->result_code = (int) rec_int(v, "code", 0);
+                op->result_subcode = (int) rec_int(v, "subcode", 0);
+                const char *m = rec_string(v, "message");
+                op->result_message = m ? strdup(m) : NULL;
+        }
+        free(op->completion_reason);
+        const char *cr = rec_string(j, "completionReason");
+        op->completion_reason = cr ? strdup(cr) : NULL;
+        op->error = error_free(op->error);
+        if (json_object_object_get_ex(j, "error", &v) && v)
+                op->error = error_from_operation_json(v);
+
+        if (fresh) {
+                r = table_link(t, op);
+                if (r < 0) {
+                        operation_free(op);
+                        return r;
+                }
+        }
+        if (gid && (r = set_graph_id(op, gid)) < 0)
+                return r;
+        if (ret)
+                *ret = op;
+        return 0;
 }

@@ -61,18 +61,36 @@ typedef struct Operation {
 
         OperationTable *table;
         struct Operation *prev, *next; /* creation order */
-        void *userdata;                /* the request that is submitting it, if any */
-        void *completion_timer;        /* sd_event_source: CompletionTimeoutSec for a pending one */
+        void *submission; /* the Graph request under way, if any (methods.c) */
+        void *tracking;   /* timers and listeners (methods.c), freed by the table's destructor */
 } Operation;
 
 /* Called after every change of a stored operation. */
 typedef void (*operation_changed_t)(Operation *op, void *userdata);
+/* Frees op->tracking when an operation leaves the table. */
+typedef void (*operation_destroy_t)(Operation *op);
 
 int operation_table_new(unsigned max_operations, uint64_t retention_usec, OperationTable **ret);
 OperationTable *operation_table_free(OperationTable *t);
 DEFINE_CLEANUP_FUNC(OperationTable *, operation_table_free);
 void operation_table_set_limits(OperationTable *t, unsigned max_operations, uint64_t retention_usec);
 void operation_table_set_listener(OperationTable *t, operation_changed_t cb, void *userdata);
+void operation_table_set_destructor(OperationTable *t, operation_destroy_t destroy);
+
+/* The newest operation for this call and clientContext that is not final yet, if any. */
+Operation *operation_table_find_pending(OperationTable *t, const char *call_id, const char *client_context);
+
+/* The newest operation sent with this clientContext, whatever its state. */
+Operation *operation_table_find_by_context(OperationTable *t, const char *client_context);
+
+/* First and next operation in creation order, for walks over the table. */
+Operation *operation_table_first(OperationTable *t);
+
+/* The journal's form of an operation: everything needed to rebuild it. */
+json_object *operation_to_record(const Operation *op);
+
+/* Rebuilds (or updates) an operation from a journal record; no listener is called. */
+int operation_table_restore(OperationTable *t, json_object *record, Operation **ret);
 
 /* Creates a queued operation. -ENOBUFS when MaxOperations are stored and none is final. */
 int operation_table_add(OperationTable *t, const char *call_id, const char *client_context, int all, uid_t uid,
@@ -80,9 +98,15 @@ int operation_table_add(OperationTable *t, const char *call_id, const char *clie
 
 /* By the daemon's id or by Graph's operation id (normalised). */
 Operation *operation_table_get(OperationTable *t, const char *id);
+/* By Graph's operation id only. */
+Operation *operation_table_get_by_graph_id(OperationTable *t, const char *graph_id);
 
-/* Operations newest first, filtered; call_id/status may be NULL/-1. */
-json_object *operation_table_list_json(OperationTable *t, const char *call_id, int status, unsigned limit);
+/* Operations newest first, filtered; call_id/status/uid may be NULL/-1/-1. */
+json_object *operation_table_list_json(OperationTable *t, const char *call_id, int status, int64_t uid,
+                                      unsigned limit);
+
+/* Operations of this uid that are not settled yet (MaxPendingPerUser=). */
+unsigned operation_table_pending_of(OperationTable *t, uid_t uid);
 
 unsigned operation_table_count(OperationTable *t, OperationStatus s);
 unsigned operation_table_total(OperationTable *t);

@@ -75,19 +75,24 @@ static Error *item_validate(json_object *o, RpcItem *item) {
 
 /* json-c accepts NaN and Infinity even in strict mode; they are not JSON, and echoing such an
  * id would put a line on the wire that no client can parse. */
-static bool has_non_finite_number(json_object *o) {
+/* Values JSON can carry but no caller can mean: NaN and infinities (json-c accepts them even
+ * in strict mode), and strings with an escaped NUL ("\u0000"), which every C string function
+ * here would silently cut short — "abc\u0000/x" must not become "abc". */
+static bool has_unusable_value(json_object *o) {
         switch (json_object_get_type(o)) {
         case json_type_double:
                 return !isfinite(json_object_get_double(o));
+        case json_type_string:
+                return strlen(json_object_get_string(o)) != (size_t) json_object_get_string_len(o);
         case json_type_array:
                 for (size_t i = 0; i < json_object_array_length(o); i++)
-                        if (has_non_finite_number(json_object_array_get_idx(o, i)))
+                        if (has_unusable_value(json_object_array_get_idx(o, i)))
                                 return true;
                 return false;
         case json_type_object: {
                 json_object_object_foreach(o, _key, v) {
                         (void) _key;
-                        if (has_non_finite_number(v))
+                        if (has_unusable_value(v))
                                 return true;
                 }
                 return false;
@@ -147,7 +152,7 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
                 json_object_put(root);
                 return -EBADMSG;
         }
-        if (!only_whitespace(line + used, len - used) || has_non_finite_number(root)) {
+        if (!only_whitespace(line + used, len - used) || has_unusable_value(root)) {
                 json_object_put(root);
                 return -EBADMSG;
         }

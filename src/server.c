@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
@@ -31,18 +32,28 @@ struct Batch {
         unsigned pending;
 };
 
+struct Subscription {
+        Connection *conn;
+        subscription_drop_t drop;
+        void *userdata;
+        Subscription *prev, *next;
+};
+
 struct Connection {
         Server *server;
+        Subscription *subscriptions;
         int fd;
         sd_event_source *io;
         sd_event_source *idle_timer;
         Buffer in;
         size_t scanned; /* bytes of in already searched for '\n' */
         Buffer out;
-        struct ucred cred;
+        Peer peer;
+        bool denial_logged;
         unsigned n_calls;
         Call *calls;
-        bool closing; /* close once out is flushed */
+        bool closing;  /* close once out is flushed */
+        bool read_eof; /* the peer shut down its writing side: answer what it asked, then close */
         Connection *prev, *next;
 };
 
@@ -65,6 +76,11 @@ struct Server {
 static void connection_close(Connection *c);
 static void connection_flush(Connection *c);
 
+static void connection_maybe_finish(Connection *c) {
+        if (c && c->fd >= 0 && c->read_eof && c->n_calls == 0 && c->out.size == 0)
+                connection_close(c);
+}
+
 static int connection_write(Connection *c, json_object *j) {
         _cleanup_free_ char *s = NULL;
         size_t n;
@@ -78,7 +94,7 @@ static int connection_write(Connection *c, json_object *j) {
         if (c->out.size + n > c->server->config->max_output_bytes) {
                 log_warning("Client pid=%d uid=%u does not read its replies (more than MaxOutputBytes=%zu "
                             "buffered); disconnecting.",
-                            (int) c->cred.pid, (unsigned) c->cred.uid, c->server->config->max_output_bytes);
+                            (int) c->peer.pid, (unsigned) c->peer.uid, c->server->config->max_output_bytes);
                 connection_close(c);
                 return -ENOBUFS;
         }
@@ -92,9 +108,57 @@ static int connection_write(Connection *c, json_object *j) {
 int connection_notify(Connection *conn, const char *method, json_object *params) {
         _cleanup_json_ json_object *j = rpc_notification(method, params);
 
-        if (!conn)
+        if (!conn || conn->fd < 0)
                 return 0;
         return connection_write(conn, j);
+}
+
+bool call_first_denial(Call *call) {
+        Connection *c = call->conn;
+
+        if (!c || c->denial_logged)
+                return false;
+        c->denial_logged = true;
+        return true;
+}
+
+Subscription *subscription_new(Call *call, subscription_drop_t drop, void *userdata) {
+        Connection *c = call->conn;
+        Subscription *s;
+
+        if (!c)
+                return NULL;
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return NULL;
+        *s = (Subscription) { .conn = c, .drop = drop, .userdata = userdata, .next = c->subscriptions };
+        if (c->subscriptions)
+                c->subscriptions->prev = s;
+        c->subscriptions = s;
+        return s;
+}
+
+int subscription_notify(Subscription *s, const char *method, json_object *params) {
+        if (!s->conn) {
+                json_object_put(params);
+                return 0;
+        }
+        return connection_notify(s->conn, method, params);
+}
+
+Subscription *subscription_free(Subscription *s) {
+        if (!s)
+                return NULL;
+        if (s->conn) {
+                if (s->prev)
+                        s->prev->next = s->next;
+                else
+                        s->conn->subscriptions = s->next;
+                if (s->next)
+                        s->next->prev = s->prev;
+        }
+        free(s);
+        return NULL;
 }
 
 static void call_unlink(Call *call) {
@@ -150,6 +214,7 @@ static void call_send(Call *call, json_object *reply) {
                 json_object_put(reply);
         }
         call_free(call);
+        connection_maybe_finish(conn);
 }
 
 void call_reply(Call *call, json_object *result) {
@@ -184,9 +249,10 @@ static Call *call_new(Connection *c, const RpcItem *item, Batch *b) {
         call->has_id = item->has_id;
         call->id = json_object_get(item->id);
         call->params = json_object_get(item->params);
-        call->uid = c->cred.uid;
-        call->gid = c->cred.gid;
-        call->pid = c->cred.pid;
+        call->uid = c->peer.uid;
+        call->gid = c->peer.gid;
+        call->pid = c->peer.pid;
+        call->peer = &c->peer;
         call->next = c->calls;
         if (c->calls)
                 c->calls->prev = call;
@@ -279,20 +345,21 @@ static int on_idle_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
         (void) es;
         (void) usec;
         log_info("Client pid=%d uid=%u sent part of a line and stalled for IdleTimeoutSec=%.0fs; disconnecting.",
-                 (int) c->cred.pid, (unsigned) c->cred.uid, (double) c->server->config->idle_timeout_usec / 1e6);
+                 (int) c->peer.pid, (unsigned) c->peer.uid, (double) c->server->config->idle_timeout_usec / 1e6);
         connection_close(c);
         return 0;
 }
 
-static void update_idle_timer(Connection *c) {
+/* The clock starts when a line begins and restarts whenever a line completes, so a client
+ * that keeps sending whole requests is never cut off, while one that trickles bytes into a
+ * single line cannot hold the connection open forever. */
+static void update_idle_timer(Connection *c, bool progress) {
         if (c->in.size == 0) {
                 if (c->idle_timer)
                         (void) sd_event_source_set_enabled(c->idle_timer, SD_EVENT_OFF);
                 return;
         }
-        /* The clock starts when a line begins, not at the last byte, so a trickle of bytes
-         * cannot hold a connection open forever. */
-        if (c->idle_timer && sd_event_source_get_enabled(c->idle_timer, NULL) > 0)
+        if (!progress && c->idle_timer && sd_event_source_get_enabled(c->idle_timer, NULL) > 0)
                 return;
         uint64_t at = now_usec(CLOCK_MONOTONIC) + c->server->config->idle_timeout_usec;
         if (!c->idle_timer) {
@@ -309,7 +376,7 @@ static void connection_read(Connection *c) {
         Server *s = c->server;
         char buf[READ_CHUNK];
 
-        for (int rounds = 0; rounds < 16 && c->fd >= 0 && !c->closing; rounds++) {
+        for (int rounds = 0; rounds < 16 && c->fd >= 0 && !c->closing && !c->read_eof; rounds++) {
                 ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EINTR)
@@ -319,8 +386,14 @@ static void connection_read(Connection *c) {
                         return;
                 }
                 if (n == 0) {
-                        /* The peer finished writing; replies still pending go nowhere. */
-                        connection_close(c);
+                        /* The peer finished writing (shutdown(SHUT_WR)) but may still read:
+                         * it gets the replies to what it asked, then the connection closes. */
+                        c->read_eof = true;
+                        buffer_done(&c->in);
+                        if (c->idle_timer)
+                                (void) sd_event_source_set_enabled(c->idle_timer, SD_EVENT_OFF);
+                        (void) sd_event_source_set_io_events(c->io, c->out.size > 0 ? EPOLLOUT : 0);
+                        connection_maybe_finish(c);
                         return;
                 }
                 if (buffer_append(&c->in, buf, (size_t) n) < 0) {
@@ -347,7 +420,7 @@ static void connection_read(Connection *c) {
                 c->scanned = c->in.size;
                 if (c->in.size > s->config->max_request_bytes)
                         goto too_long;
-                update_idle_timer(c);
+                update_idle_timer(c, start > 0);
                 if ((size_t) n < sizeof buf)
                         return;
         }
@@ -358,7 +431,7 @@ too_long: {
                 error_limit("MaxRequestBytes", "A request line is longer than MaxRequestBytes=%zu.",
                             s->config->max_request_bytes);
         log_info("Client pid=%d uid=%u sent a line over MaxRequestBytes=%zu; closing the connection.",
-                 (int) c->cred.pid, (unsigned) c->cred.uid, s->config->max_request_bytes);
+                 (int) c->peer.pid, (unsigned) c->peer.uid, s->config->max_request_bytes);
         send_error_line(c, NULL, e);
         if (c->fd >= 0) {
                 c->closing = true;
@@ -387,7 +460,9 @@ static void connection_flush(Connection *c) {
                 connection_close(c);
                 return;
         }
-        (void) sd_event_source_set_io_events(c->io, (c->closing ? 0 : EPOLLIN) | (c->out.size > 0 ? EPOLLOUT : 0));
+        (void) sd_event_source_set_io_events(c->io, (c->closing || c->read_eof ? 0 : EPOLLIN) |
+                                                            (c->out.size > 0 ? EPOLLOUT : 0));
+        connection_maybe_finish(c);
 }
 
 static int on_connection_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
@@ -395,6 +470,11 @@ static int on_connection_io(sd_event_source *es, int fd, uint32_t revents, void 
 
         (void) es;
         (void) fd;
+        if ((revents & (EPOLLHUP | EPOLLERR)) && (c->read_eof || !(revents & EPOLLIN))) {
+                /* Gone in both directions: nobody is left to read replies. */
+                connection_close(c);
+                return 0;
+        }
         if (revents & EPOLLOUT)
                 connection_flush(c);
         if (c->fd >= 0 && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -414,6 +494,14 @@ static void connection_close(Connection *c) {
                 if (call->batch)
                         call->batch->conn = NULL;
                 call_unlink(call);
+        }
+        while (c->subscriptions) {
+                Subscription *sub = c->subscriptions;
+                c->subscriptions = sub->next;
+                sub->conn = NULL;
+                sub->prev = sub->next = NULL;
+                sub->drop(sub, sub->userdata);
+                free(sub);
         }
         c->io = sd_event_source_disable_unref(c->io);
         c->idle_timer = sd_event_source_disable_unref(c->idle_timer);
@@ -440,6 +528,7 @@ static void reap_dead(Server *s) {
         while (s->dead) {
                 Connection *c = s->dead;
                 s->dead = c->next;
+                peer_done(&c->peer);
                 free(c);
         }
 }
@@ -453,7 +542,7 @@ static int on_reap(sd_event_source *es, void *userdata) {
 static unsigned connections_of_uid(Server *s, uid_t uid) {
         unsigned n = 0;
         for (Connection *c = s->connections; c; c = c->next)
-                if (c->cred.uid == uid)
+                if (c->peer.uid == uid)
                         n++;
         return n;
 }
@@ -475,8 +564,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         (void) es;
         (void) revents;
         for (int i = 0; i < 64; i++) {
-                struct ucred cred = {};
-                socklen_t len = sizeof cred;
+                Peer cred = {};
                 Connection *c;
                 int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -487,8 +575,10 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                                 log_warning_errno(errno, "accept() failed: %m");
                         return 0;
                 }
-                if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-                        log_warning_errno(errno, "Cannot identify the peer (SO_PEERCRED): %m");
+                int k = peer_from_socket(cfd, &cred);
+                if (k < 0) {
+                        /* Fail closed: a peer we cannot identify gets nothing. */
+                        log_warning_errno(k, "Cannot identify the peer (SO_PEERCRED): %m");
                         (void) close(cfd);
                         continue;
                 }
@@ -496,25 +586,29 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                         log_warning("Refusing a connection from pid=%d uid=%u: MaxConnections=%u reached.",
                                     (int) cred.pid, (unsigned) cred.uid, s->config->max_connections);
                         refuse_connection(cfd, "MaxConnections", "Too many connections to the daemon.");
+                        peer_done(&cred);
                         continue;
                 }
                 if (connections_of_uid(s, cred.uid) >= s->config->max_connections_per_user) {
                         log_warning("Refusing a connection from pid=%d uid=%u: MaxConnectionsPerUser=%u reached.",
                                     (int) cred.pid, (unsigned) cred.uid, s->config->max_connections_per_user);
                         refuse_connection(cfd, "MaxConnectionsPerUser", "Too many connections from this user.");
+                        peer_done(&cred);
                         continue;
                 }
 
                 c = calloc(1, sizeof *c);
                 if (!c) {
                         (void) close(cfd);
+                        peer_done(&cred);
                         return log_oom(), 0;
                 }
                 c->server = s;
                 c->fd = cfd;
-                c->cred = cred;
+                c->peer = cred; /* takes the groups */
                 if (sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_connection_io, c) < 0) {
                         (void) close(cfd);
+                        peer_done(&c->peer);
                         free(c);
                         continue;
                 }

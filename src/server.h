@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "access.h"
 #include "config.h"
 #include "errors.h"
 
@@ -31,7 +32,9 @@ struct Call {
         uid_t uid;
         gid_t gid;
         pid_t pid;
-        void *userdata; /* the handler's */
+        const Peer *peer; /* valid only while the call is being dispatched */
+        unsigned roles;   /* AccessRole bits, set by the dispatcher */
+        void *userdata;   /* the handler's */
         Call *prev, *next;
 };
 
@@ -39,8 +42,22 @@ struct Call {
 void call_reply(Call *c, json_object *result);
 void call_reply_error(Call *c, const Error *e);
 
+/* True the first time a call on its connection is refused, so denials are logged once per
+ * connection, not once per request. */
+bool call_first_denial(Call *call);
+
 /* Sends a notification on the call's connection (e.g. operation.changed), if it still exists. */
 int connection_notify(Connection *conn, const char *method, json_object *params);
+
+/* A standing interest of a connection (operation.watch) that outlives the Call that made it.
+ * When the connection closes, drop() is called and the subscription is freed by the server. */
+typedef struct Subscription Subscription;
+typedef void (*subscription_drop_t)(Subscription *s, void *userdata);
+
+Subscription *subscription_new(Call *call, subscription_drop_t drop, void *userdata);
+int subscription_notify(Subscription *s, const char *method, json_object *params);
+/* Ends it without calling drop(). Accepts NULL. */
+Subscription *subscription_free(Subscription *s);
 
 typedef void (*server_dispatch_t)(Call *call, void *userdata);
 

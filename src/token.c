@@ -4,20 +4,31 @@
  * that keeps passing while the host is suspended. A token is used only until shortly before
  * its expiry (a tenth of its lifetime, at most 30 s) so a request never leaves with a token
  * that expires on the wire.
+ *
+ * The credential is a client secret or a certificate (jwt.h). With a certificate every token
+ * request carries a freshly signed assertion, so a captured request body is worth nothing once
+ * the assertion's ten minutes are over.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "graph.h"
 #include "http.h"
+#include "jwt.h"
 #include "log.h"
 #include "token.h"
 #include "util.h"
 
 #define TOKEN_SECRET_MAX_BYTES 4096
+#define TOKEN_PEM_MAX_BYTES (64 * 1024) /* a certificate chain and a 4096-bit key fit easily */
+#define TOKEN_CERT_EXPIRY_WARN_SEC (7 * 24 * 3600)
 #define TOKEN_RETRY_BASE_USEC (1 * USEC_PER_SEC)
-#define TOKEN_RETRY_MAX_USEC (60 * USEC_PER_SEC)
+/* Cancels wait for a token within their deadline (RequestTimeoutSec=, 30 s by default): a
+ * longer gap between retries would let them all fail while the login service is back. */
+#define TOKEN_RETRY_MAX_USEC (15 * USEC_PER_SEC)
 #define TOKEN_PERMANENT_RETRY_USEC (300 * USEC_PER_SEC)
 #define TOKEN_FETCH_TIMEOUT_USEC (30 * USEC_PER_SEC)
 
@@ -33,7 +44,8 @@ struct TokenManager {
         CurlGlue *glue;
         const Config *config;
 
-        char *secret;
+        char *secret;               /* exactly one of secret and certificate is set */
+        JwtCredential *certificate;
         char *token;
         uint64_t usable_until;     /* CLOCK_BOOTTIME */
         uint64_t expires_realtime; /* for status */
@@ -192,15 +204,22 @@ static void set_last_error(TokenManager *t, const TokenAnswer *a) {
         if (changed)
                 log_error("Token request failed: %s%s%s%s%s", strempty(a->error), a->aadsts ? " (" : "",
                           strempty(a->aadsts), a->aadsts ? ")" : "",
-                          a->permanent ? "; check TenantId=, ClientId= and the client secret" : "; will retry");
+                          a->permanent ? "; check TenantId=, ClientId= and the client secret or certificate"
+                                       : "; will retry");
 }
 
 static void on_fetch_done(HttpRequest *req, void *userdata) {
         TokenManager *t = userdata;
         TokenAnswer a = {};
+        uint64_t retry_after = 0;
         int r;
 
         t->fetch = NULL;
+
+        /* The login service may say when to come back (429, 503); asking earlier only adds to
+         * its load. */
+        if (req->result == CURLE_OK && req->retry_after)
+                (void) parse_retry_after(req->retry_after, now_usec(CLOCK_REALTIME), &retry_after);
 
         if (req->result != CURLE_OK) {
                 a.error = strdup(http_result_is_unreachable(req->result) ? "login_unreachable" : "login_transport_error");
@@ -243,9 +262,10 @@ static void on_fetch_done(HttpRequest *req, void *userdata) {
         set_last_error(t, &a);
         t->failures++;
         uint64_t delay = a.permanent ? TOKEN_PERMANENT_RETRY_USEC
-                                     : MAX(backoff_delay_usec(t->failures - 1, TOKEN_RETRY_BASE_USEC,
-                                                              TOKEN_RETRY_MAX_USEC, random_u64()),
-                                           100 * USEC_PER_MSEC);
+                                     : MAX(MAX(backoff_delay_usec(t->failures - 1, TOKEN_RETRY_BASE_USEC,
+                                                                  TOKEN_RETRY_MAX_USEC, random_u64()),
+                                               100 * USEC_PER_MSEC),
+                                           MIN(retry_after, TOKEN_PERMANENT_RETRY_USEC));
         schedule_fetch(t, delay);
         token_answer_done(&a);
 
@@ -264,7 +284,7 @@ static void token_fetch_start(TokenManager *t) {
         HttpRequest *req = NULL;
         int r;
 
-        if (t->fetch || !t->secret)
+        if (t->fetch || (!t->secret && !t->certificate))
                 return;
 
         if (asprintf(&url, "%s/%s/oauth2/v2.0/token", t->config->login_endpoint, t->config->tenant_id) < 0 ||
@@ -273,9 +293,17 @@ static void token_fetch_start(TokenManager *t) {
                 schedule_fetch(t, TOKEN_RETRY_BASE_USEC);
                 return;
         }
-        r = token_request_body(t->config->client_id, t->secret, scope, &body);
+        if (t->certificate) {
+                _cleanup_erase_ char *assertion = NULL;
+
+                /* aud is the exact URL the request goes to: the platform compares it verbatim. */
+                r = jwt_credential_assertion(t->certificate, t->config->client_id, url, &assertion);
+                if (r >= 0)
+                        r = token_request_body_assertion(t->config->client_id, assertion, scope, &body);
+        } else
+                r = token_request_body(t->config->client_id, t->secret, scope, &body);
         if (r < 0) {
-                log_oom();
+                log_error_errno(r, "Cannot build the token request: %m");
                 schedule_fetch(t, TOKEN_RETRY_BASE_USEC);
                 return;
         }
@@ -283,6 +311,7 @@ static void token_fetch_start(TokenManager *t) {
                 .ca_file = t->config->ca_file,
                 .connect_timeout_usec = t->config->connect_timeout_usec,
                 .timeout_usec = TOKEN_FETCH_TIMEOUT_USEC,
+                .stall_timeout_usec = t->config->stall_timeout_usec,
         };
         r = http_request_new(url, body, "application/x-www-form-urlencoded", NULL, NULL, &o, &req);
         if (r >= 0) {
@@ -321,6 +350,7 @@ TokenManager *token_manager_free(TokenManager *t) {
         sd_event_source_disable_unref(t->timer);
         sd_event_source_disable_unref(t->defer);
         erase_and_free(t->secret);
+        jwt_credential_free(t->certificate);
         erase_and_free(t->token);
         free(t->last_error);
         free(t->last_aadsts);
@@ -330,8 +360,54 @@ TokenManager *token_manager_free(TokenManager *t) {
         return NULL;
 }
 
+/* Whether path names a file directly inside $CREDENTIALS_DIRECTORY (which is flat: credential
+ * names cannot contain "/", so anything deeper, or with "..", is not one of systemd's). */
+static bool in_credentials_directory(const char *path) {
+        const char *creds = getenv("CREDENTIALS_DIRECTORY");
+        size_t n;
+
+        if (isempty(creds) || creds[0] != '/')
+                return false;
+        n = strlen(creds);
+        while (n > 1 && creds[n - 1] == '/')
+                n--;
+        return strncmp(path, creds, n) == 0 && path[n] == '/' && path[n + 1] != '\0' && path[n + 1] != '.' &&
+               !strchr(path + n + 1, '/');
+}
+
+/* The rule ssh applies to private keys, for every file that holds a credential (the client
+ * secret, the certificate's private key): it must belong to root or to the daemon's user, and
+ * grant group and others nothing, or someone else on the host may hold the app's identity.
+ * Files in $CREDENTIALS_DIRECTORY are exempt: systemd made them for this service and may grant
+ * access with its own owner, group or ACL. stat() before reading leaves a window, but this
+ * catches a careless chmod; it is not meant to stop someone who can already replace the file. */
+static int check_credential_file(const char *path, const char *what) {
+        struct stat st;
+
+        if (in_credentials_directory(path))
+                return 0;
+        if (stat(path, &st) < 0)
+                return log_error_errno(errno, "%s: cannot read the %s: %m", path, what);
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+                return log_error_errno(EPERM,
+                                       "%s: the file holding the %s belongs to uid %u; it must belong to root or "
+                                       "to the daemon's user (uid %u), or come as a systemd credential.",
+                                       path, what, (unsigned) st.st_uid, (unsigned) geteuid());
+        if (st.st_mode & (S_IRWXG | S_IRWXO))
+                return log_error_errno(EPERM,
+                                       "%s: the file holding the %s has mode %04o, so group or others may use it; "
+                                       "refusing it (like ssh with private keys). Run \"chmod go= %s\" (mode 0600 "
+                                       "or 0400), or provide it as a systemd credential.",
+                                       path, what, (unsigned) (st.st_mode & 07777), path);
+        return 0;
+}
+
 static int load_secret(const Config *c, char **ret) {
-        int r = read_secret_file(c->client_secret_file, TOKEN_SECRET_MAX_BYTES, ret);
+        int r = check_credential_file(c->client_secret_file, "client secret");
+        if (r < 0)
+                return r;
+
+        r = read_secret_file(c->client_secret_file, TOKEN_SECRET_MAX_BYTES, ret);
         if (r == -EFBIG)
                 return log_error_errno(r, "%s: the client secret file is larger than %d bytes.",
                                        c->client_secret_file, TOKEN_SECRET_MAX_BYTES);
@@ -342,8 +418,94 @@ static int load_secret(const Config *c, char **ret) {
         return 0;
 }
 
+static int read_pem(const char *path, const char *what, char **ret) {
+        int r = read_secret_file(path, TOKEN_PEM_MAX_BYTES, ret);
+        if (r == -EFBIG)
+                return log_error_errno(r, "%s: the %s file is larger than %d bytes.", path, what, TOKEN_PEM_MAX_BYTES);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s: the %s file is empty or not text (PEM is expected).", path, what);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the %s: %m", path, what);
+        return 0;
+}
+
+/* Expiry is the usual way certificate credentials break, and the platform's refusal does not
+ * say so plainly; a warning at every (re)load gives the operator a week's notice. */
+static void warn_certificate_expiry(const Config *c, const JwtCredential *cred) {
+        int64_t not_after = jwt_credential_not_after(cred);
+        int64_t now = (int64_t) (now_usec(CLOCK_REALTIME) / USEC_PER_SEC);
+        char buf[32];
+
+        format_rfc3339_ms(not_after > 0 ? (uint64_t) not_after * USEC_PER_SEC : 0, buf);
+        if (not_after <= now)
+                log_warning("%s: the certificate expired at %s; the identity platform refuses assertions "
+                            "signed for it. Upload a new certificate to the app registration and point "
+                            "CertificateFile= at it.",
+                            c->certificate_file, buf);
+        else if (not_after - now <= TOKEN_CERT_EXPIRY_WARN_SEC)
+                log_warning("%s: the certificate expires at %s, in %.1f days; upload its successor to the app "
+                            "registration and point CertificateFile= at it before then.",
+                            c->certificate_file, buf, (double) (not_after - now) / 86400.0);
+}
+
+static int load_certificate(const Config *c, JwtCredential **ret) {
+        _cleanup_erase_ char *cert = NULL, *key = NULL;
+        _cleanup_free_ char *reason = NULL;
+        _cleanup_(jwt_credential_freep) JwtCredential *cred = NULL;
+        int r;
+
+        r = check_credential_file(c->private_key_file, "private key");
+        if (r < 0)
+                return r;
+        r = read_pem(c->certificate_file, "certificate", &cert);
+        if (r < 0)
+                return r;
+        r = read_pem(c->private_key_file, "private key", &key);
+        if (r < 0)
+                return r;
+
+        r = jwt_credential_new(cert, strlen(cert), key, strlen(key), &cred, &reason);
+        if (r == -EINVAL && reason)
+                return log_error_errno(r, "%s%s%s: %s.", c->certificate_file,
+                                       streq(c->certificate_file, c->private_key_file) ? "" : ", ",
+                                       streq(c->certificate_file, c->private_key_file) ? "" : c->private_key_file,
+                                       reason);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot load the certificate: %m", c->certificate_file);
+
+        /* Not fatal: the platform's AADSTS700027 will say the same, but only here can the
+         * message name the two files. */
+        if (!jwt_credential_key_matches(cred))
+                log_warning("%s: the private key in %s does not belong to this certificate; the identity "
+                            "platform will refuse the assertions (AADSTS700027).",
+                            c->certificate_file, c->private_key_file);
+        warn_certificate_expiry(c, cred);
+        log_info("Signing in with the certificate %s (x5t#S256 %s).", c->certificate_file,
+                 jwt_credential_thumbprint(cred));
+        *ret = TAKE_PTR(cred);
+        return 0;
+}
+
+/* Exactly one of *ret_secret and *ret_certificate is set on success (config_finalize() made
+ * sure that exactly one credential is configured). */
+static int load_credential(const Config *c, char **ret_secret, JwtCredential **ret_certificate) {
+        JwtCredential *cert = NULL;
+        char *secret = NULL;
+        int r;
+
+        if (c->certificate_file)
+                r = load_certificate(c, &cert);
+        else
+                r = load_secret(c, &secret);
+        if (r < 0)
+                return r;
+        *ret_secret = secret;
+        *ret_certificate = cert;
+        return 0;
+}
+
 int token_manager_start(TokenManager *t) {
-        int r = load_secret(t->config, &t->secret);
+        int r = load_credential(t->config, &t->secret, &t->certificate);
         if (r < 0)
                 return r;
         token_fetch_start(t);
@@ -352,17 +514,22 @@ int token_manager_start(TokenManager *t) {
 
 int token_manager_set_config(TokenManager *t, const Config *config) {
         char *secret = NULL;
+        JwtCredential *certificate = NULL;
         bool identity_changed =
                 !streq(t->config->tenant_id, config->tenant_id) || !streq(t->config->client_id, config->client_id) ||
                 !streq(t->config->login_endpoint, config->login_endpoint) ||
                 !streq(t->config->graph_endpoint, config->graph_endpoint) ||
-                !streq_ptr(t->config->client_secret_file, config->client_secret_file);
-        int r = load_secret(config, &secret);
+                !streq_ptr(t->config->client_secret_file, config->client_secret_file) ||
+                !streq_ptr(t->config->certificate_file, config->certificate_file) ||
+                !streq_ptr(t->config->private_key_file, config->private_key_file);
+        int r = load_credential(config, &secret, &certificate);
 
         if (r < 0)
                 return r;
         erase_and_free(t->secret);
         t->secret = secret;
+        jwt_credential_free(t->certificate);
+        t->certificate = certificate;
         t->config = config;
         if (identity_changed || t->failed) {
                 /* The next token must come from the new identity; the current one stays in use

@@ -118,9 +118,22 @@ int buffer_append(Buffer *b, const void *p, size_t n) {
         if (b->size + n + 1 > b->allocated) {
                 size_t want = MAX(b->allocated * 2, b->size + n + 1);
                 want = MAX(want, (size_t) 256);
-                char *d = realloc(b->data, want);
-                if (!d)
-                        return -ENOMEM;
+                char *d;
+                if (b->secret) {
+                        /* realloc() may move the bytes and free the old block unwiped. */
+                        d = malloc(want);
+                        if (!d)
+                                return -ENOMEM;
+                        if (b->data) {
+                                memcpy(d, b->data, b->size);
+                                explicit_bzero(b->data, b->allocated);
+                                free(b->data);
+                        }
+                } else {
+                        d = realloc(b->data, want);
+                        if (!d)
+                                return -ENOMEM;
+                }
                 b->data = d;
                 b->allocated = want;
         }
@@ -137,6 +150,8 @@ void buffer_consume(Buffer *b, size_t n) {
                         b->data[0] = '\0';
                 /* Give back large buffers once drained so one burst does not pin memory. */
                 if (b->allocated > 65536) {
+                        if (b->secret)
+                                explicit_bzero(b->data, b->allocated);
                         free(b->data);
                         b->data = NULL;
                         b->allocated = 0;
@@ -149,6 +164,8 @@ void buffer_consume(Buffer *b, size_t n) {
 }
 
 void buffer_done(Buffer *b) {
+        if (b->secret && b->data)
+                explicit_bzero(b->data, b->allocated);
         free(b->data);
         *b = (Buffer) {};
 }

@@ -28,6 +28,7 @@ typedef struct Buffer {
         char *data;
         size_t size;
         size_t allocated;
+        bool secret; /* may hold a secret: never leave a copy behind in freed memory */
 } Buffer;
 
 int buffer_append(Buffer *b, const void *p, size_t n);

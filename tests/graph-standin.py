@@ -4,10 +4,11 @@
 # graph-standin.py — an HTTPS stand-in for Microsoft Graph's cancelMediaProcessing action and
 # for the identity platform's v2.0 client-credentials token endpoint, both on one loopback port.
 # The tests and the demo point mediacanceld at it instead of graph.microsoft.com and
-# login.microsoftonline.com. It owns: the token endpoint, the Graph cancel and operation
-# endpoints (current and legacy beta forms), the /_standin/ control API (stats, config, fault
-# plan) and the per-request JSON log. Python 3 standard library only. docs/standin.md
-# describes every option, endpoint and control call.
+# login.microsoftonline.com. It owns: the token endpoint (client secret or certificate client
+# assertion), the Graph cancel and operation endpoints (current and legacy beta forms), the
+# /_standin/ control API (stats, config, fault plan) and the per-request JSON log. Python 3
+# standard library only; client assertions are verified with the openssl command (there is no
+# RSA in the standard library). docs/standin.md describes every option, endpoint and control call.
 #
 # Behaviour follows shared/reference/graph-api.md (sections 1, 2, 4 and 5): status codes, body
 # and error shapes, header names. Where that file marks something unconfirmed the stand-in picks
@@ -17,6 +18,7 @@ import argparse
 import base64
 import binascii
 import email.utils
+import hashlib
 import json
 import os
 import random
@@ -25,9 +27,12 @@ import secrets
 import signal
 import socket
 import socketserver
+import shutil
 import ssl
 import struct
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -64,6 +69,12 @@ OP_CURRENT_RE = re.compile(r"^/(v1\.0|beta)/communications/calls/([^/]+)/operati
 OP_APP_RE = re.compile(r"^/(beta)/app/calls/([^/]+)/operations/([^/]+)$", re.I)
 OP_APPS_RE = re.compile(r"^/(beta)/applications/([^/]+)/calls/([^/]+)/operations/([^/]+)$", re.I)
 CONTROL_PREFIX = "/_standin/"
+
+# Certificate credentials (reference 5.1, 5.2).
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_CLOCK_SKEW = 300      # seconds an nbf may lie in the future (clocks differ)
+ASSERTION_MAX_LIFETIME = 3600   # exp - nbf; stricter than Entra (no cap, reference 5.2), see docs
+B64URL_RE = re.compile(r"^[A-Za-z0-9_-]*$")
 
 
 class HttpError(Exception):
@@ -136,6 +147,67 @@ def result_info(status):
 
 
 # ------------------------------------------------------------------------------------------
+# Certificate credentials: the registered certificate and client-assertion checks. The
+# standard library has SHA-256 but no RSA, so signatures are checked by the openssl command.
+
+
+def b64url_encode(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text):
+    """Strict JWS base64url: the URL-safe alphabet, no padding, no whitespace."""
+    if not B64URL_RE.match(text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def openssl(args, data=None):
+    """Runs the openssl command; its stdout as bytes, or OSError with its message."""
+    try:
+        done = subprocess.run(["openssl"] + args, input=data, capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise OSError("openssl %s: %s" % (args[0], e)) from None
+    if done.returncode != 0:
+        raise OSError("openssl %s: %s" % (args[0], done.stderr.decode("utf-8", "replace").strip()))
+    return done.stdout
+
+
+class RegisteredCertificate:
+    """The certificate uploaded to the app registration (--client-certificate): its x5t#S256,
+    validity and public key, worked out once at start-up."""
+
+    def __init__(self, path, workdir):
+        der = openssl(["x509", "-in", path, "-outform", "DER"])
+        # x5t#S256 is the SHA-256 of the DER certificate, base64url without padding (reference 5.2).
+        self.thumbprint = b64url_encode(hashlib.sha256(der).digest())
+        dates = openssl(["x509", "-in", path, "-noout", "-startdate", "-enddate"]).decode("ascii")
+        fields = dict(line.split("=", 1) for line in dates.splitlines() if "=" in line)
+        self.not_before = ssl.cert_time_to_seconds(fields["notBefore"])
+        self.not_after = ssl.cert_time_to_seconds(fields["notAfter"])
+        self.workdir = workdir
+        self.pubkey = os.path.join(workdir, "client-pubkey.pem")
+        with open(self.pubkey, "wb") as f:
+            f.write(openssl(["x509", "-in", path, "-noout", "-pubkey"]))
+
+    def verify_ps256(self, signing_input, signature):
+        """RSASSA-PSS, SHA-256, MGF1-SHA-256, salt length 32, as RFC 7518 3.5 defines PS256."""
+        # Each request gets its own files: handler threads verify concurrently.
+        fd, sig_path = tempfile.mkstemp(dir=self.workdir, suffix=".sig")
+        with os.fdopen(fd, "wb") as f:
+            f.write(signature)
+        try:
+            openssl(["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32",
+                     "-sigopt", "rsa_mgf1_md:sha256", "-verify", self.pubkey, "-signature", sig_path],
+                    data=signing_input)
+            return True
+        except OSError:
+            return False
+        finally:
+            os.unlink(sig_path)
+
+
+# ------------------------------------------------------------------------------------------
 # Runtime configuration: the control API may change each key; each has a checker.
 
 
@@ -204,6 +276,8 @@ CONFIG_CHECKS = {
     "clientSecret": _nonempty_string,
     "endedCalls": _string_list,
     "locationIdDiffers": _bool,
+    "clockOffsetSec": _number_range(-10 * 365 * 86400, 10 * 365 * 86400),
+    "scopeResource": _optional(_nonempty_string),
 }
 
 FAULT_KINDS = ("token", "cancel", "operation", "other", "any")
@@ -254,8 +328,9 @@ def parse_fault_rule(raw):
 
 
 class State:
-    def __init__(self, args, secret):
+    def __init__(self, args, secret, client_certificate=None):
         self.lock = threading.Lock()
+        self.client_certificate = client_certificate  # RegisteredCertificate or None
         self.tenant = args.tenant
         self.client_id = args.client_id
         self.verbose = args.verbose
@@ -272,6 +347,8 @@ class State:
             "clientSecret": secret,
             "endedCalls": [],
             "locationIdDiffers": False,
+            "clockOffsetSec": 0,
+            "scopeResource": None,
         }
         self.rules = []
         self.rng = random.Random(args.seed)
@@ -287,8 +364,10 @@ class State:
     def reset_stats(self):
         self.counters = dict.fromkeys(
             ("tokenRequests", "tokenFailures", "cancelRequests", "operationGets", "unauthorized",
-             "retryAfterViolations", "tokenRetryAfterViolations"), 0)
+             "retryAfterViolations", "tokenRetryAfterViolations", "assertionsVerified",
+             "assertionsRefused"), 0)
         self.tokens_issued = []
+        self.assertions = []  # claims of the verified client assertions
         self.cancels = []
         self.requests = []
         # When the latest Retry-After sent by each service runs out. Graph and the login host
@@ -314,7 +393,8 @@ class State:
         with self.lock:
             self.config.update(checked)
             shown = dict(self.config)
-        shown["clientSecret"] = "(set)"  # answers end up in test logs; keep the secret out
+        if shown["clientSecret"] is not None:
+            shown["clientSecret"] = "(set)"  # answers end up in test logs; keep the secret out
         return shown
 
     def set_rules(self, rules):
@@ -348,6 +428,15 @@ class State:
             self.tokens[token] = now + lifetime
             self.tokens_issued.append(token)
             return token, lifetime, self.config["refreshIn"], self.config["expiresInAsString"]
+
+    def note_assertion(self, claims):
+        """Counts one client assertion: claims of a verified one, None for a refused one."""
+        with self.lock:
+            if claims is None:
+                self.counters["assertionsRefused"] += 1
+            else:
+                self.counters["assertionsVerified"] += 1
+                self.assertions.append(dict(claims))
 
     def token_state(self, token, now):
         """'valid', 'expired' or 'unknown'."""
@@ -445,6 +534,7 @@ class State:
         with self.lock:
             out = dict(self.counters)
             out["tokensIssued"] = list(self.tokens_issued)
+            out["assertions"] = [dict(a) for a in self.assertions]
             out["cancels"] = [dict(c) for c in self.cancels]
             out["requests"] = [dict(r) for r in self.requests]
             out["operationsStored"] = len({id(op) for op in self.operations.values()})
@@ -768,14 +858,23 @@ class Handler(BaseHTTPRequestHandler):
                            "happen if the application has not been installed by the administrator of the tenant "
                            "or consented to by any user in the tenant. You may have sent your authentication "
                            "request to the wrong tenant." % (client_id, tenant))
-        if secret is None:
-            if form.get("client_assertion"):
-                raise AadError(401, "invalid_client", 700027,
-                               "Client assertion failed signature validation. (The stand-in only knows secrets.)")
+        assertion = form.get("client_assertion")
+        if assertion is not None and secret is not None:
+            raise AadError(401, "invalid_client", 50012,
+                           "The request carries both a client secret and a client assertion; send exactly one "
+                           "client credential.")
+        if assertion is not None:
+            claims = None
+            try:
+                claims = self.check_client_assertion(form, assertion)
+            finally:
+                self.state.note_assertion(claims)
+        elif secret is None:
             raise AadError(401, "invalid_client", 7000218,
                            "The request body must contain the following parameter: "
                            "'client_assertion' or 'client_secret'.")
-        if not secrets.compare_digest(secret.encode(), self.state.get("clientSecret").encode()):
+        elif not secrets.compare_digest(secret.encode(), (self.state.get("clientSecret") or "").encode()) \
+                or not self.state.get("clientSecret"):
             raise AadError(401, "invalid_client", 7000215,
                            "Invalid client secret provided. Ensure the secret being sent in the request is the "
                            "client secret value, not the client secret ID, for a secret added to app '%s'." % client_id)
@@ -788,6 +887,82 @@ class Handler(BaseHTTPRequestHandler):
         if refresh_in is not None:
             answer["refresh_in"] = num(refresh_in)
         self.send(200, answer, headers=self.token_headers())
+
+    def check_client_assertion(self, form, assertion):
+        """Verifies a certificate client assertion (reference 5.2) and returns its claims, or
+        raises the AadError the identity platform would answer with. Order: form, header,
+        registered key (thumbprint, validity), signature, then claims."""
+        def invalid(text):
+            return AadError(401, "invalid_client", 50012, text)
+
+        def bad_signature(reason=None):
+            text = "Client assertion failed signature validation."
+            if reason:
+                text += " [Reason - %s, Thumbprint of key used by client: '%s']" % (reason, header.get("x5t#S256"))
+            return AadError(401, "invalid_client", 700027, text)
+
+        def bad_time(reason):
+            # AADSTS700024 for this case is [UNCONFIRMED] (reference 5.4); see docs/standin.md.
+            return AadError(400, "invalid_client", 700024,
+                            "Client assertion is not within its valid time range. [Reason - %s]" % reason)
+
+        assertion_type = form.get("client_assertion_type")
+        if not assertion_type:
+            raise missing_parameter("client_assertion_type")
+        if assertion_type != CLIENT_ASSERTION_TYPE:
+            raise invalid("The client_assertion_type '%s' is not supported; use '%s'."
+                          % (assertion_type, CLIENT_ASSERTION_TYPE))
+
+        parts = assertion.split(".")
+        try:
+            if len(parts) != 3:
+                raise ValueError("not three parts")
+            header = json.loads(b64url_decode(parts[0]).decode("utf-8"))
+            claims = json.loads(b64url_decode(parts[1]).decode("utf-8"))
+            signature = b64url_decode(parts[2])
+            if not isinstance(header, dict) or not isinstance(claims, dict):
+                raise ValueError("not JSON objects")
+        except (ValueError, UnicodeDecodeError):
+            raise invalid("The client assertion is not a well-formed JWT (three base64url parts, "
+                          "header and claims JSON objects).") from None
+
+        if header.get("alg") != "PS256":
+            raise invalid("Client assertion header alg %r is not accepted here; PS256 is expected."
+                          % header.get("alg"))
+        if header.get("typ") != "JWT":
+            raise invalid("Client assertion header typ %r is not accepted; JWT is expected." % header.get("typ"))
+
+        cert = self.state.client_certificate
+        if cert is None or header.get("x5t#S256") != cert.thumbprint:
+            raise bad_signature("The key was not found.")
+        now = time.time() + self.state.get("clockOffsetSec")
+        if not cert.not_before <= now < cert.not_after:
+            raise bad_signature("The key used is expired.")
+        if not cert.verify_ps256(("%s.%s" % (parts[0], parts[1])).encode("ascii"), signature):
+            raise bad_signature()
+
+        expected_aud = "https://%s%s" % (self.host(), urlsplit(self.path).path)
+        if claims.get("aud") != expected_aud:
+            raise invalid("Client assertion audience claim %r does not match the token endpoint '%s'."
+                          % (claims.get("aud"), expected_aud))
+        client_id = self.state.client_id.lower()
+        for name in ("iss", "sub"):
+            value = claims.get(name)
+            if not isinstance(value, str) or value.lower() != client_id:
+                raise invalid("Client assertion %s claim %r is not the application id '%s'."
+                              % (name, value, self.state.client_id))
+        if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+            raise invalid("Client assertion has no jti claim.")
+        nbf, exp = claims.get("nbf"), claims.get("exp")
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in (nbf, exp)):
+            raise invalid("Client assertion nbf and exp claims must be numbers.")
+        if nbf > now + ASSERTION_CLOCK_SKEW:
+            raise bad_time("nbf %d is in the future" % nbf)
+        if exp <= now:
+            raise bad_time("exp %d has passed" % exp)
+        if exp - nbf > ASSERTION_MAX_LIFETIME:
+            raise bad_time("exp - nbf is %d s, more than %d s" % (exp - nbf, ASSERTION_MAX_LIFETIME))
+        return claims
 
     def parse_form(self, body):
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -814,8 +989,10 @@ class Handler(BaseHTTPRequestHandler):
         return form.get("client_id"), form.get("client_secret")
 
     def check_scope(self, scope):
-        """The only resource here is this server, so the one valid scope is https://HOST:PORT/.default."""
-        expected = ("https://%s/.default" % self.host()).lower()
+        """The only resource here is this server, so the one valid scope is https://HOST:PORT/.default,
+        unless scopeResource names another (a test whose Graph endpoint is elsewhere)."""
+        resource = self.state.get("scopeResource") or "https://%s" % self.host()
+        expected = ("%s/.default" % resource).lower()
         scopes = scope.split()
         if len({s.lower() for s in scopes}) > 1:
             raise AadError(400, "invalid_scope", 700022,
@@ -1075,7 +1252,9 @@ def parse_args(argv):
     p.add_argument("--key", required=True, help="server private key (PEM)")
     p.add_argument("--tenant", required=True, help="the only tenant id the token endpoint knows")
     p.add_argument("--client-id", required=True, help="the only application (client) id it knows")
-    p.add_argument("--client-secret-file", required=True, help="file holding the client secret")
+    p.add_argument("--client-secret-file", help="file holding the client secret")
+    p.add_argument("--client-certificate", help="the app registration's certificate (PEM): client assertions "
+                                                 "signed with its key are accepted")
     p.add_argument("--token-lifetime", type=int, default=3599, help="expires_in of issued tokens (default 3599)")
     p.add_argument("--refresh-in", type=int, default=None, help="add refresh_in SEC to token answers")
     p.add_argument("--expires-in-as-string", action="store_true", help="send expires_in etc. as JSON strings")
@@ -1091,6 +1270,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
         p.error("--port must be in 0..65535")
+    if not args.client_secret_file and not args.client_certificate:
+        p.error("give --client-secret-file, --client-certificate or both")
     if args.token_lifetime < 0 or (args.refresh_in is not None and args.refresh_in < 0):
         p.error("--token-lifetime and --refresh-in must not be negative")
     return args
@@ -1111,17 +1292,34 @@ def fail(message):
 
 def main(argv):
     args = parse_args(argv)
+    secret = None
+    if args.client_secret_file:
+        try:
+            secret = read_secret(args.client_secret_file)
+        except (OSError, ValueError) as e:
+            return fail("cannot read --client-secret-file: %s" % e)
+    # Scratch space for the registered public key and per-request signature files.
+    workdir = tempfile.mkdtemp(prefix="graph-standin-")
     try:
-        secret = read_secret(args.client_secret_file)
-    except (OSError, ValueError) as e:
-        return fail("cannot read --client-secret-file: %s" % e)
+        return serve(args, secret, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def serve(args, secret, workdir):
+    client_certificate = None
+    if args.client_certificate:
+        try:
+            client_certificate = RegisteredCertificate(args.client_certificate, workdir)
+        except (OSError, KeyError, ValueError) as e:
+            return fail("cannot load --client-certificate %s: %s" % (args.client_certificate, e))
     try:
         ctx = make_ssl_context(args.cert, args.key)
     except (OSError, ssl.SSLError) as e:
         # load_cert_chain's errors do not say which file; name both.
         return fail("cannot load --cert %s / --key %s: %s" % (args.cert, args.key, e))
     try:
-        state = State(args, secret)
+        state = State(args, secret, client_certificate)
     except OSError as e:
         return fail("cannot open --log: %s" % e)
 

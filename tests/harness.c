@@ -22,8 +22,8 @@
 #include "harness.h"
 
 #define SECRET "test-Secret~with+special/chars=&"
-#define TENANT "contoso-tenant"
-#define CLIENT_ID "11111111-2222-3333-4444-555555555555"
+#define TENANT HARNESS_TENANT
+#define CLIENT_ID HARNESS_CLIENT_ID
 
 static char ca_dir[256];
 
@@ -47,6 +47,7 @@ static void write_file(const char *path, const char *text, mode_t mode) {
         ck_assert_msg(fd >= 0, "cannot create %s: %s", path, strerror(errno));
         size_t n = strlen(text);
         ck_assert_int_eq(write(fd, text, n), (ssize_t) n);
+        ck_assert_int_eq(fchmod(fd, mode), 0); /* exactly mode, whatever the umask */
         close(fd);
 }
 
@@ -143,6 +144,10 @@ static void start_standin(Harness *h, const char *extra) {
         argv[n++] = (char *) CLIENT_ID;
         argv[n++] = (char *) "--client-secret-file";
         argv[n++] = secret_file;
+        if (h->cert_path[0]) {
+                argv[n++] = (char *) "--client-certificate";
+                argv[n++] = h->cert_path;
+        }
         argv[n++] = (char *) "--port-file";
         argv[n++] = port_file;
         if (h->port > 0) {
@@ -187,13 +192,37 @@ static bool socket_ready(const char path[static 100]) {
         return ok;
 }
 
+/* MEDIACANCEL_DAEMON_WRAPPER="valgrind --error-exitcode=99 …" runs the daemon under a tool;
+ * its words go before the daemon's command line. */
+static const char *daemon_wrapper(void) {
+        const char *w = getenv("MEDIACANCEL_DAEMON_WRAPPER");
+        return w && *w ? w : NULL;
+}
+
+/* How much longer than usual the daemon may take to start and stop under such a tool. */
+static int daemon_slowdown(void) {
+        return daemon_wrapper() ? 20 : 1;
+}
+
 void harness_start_daemon(Harness *h) {
         char bin[512];
-        char *argv[] = { bin, (char *) "--config", h->config_path, (char *) "--log-level", (char *) "debug", NULL };
+        char *argv[64];
+        char *wrapper = daemon_wrapper() ? strdup(daemon_wrapper()) : NULL;
+        int n = 0;
+
+        for (char *tok = wrapper ? strtok(wrapper, " ") : NULL; tok && n < 50; tok = strtok(NULL, " "))
+                argv[n++] = tok;
+        argv[n++] = bin;
+        argv[n++] = (char *) "--config";
+        argv[n++] = h->config_path;
+        argv[n++] = (char *) "--log-level";
+        argv[n++] = (char *) "debug";
+        argv[n] = NULL;
 
         snprintf(bin, sizeof bin, "%s/mediacanceld", builddir());
         h->daemon_pid = spawn(argv, h->daemon_log);
-        for (int i = 0; i < 200; i++) {
+        free(wrapper);
+        for (int i = 0; i < 200 * daemon_slowdown(); i++) {
                 if (socket_ready(h->socket_path))
                         return;
                 int status;
@@ -207,14 +236,62 @@ void harness_start_daemon(Harness *h) {
         ck_abort_msg("the daemon did not start listening");
 }
 
+static void run_openssl(Harness *h, const char *cmd) {
+        char full[4096], log[320];
+
+        snprintf(log, sizeof log, "%s/openssl.log", h->dir);
+        snprintf(full, sizeof full, "cd '%s' && { %s; } >>'%s' 2>&1", h->dir, cmd, log);
+        if (system(full) != 0) {
+                char *l = read_file_text(log);
+                ck_abort_msg("openssl failed: %s\n%s", cmd, l);
+        }
+}
+
+/* The app's certificate credential, made fresh per test: RSA 2048 as the identity platform
+ * requires. OpenSSL 3.0's req -x509 cannot backdate a certificate, but "openssl ca -selfsign"
+ * takes explicit -startdate/-enddate, so the expired one really is expired. */
+static void make_client_certificate(Harness *h, HarnessCertificate kind, mode_t key_mode) {
+        snprintf(h->cert_path, sizeof h->cert_path, "%s/client.pem", h->dir);
+        snprintf(h->key_path, sizeof h->key_path, "%s/client.key", h->dir);
+
+        if (kind == HARNESS_CERTIFICATE_EXPIRED) {
+                char cnf[320];
+
+                snprintf(cnf, sizeof cnf, "%s/ca.cnf", h->dir);
+                write_file(cnf,
+                           "[ca]\ndefault_ca = x\n[x]\ndatabase = ./index.txt\nnew_certs_dir = ./issued\n"
+                           "serial = ./serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
+                           "[p]\ncommonName = supplied\n",
+                           0644);
+                run_openssl(h, "mkdir issued && : >index.txt && echo 01 >serial && "
+                               "openssl req -new -newkey rsa:2048 -nodes -keyout client.key -out client.csr "
+                               "-subj /CN=mediacancel-test-expired && "
+                               "openssl ca -batch -config ca.cnf -selfsign -keyfile client.key -in client.csr "
+                               "-out client.pem -startdate 20200101000000Z -enddate 20200102000000Z -notext");
+        } else
+                run_openssl(h, "openssl req -x509 -newkey rsa:2048 -nodes -sha256 -keyout client.key "
+                               "-out client.pem -subj /CN=mediacancel-test -days 30");
+
+        if (kind == HARNESS_CERTIFICATE_WRONG_KEY) {
+                run_openssl(h, "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out other.key");
+                snprintf(h->key_path, sizeof h->key_path, "%s/other.key", h->dir);
+        } else if (kind == HARNESS_CERTIFICATE_COMBINED) {
+                /* Key first: the daemon must find each block by its type, not its position. */
+                run_openssl(h, "cat client.key client.pem >client-combined.pem");
+                snprintf(h->key_path, sizeof h->key_path, "%s/client-combined.pem", h->dir);
+        }
+        ck_assert_int_eq(chmod(h->key_path, key_mode), 0);
+}
+
 void harness_start(Harness *h, const HarnessOptions *o) {
         HarnessOptions none = {};
-        char config[4096];
+        char config[4096], identity[700];
 
         if (!o)
                 o = &none;
         memset(h, 0, sizeof *h);
         h->next_id = 1;
+        snprintf(h->standin_args, sizeof h->standin_args, "%s", o->standin_args ?: "");
         snprintf(h->dir, sizeof h->dir, "/tmp/mediacancel-test-XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(h->dir));
         ck_assert_int_lt(strlen(h->dir) + 8, sizeof h->socket_path);
@@ -224,14 +301,23 @@ void harness_start(Harness *h, const HarnessOptions *o) {
         snprintf(h->secret_path, sizeof h->secret_path, "%s/client-secret", h->dir);
         snprintf(h->daemon_log, sizeof h->daemon_log, "%s/daemon.log", h->dir);
 
+        if (o->certificate != HARNESS_CERTIFICATE_NONE)
+                make_client_certificate(h, o->certificate, o->credential_mode ?: 0600);
         start_standin(h, o->standin_args);
 
-        write_file(h->secret_path, o->daemon_secret ?: SECRET, 0600);
+        write_file(h->secret_path, o->daemon_secret ?: SECRET, o->credential_mode ?: 0600);
+        if (o->certificate == HARNESS_CERTIFICATE_COMBINED)
+                snprintf(identity, sizeof identity, "CertificateFile=%s", h->key_path);
+        else if (o->certificate != HARNESS_CERTIFICATE_NONE)
+                snprintf(identity, sizeof identity, "CertificateFile=%s\nPrivateKeyFile=%s", h->cert_path,
+                         h->key_path);
+        else
+                snprintf(identity, sizeof identity, "ClientSecretFile=%s", h->secret_path);
         snprintf(config, sizeof config,
-                 "[Identity]\nTenantId=%s\nClientId=%s\nClientSecretFile=%s\nLoginEndpoint=https://127.0.0.1:%d\n"
+                 "[Identity]\nTenantId=%s\nClientId=%s\n%s\nLoginEndpoint=https://127.0.0.1:%d\n"
                  "[Graph]\nEndpoint=https://127.0.0.1:%d\nCAFile=%s/ca.pem\n"
-                 "[Socket]\nPath=%s\n%s",
-                 TENANT, CLIENT_ID, h->secret_path, h->port, h->port, ca_dir, h->socket_path, o->config_extra ?: "");
+                 "[Socket]\nPath=%s\n[Operations]\nStateDirectory=%s/state\n%s",
+                 TENANT, CLIENT_ID, identity, h->port, h->port, ca_dir, h->socket_path, h->dir, o->config_extra ?: "");
         write_file(h->config_path, config, 0644);
 
         if (!o->no_daemon)
@@ -252,21 +338,57 @@ static int wait_exit(pid_t pid, int timeout_ms) {
         return -1;
 }
 
+void harness_kill_standin(Harness *h) {
+        int status;
+
+        if (h->standin_pid <= 0)
+                return;
+        /* SIGKILL: a crash, not a shutdown; connections die with the process. */
+        kill(h->standin_pid, SIGKILL);
+        (void) waitpid(h->standin_pid, &status, 0);
+        h->standin_pid = 0;
+}
+
+void harness_restart_standin(Harness *h) {
+        harness_kill_standin(h);
+        /* h->port is set, so the new one binds the same port (SO_REUSEADDR): the daemon
+         * reconnects to the same address, as after a server restart. */
+        start_standin(h, h->standin_args[0] ? h->standin_args : NULL);
+}
+
 int harness_stop_daemon(Harness *h) {
         int r = -1;
 
         if (h->daemon_pid > 0) {
                 kill(h->daemon_pid, SIGTERM);
-                r = wait_exit(h->daemon_pid, 10000);
+                r = wait_exit(h->daemon_pid, 10000 * daemon_slowdown());
                 h->daemon_pid = 0;
         }
         return r;
 }
 
+void harness_kill_daemon(Harness *h) {
+        int status;
+
+        if (h->daemon_pid <= 0)
+                return;
+        kill(h->daemon_pid, SIGKILL);
+        (void) waitpid(h->daemon_pid, &status, 0);
+        h->daemon_pid = 0;
+}
+
+void harness_journal_path(const Harness *h, char *buf, size_t size) {
+        snprintf(buf, size, "%s/state/operations.journal", h->dir);
+}
+
 void harness_stop(Harness *h) {
         char cmd[512];
 
-        (void) harness_stop_daemon(h);
+        /* Under valgrind every test doubles as a memory check of the daemon it ran. */
+        if (harness_stop_daemon(h) == HARNESS_WRAPPER_ERROR_EXIT && daemon_wrapper()) {
+                char *l = read_file_text(h->daemon_log);
+                ck_abort_msg("%s reported errors in the daemon:\n%s", daemon_wrapper(), l);
+        }
         if (h->standin_pid > 0) {
                 kill(h->standin_pid, SIGTERM);
                 (void) wait_exit(h->standin_pid, 5000);

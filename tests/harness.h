@@ -11,22 +11,42 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* The identity the stand-in knows and the daemon is configured with. */
+#define HARNESS_TENANT "contoso-tenant"
+#define HARNESS_CLIENT_ID "11111111-2222-3333-4444-555555555555"
+
 typedef struct Harness {
         char dir[256];
         char socket_path[100]; /* fits sockaddr_un */
         char config_path[320];
         char secret_path[320];
         char daemon_log[320];
+        char cert_path[320]; /* with a certificate: the one the stand-in registers */
+        char key_path[320];  /* the key the daemon signs with */
         int port;
         pid_t standin_pid;
         pid_t daemon_pid;
         int next_id;
+        char standin_args[512]; /* kept for harness_restart_standin() */
 } Harness;
+
+typedef enum HarnessCertificate {
+        HARNESS_CERTIFICATE_NONE,      /* the client secret, as before */
+        HARNESS_CERTIFICATE_GOOD,      /* CertificateFile= and PrivateKeyFile=, a matching pair */
+        HARNESS_CERTIFICATE_COMBINED,  /* key and certificate in one PEM, no PrivateKeyFile= */
+        HARNESS_CERTIFICATE_WRONG_KEY, /* PrivateKeyFile= holds the key of another certificate */
+        HARNESS_CERTIFICATE_EXPIRED,   /* a matching pair, but the validity ended in 2020 */
+} HarnessCertificate;
 
 typedef struct HarnessOptions {
         const char *standin_args; /* extra stand-in arguments, space separated */
         const char *config_extra; /* INI text appended to the daemon's config */
         const char *daemon_secret; /* secret the daemon presents; default: the right one */
+        /* Certificate credentials instead: an RSA certificate and key are made with openssl in
+         * the test directory, the stand-in gets --client-certificate and the daemon
+         * CertificateFile=/PrivateKeyFile= (no ClientSecretFile=). */
+        HarnessCertificate certificate;
+        mode_t credential_mode; /* mode of the daemon's secret or key file; 0: 0600 */
         bool no_daemon;
 } HarnessOptions;
 
@@ -38,7 +58,21 @@ void harness_start(Harness *h, const HarnessOptions *o);
 void harness_start_daemon(Harness *h);
 /* SIGTERM and wait; returns the daemon's exit status (or -1). */
 int harness_stop_daemon(Harness *h);
+/* SIGKILL the daemon and reap it: a crash, nothing flushed. harness_start_daemon() then
+ * starts it again on the same config, state directory and socket. */
+void harness_kill_daemon(Harness *h);
+/* The daemon's journal (StateDirectory= as harness_start() configures it). */
+void harness_journal_path(const Harness *h, char *buf, size_t size);
+/* Also fails the test when the daemon exited with HARNESS_WRAPPER_ERROR_EXIT while running
+ * under $MEDIACANCEL_DAEMON_WRAPPER (scripts/valgrind.sh: --error-exitcode=99). */
 void harness_stop(Harness *h);
+#define HARNESS_WRAPPER_ERROR_EXIT 99
+
+/* SIGKILL the stand-in and reap it; all its state (tokens, operations, counters) is lost. */
+void harness_kill_standin(Harness *h);
+/* Starts the stand-in again, on the same port and with the same arguments (killing it first
+ * if it still runs). */
+void harness_restart_standin(Harness *h);
 
 int harness_connect(Harness *h);
 void harness_send(int fd, const char *line);

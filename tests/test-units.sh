@@ -67,7 +67,7 @@ for u in "${units[@]}"; do
                 stand_in=${MEDIACANCEL_BUILDDIR:+$MEDIACANCEL_BUILDDIR/${exe##*/}}
                 if [[ -n $stand_in && -x $stand_in ]]; then
                         echo "note: $name: $exe is not installed; checking with $stand_in"
-                        sed -i "s|=$exe\\b|=$stand_in|" "$work/units/$name"
+                        sed -i "/^ExecStart=/s|$exe|$stand_in|" "$work/units/$name"
                 fi
         done < <(sed -nE 's/^ExecStart=[-@:+!]*([^ ]+).*/\1/p' "$u")
 done

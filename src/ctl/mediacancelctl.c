@@ -8,9 +8,13 @@
  * It deliberately shares nothing with the daemon but macro.h: it validates no parameter the
  * daemon validates, so the daemon stays the single authority on what a request may contain.
  *
+ * `watch` (and `cancel --wait`) keep the connection open past the reply: watch prints each
+ * operation.changed event for its operation until the operation is settled.
+ *
  * Exit status: 0 success, 1 the daemon answered with an error (or output could not be
- * written), 2 usage error, 3 no usable conversation with the daemon (connect failed, the
- * connection dropped, timeout, reply not understood).
+ * written; for watch and cancel --wait also: the operation ended failed or unknown), 2 usage
+ * error, 3 no usable conversation with the daemon (connect failed, the connection dropped,
+ * timeout, reply not understood).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -72,6 +76,7 @@ enum {
         OPTION_CALL = 1 << 2,
         OPTION_STATUS = 1 << 3,
         OPTION_LIMIT = 1 << 4,
+        OPTION_WAIT = 1 << 5,
 };
 
 typedef enum Command {
@@ -79,6 +84,8 @@ typedef enum Command {
         COMMAND_GET,
         COMMAND_LIST,
         COMMAND_STATUS,
+        COMMAND_WATCH,
+        COMMAND_DELIVER,
 } Command;
 
 typedef struct CommandInfo {
@@ -89,16 +96,19 @@ typedef struct CommandInfo {
 } CommandInfo;
 
 static const CommandInfo command_table[] = {
-        [COMMAND_CANCEL] = { "cancel", "cancel", "CALL_ID", OPTION_CONTEXT | OPTION_ALL },
+        [COMMAND_CANCEL] = { "cancel", "cancel", "CALL_ID", OPTION_CONTEXT | OPTION_ALL | OPTION_WAIT },
         [COMMAND_GET] = { "get", "operation.get", "OPERATION_ID", 0 },
         [COMMAND_LIST] = { "list", "operation.list", NULL, OPTION_CALL | OPTION_STATUS | OPTION_LIMIT },
         [COMMAND_STATUS] = { "status", "status", NULL, 0 },
+        [COMMAND_WATCH] = { "watch", "operation.watch", "OPERATION_ID", 0 },
+        [COMMAND_DELIVER] = { "deliver", "notifications.deliver", "FILE", 0 },
 };
 
 typedef struct Arguments {
         const char *socket_path;
         bool json;
         usec_t timeout; /* USEC_INFINITY: wait forever */
+        bool have_timeout;
         Command command;
         const char *argument;
         const char *context;
@@ -107,6 +117,8 @@ typedef struct Arguments {
         const char *status;
         bool have_limit;
         int64_t limit;
+        bool wait;
+        json_object *body; /* deliver: the notification body read from FILE */
 } Arguments;
 
 static int log_usage(const char *fmt, ...) _printf_(1, 2);
@@ -131,12 +143,17 @@ static void help(void) {
                "      --context TEXT    Client context to attach to the operation\n"
                "      --all             Stop all operations, not only the current one\n"
                "                        (only the old beta Graph API takes this)\n"
+               "      --wait            Answer only once the operation is completed,\n"
+               "                        failed or unknown (exit 1 unless completed)\n"
                "  get OPERATION_ID      Show one operation\n"
                "  list                  List operations\n"
                "      --call CALL_ID    Only operations for this call\n"
                "      --status STATUS   Only operations in this status\n"
                "      --limit N         At most N operations\n"
                "  status                Show the daemon's state\n"
+               "  watch OPERATION_ID    Show the operation, then each change until it is\n"
+               "                        settled (exit 0 completed, 1 failed or unknown)\n"
+               "  deliver FILE|-        Pass a Graph notification body (JSON) to the daemon\n"
                "\n"
                "Options:\n"
                "  -h --help             Show this help\n"
@@ -144,7 +161,8 @@ static void help(void) {
                "     --socket PATH      Daemon socket (default: $%s,\n"
                "                        else %s)\n"
                "     --json             Print the raw JSON result\n"
-               "     --timeout SEC      Give up after SEC seconds (default %d, 0: never)\n"
+               "     --timeout SEC      Give up after SEC seconds (default %d, 0: never;\n"
+               "                        watch and cancel --wait: never)\n"
                "\n"
                "Exit status: 0 success, 1 the daemon reported an error, 2 usage error,\n"
                "3 could not talk to the daemon (connect, dropped connection, timeout).\n",
@@ -206,6 +224,8 @@ static const char *option_name(unsigned bit) {
                 return "--status";
         case OPTION_LIMIT:
                 return "--limit";
+        case OPTION_WAIT:
+                return "--wait";
         }
         return "?";
 }
@@ -234,7 +254,7 @@ static int check_command(Arguments *a, char **positional, size_t n_positional, u
                 a->argument = positional[1];
         }
 
-        for (unsigned bit = 1; bit <= OPTION_LIMIT; bit <<= 1)
+        for (unsigned bit = 1; bit <= OPTION_WAIT; bit <<= 1)
                 if ((seen & bit) && !(info->options & bit))
                         return log_usage("option %s does not apply to '%s'", option_name(bit), info->name);
 
@@ -254,6 +274,7 @@ static int parse_argv(int argc, char *argv[], Arguments *a) {
                 ARG_CALL,
                 ARG_STATUS,
                 ARG_LIMIT,
+                ARG_WAIT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -266,6 +287,7 @@ static int parse_argv(int argc, char *argv[], Arguments *a) {
                 { "call", required_argument, NULL, ARG_CALL },
                 { "status", required_argument, NULL, ARG_STATUS },
                 { "limit", required_argument, NULL, ARG_LIMIT },
+                { "wait", no_argument, NULL, ARG_WAIT },
                 {}
         };
         _cleanup_free_ char **positional = NULL;
@@ -305,6 +327,7 @@ static int parse_argv(int argc, char *argv[], Arguments *a) {
                 case ARG_TIMEOUT:
                         if (parse_timeout(optarg, &a->timeout) < 0)
                                 return log_usage("invalid --timeout '%s', expected seconds", optarg);
+                        a->have_timeout = true;
                         break;
                 case ARG_CONTEXT:
                         if (isempty(optarg))
@@ -333,6 +356,10 @@ static int parse_argv(int argc, char *argv[], Arguments *a) {
                                 return log_usage("invalid --limit '%s', expected an integer", optarg);
                         a->have_limit = true;
                         seen |= OPTION_LIMIT;
+                        break;
+                case ARG_WAIT:
+                        a->wait = true;
+                        seen |= OPTION_WAIT;
                         break;
                 case ':':
                         return log_usage("option '%s' needs an argument", argv[optind - 1]);
@@ -505,8 +532,9 @@ static int parse_json_line(const char *line, size_t len, json_object **ret) {
 }
 
 /* Returns 1 and the reply if the line answers our request, 0 for anything else (server
- * notifications have no "id"), negative errno if the line is not JSON. */
-static int consider_line(const char *line, size_t len, json_object **ret_reply) {
+ * notifications have no "id"; with ret_event, they are handed back there), negative errno if
+ * the line is not JSON. */
+static int consider_line(const char *line, size_t len, json_object **ret_reply, json_object **ret_event) {
         _cleanup_json_ json_object *j = NULL;
         json_object *id;
         int r;
@@ -517,6 +545,12 @@ static int consider_line(const char *line, size_t len, json_object **ret_reply) 
         r = parse_json_line(line, len, &j);
         if (r < 0)
                 return r;
+
+        if (ret_event && json_object_is_type(j, json_type_object) && !json_object_object_get_ex(j, "id", NULL) &&
+            json_object_object_get_ex(j, "method", NULL)) {
+                *ret_event = TAKE_PTR(j);
+                return 0;
+        }
 
         if (!json_object_is_type(j, json_type_object))
                 return 0;
@@ -536,17 +570,31 @@ static int consider_line(const char *line, size_t len, json_object **ret_reply) 
         return 1;
 }
 
-/* Reads lines until the reply to our request arrives. -ECONNRESET: the daemon closed the
- * connection first; -ETIMEDOUT; -EMSGSIZE: a line over the protocol limit; -EBADMSG. */
-static int read_reply(int fd, usec_t deadline, json_object **ret_reply) {
+/* What has been read from the daemon but not consumed yet; it outlives one reply, so that
+ * watch can go on reading events after it. */
+typedef struct LineReader {
+        char *buf;
+        /* buf[start..used) is unconsumed input, of which buf[start..scanned) has no '\n'. */
+        size_t allocated, start, used, scanned;
+} LineReader;
+
+static void line_reader_done(LineReader *lr) {
+        free(lr->buf);
+        *lr = (LineReader) {};
+}
+
+/* Reads lines until the reply to our request arrives, or — with ret_event — until a server
+ * notification arrives (returned there; *ret_reply untouched). -ECONNRESET: the daemon closed
+ * the connection first; -ETIMEDOUT; -EMSGSIZE: a line over the protocol limit; -EBADMSG. */
+static int read_message(int fd, usec_t deadline, LineReader *lr, json_object **ret_reply, json_object **ret_event) {
         /* One line of up to LINE_MAX_BYTES plus its '\n' is the most we ever need to hold:
          * complete lines are consumed as soon as they are seen. */
         const size_t capacity = LINE_MAX_BYTES + 1;
-        _cleanup_free_ char *buf = NULL;
-        /* buf[start..used) is unconsumed input, of which buf[start..scanned) has no '\n'. */
-        size_t allocated = 0, start = 0, used = 0, scanned = 0;
+        char *buf = lr->buf;
+        size_t allocated = lr->allocated, start = lr->start, used = lr->used, scanned = lr->scanned;
         int r;
 
+#define SAVE() (*lr = (LineReader) { .buf = buf, .allocated = allocated, .start = start, .used = used, .scanned = scanned })
         for (;;) {
                 char *nl = used > scanned ? memchr(buf + scanned, '\n', used - scanned) : NULL;
                 ssize_t k;
@@ -554,11 +602,12 @@ static int read_reply(int fd, usec_t deadline, json_object **ret_reply) {
                 if (nl) {
                         size_t end = (size_t) (nl - buf);
 
-                        r = consider_line(buf + start, end - start, ret_reply);
-                        if (r != 0)
-                                return r < 0 ? r : 0;
-
+                        r = consider_line(buf + start, end - start, ret_reply, ret_event);
                         start = scanned = end + 1;
+                        if (r != 0 || (ret_event && *ret_event)) {
+                                SAVE();
+                                return r < 0 ? r : 0;
+                        }
                         continue;
                 }
 
@@ -571,15 +620,19 @@ static int read_reply(int fd, usec_t deadline, json_object **ret_reply) {
                 }
                 scanned = used;
 
-                if (used >= capacity)
+                if (used >= capacity) {
+                        SAVE();
                         return -EMSGSIZE;
+                }
 
                 if (allocated - used < READ_CHUNK && allocated < capacity) {
                         size_t n = MIN(MAX(allocated * 2, used + READ_CHUNK), capacity);
                         char *p = realloc(buf, n);
 
-                        if (!p)
+                        if (!p) {
+                                SAVE();
                                 return -ENOMEM;
+                        }
                         buf = p;
                         allocated = n;
                 }
@@ -590,23 +643,31 @@ static int read_reply(int fd, usec_t deadline, json_object **ret_reply) {
                                 continue;
                         if (errno == EAGAIN) {
                                 r = wait_fd(fd, POLLIN, deadline);
-                                if (r < 0)
+                                if (r < 0) {
+                                        SAVE();
                                         return r;
+                                }
                                 continue;
                         }
-                        return -errno;
+                        r = -errno;
+                        SAVE();
+                        return r;
                 }
                 if (k == 0) {
                         /* Be lenient about a final reply whose '\n' never came. */
                         if (used > 0) {
-                                r = consider_line(buf, used, ret_reply);
+                                r = consider_line(buf, used, ret_reply, NULL);
+                                start = scanned = used = 0;
+                                SAVE();
                                 if (r != 0)
                                         return r < 0 ? r : 0;
                         }
+                        SAVE();
                         return -ECONNRESET;
                 }
                 used += (size_t) k;
         }
+#undef SAVE
 }
 
 static int json_add(json_object *o, const char *key, json_object *v) {
@@ -640,10 +701,18 @@ static int build_params(const Arguments *a, json_object **ret) {
                         r = json_add(p, "clientContext", json_object_new_string(a->context));
                 if (r >= 0 && a->all)
                         r = json_add(p, "all", json_object_new_boolean(1));
+                if (r >= 0 && a->wait)
+                        r = json_add(p, "wait", json_object_new_string("completed"));
                 break;
         case COMMAND_GET:
+        case COMMAND_WATCH:
                 r = json_add(p, "operationId", json_object_new_string(a->argument));
                 break;
+        case COMMAND_DELIVER:
+                /* The body as Graph sent it is the params, unchanged. */
+                json_object_put(p);
+                *ret = json_object_get(a->body);
+                return 0;
         case COMMAND_LIST:
                 if (a->call)
                         r = json_add(p, "callId", json_object_new_string(a->call));
@@ -698,11 +767,44 @@ static void format_timeout(usec_t t, char *buf, size_t size) {
         snprintf(buf, size, "%g s", (double) t / (double) USEC_PER_SEC);
 }
 
+/* Says why reading what (the reply, the next event) from the daemon failed. */
+static void report_read_error(const Arguments *a, int r, const char *what) {
+        char t[32];
+
+        format_timeout(a->timeout, t, sizeof(t));
+        switch (r) {
+        case -ETIMEDOUT:
+                fprintf(stderr, PROGRAM_NAME ": timed out after %s waiting for %s from %s\n", t, what, a->socket_path);
+                break;
+        case -ECONNRESET:
+        case -EPIPE:
+                fprintf(stderr, PROGRAM_NAME ": connection to %s closed before %s\n", a->socket_path, what);
+                break;
+        case -EMSGSIZE:
+                fprintf(stderr, PROGRAM_NAME ": a line from %s exceeds %zu MiB\n",
+                        a->socket_path, LINE_MAX_BYTES >> 20);
+                break;
+        case -EBADMSG:
+                fprintf(stderr, PROGRAM_NAME ": malformed %s from %s\n", streq(what, "the reply") ? "reply" : "event",
+                        a->socket_path);
+                break;
+        case -ENOMEM:
+                fputs(PROGRAM_NAME ": out of memory\n", stderr);
+                break;
+        default:
+                fprintf(stderr, PROGRAM_NAME ": cannot read %s from %s: %s\n", what, a->socket_path, strerror(-r));
+        }
+}
+
 /* One request, one reply. Prints the reason for a failure (it is always about the
- * conversation, never about the request) and returns negative errno. */
-static int call_daemon(const Arguments *a, json_object **ret_reply) {
+ * conversation, never about the request) and returns negative errno. With ret_fd, the
+ * connection, what was read past the reply and the deadline are handed back, for reading
+ * events. */
+static int call_daemon(const Arguments *a, json_object **ret_reply, int *ret_fd, LineReader *ret_lr,
+                       usec_t *ret_deadline) {
         _cleanup_free_ char *request = NULL;
         _cleanup_close_ int fd = -EBADF;
+        LineReader lr = {};
         usec_t deadline;
         char t[32];
         int r;
@@ -736,30 +838,16 @@ static int call_daemon(const Arguments *a, json_object **ret_reply) {
                 return r;
         }
 
-        r = read_reply(fd, deadline, ret_reply);
-        switch (r) {
-        case 0:
+        r = read_message(fd, deadline, &lr, ret_reply, NULL);
+        if (r == 0 && ret_fd) {
+                *ret_fd = TAKE_FD(fd);
+                *ret_lr = lr;
+                *ret_deadline = deadline;
                 return 0;
-        case -ETIMEDOUT:
-                fprintf(stderr, PROGRAM_NAME ": timed out after %s waiting for the reply from %s\n", t, a->socket_path);
-                break;
-        case -ECONNRESET:
-        case -EPIPE:
-                fprintf(stderr, PROGRAM_NAME ": connection to %s closed before the reply\n", a->socket_path);
-                break;
-        case -EMSGSIZE:
-                fprintf(stderr, PROGRAM_NAME ": a line from %s exceeds %zu MiB\n",
-                        a->socket_path, LINE_MAX_BYTES >> 20);
-                break;
-        case -EBADMSG:
-                fprintf(stderr, PROGRAM_NAME ": malformed reply from %s\n", a->socket_path);
-                break;
-        case -ENOMEM:
-                fputs(PROGRAM_NAME ": out of memory\n", stderr);
-                break;
-        default:
-                fprintf(stderr, PROGRAM_NAME ": cannot read the reply from %s: %s\n", a->socket_path, strerror(-r));
         }
+        line_reader_done(&lr);
+        if (r < 0)
+                report_read_error(a, r, "the reply");
         return r;
 }
 

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz-rpc.c — libFuzzer harness for the JSON-RPC framing (src/rpc.c): one received line of
+ * arbitrary bytes goes through rpc_message_parse(); every item is answered the way the server
+ * answers it (an error reply for an invalid entry, a result for a valid one, nothing for a
+ * notification, one array for a batch) and serialised with rpc_serialize(). The param helpers
+ * run on every valid item's params.
+ *
+ * Invariants checked beyond "no sanitizer report":
+ *   - rpc_message_parse() returns 0, -EBADMSG or -ENOMEM, and a message has at least one item;
+ *   - every written line is one strict JSON value, valid UTF-8, with no raw '\n' before its end;
+ *   - a reply echoes its request's id unchanged (json_object_equal after the round trip);
+ *   - a string a param helper hands to a method is the whole JSON string (no embedded NUL that
+ *     would let the C string differ from what the caller sent and validators saw).
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "fuzz-util.h"
+#include "log.h"
+#include "rpc.h"
+
+static const char *const known_params[] = { "callId", "clientContext", "all", "operationId", "status", "limit", NULL };
+
+static void check_params(json_object *params) {
+        Error *e;
+
+        e = rpc_params_check_object(params, known_params);
+        if (e) {
+                fuzz_assert(e->class == ERROR_INVALID_PARAMS);
+                error_free(e);
+                return;
+        }
+
+        for (const char *const *name = known_params; *name; name++) {
+                const char *s = NULL;
+                json_object *v;
+                unsigned u;
+                int b;
+
+                e = rpc_param_string(params, *name, false, &s);
+                if (!e && s) {
+                        fuzz_assert(json_object_object_get_ex(params, *name, &v));
+                        fuzz_assert(strlen(s) == (size_t) json_object_get_string_len(v));
+                        (void) call_id_is_valid(s);
+                        (void) client_context_check(s);
+                }
+                error_free(e);
+
+                e = rpc_param_bool(params, *name, &b);
+                fuzz_assert(e || b == -1 || b == 0 || b == 1);
+                error_free(e);
+
+                e = rpc_param_uint(params, *name, 1, 1000, 100, &u);
+                fuzz_assert(e || (u >= 1 && u <= 1000));
+                error_free(e);
+        }
+}
+
+/* Serialises like connection_write() and checks the line a client would read. */
+static void write_and_check(json_object *reply, json_object *expect_id, bool batch) {
+        _cleanup_free_ char *s = NULL;
+        json_object *back;
+        size_t n;
+
+        fuzz_assert(rpc_serialize(reply, &s, &n) == 0);
+        fuzz_assert(n >= 2 && s[n - 1] == '\n' && s[n] == '\0');
+        back = fuzz_parse_reply_line(s, n - 1);
+
+        if (batch) {
+                fuzz_assert(json_object_is_type(back, json_type_array));
+                fuzz_assert(json_object_array_length(back) == json_object_array_length(reply));
+                for (size_t i = 0; i < json_object_array_length(back); i++) {
+                        json_object *a = json_object_array_get_idx(back, i), *b = json_object_array_get_idx(reply, i);
+                        json_object *ida, *idb;
+                        fuzz_check_reply_object(a);
+                        fuzz_assert(json_object_object_get_ex(a, "id", &ida));
+                        fuzz_assert(json_object_object_get_ex(b, "id", &idb));
+                        fuzz_assert(json_object_equal(ida, idb));
+                }
+        } else {
+                json_object *id;
+                fuzz_check_reply_object(back);
+                fuzz_assert(json_object_object_get_ex(back, "id", &id));
+                fuzz_assert(json_object_equal(id, expect_id));
+        }
+        json_object_put(back);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+        json_object *batch = NULL;
+        int r;
+
+        log_set_max_level(LOG_EMERG);
+
+        /* The server never hands over the '\n' and skips empty lines. */
+        if (size == 0 || memchr(data, '\n', size))
+                return 0;
+
+        r = rpc_message_parse((const char *) data, size, RPC_MAX_DEPTH_DEFAULT, &m);
+        fuzz_assert(r == 0 || r == -EBADMSG || r == -ENOMEM);
+        if (r < 0) {
+                /* What the server sends for an unparsable line. */
+                Error *e = error_new(ERROR_PARSE, NULL, "The line is not valid JSON (or not valid UTF-8).");
+                json_object *reply = rpc_reply_error(NULL, e);
+                write_and_check(reply, NULL, false);
+                json_object_put(reply);
+                error_free(e);
+                return 0;
+        }
+        fuzz_assert(m->n_items >= 1);
+        fuzz_assert(!m->is_batch || json_object_is_type(m->root, json_type_array));
+
+        if (m->is_batch)
+                batch = json_object_new_array();
+
+        for (size_t i = 0; i < m->n_items; i++) {
+                RpcItem *item = &m->items[i];
+                json_object *reply;
+
+                if (item->error) {
+                        fuzz_assert(item->has_id); /* an invalid request is always answered */
+                        reply = rpc_reply_error(item->id, item->error);
+                } else {
+                        fuzz_assert(item->method);
+                        check_params(item->params);
+                        if (!item->has_id)
+                                continue; /* a notification: nothing goes back */
+
+                        /* Echo what the method would see, so odd strings reach the serialiser. */
+                        json_object *result = json_object_new_object();
+                        json_object_object_add(result, "method", json_object_new_string(item->method));
+                        json_object_object_add(result, "params", json_object_get(item->params));
+                        reply = rpc_reply_result(item->id, result);
+                }
+
+                if (batch)
+                        json_object_array_add(batch, reply);
+                else {
+                        write_and_check(reply, item->id, false);
+                        json_object_put(reply);
+                }
+        }
+
+        if (batch) {
+                if (json_object_array_length(batch) > 0)
+                        write_and_check(batch, NULL, true);
+                json_object_put(batch);
+        }
+        return 0;
+}

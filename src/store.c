@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.c — see store.h.
+ *
+ * Line format: eight lower-case hex digits of the CRC-32 of the JSON text, one space, the
+ * JSON text, '\n'. A crash can only tear the last line (appends are sequential), so a bad last
+ * line is cut off; a bad line with good lines after it is real damage and stops the daemon.
+ *
+ * Threading: the loop thread appends bytes to `pending` under the lock and signals; the
+ * writer thread swaps `pending` out, writes and fdatasyncs it, publishes `synced_seq` and
+ * pokes an eventfd; the loop thread then runs deferred callbacks in order. Nothing else is
+ * shared.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define COMPACT_FACTOR 4
+#define COMPACT_MIN_BYTES (1024 * 1024)
+
+typedef struct Deferred {
+        uint64_t seq;
+        void (*fn)(void *userdata);
+        void *userdata;
+        struct Deferred *next;
+} Deferred;
+
+struct Store {
+        sd_event *event;
+        char *dir;
+        char *path;
+        int fd;
+        int efd;
+        sd_event_source *efd_source;
+
+        pthread_t thread;
+        bool thread_started;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        /* Under lock: */
+        Buffer pending;
+        uint64_t pending_seq;
+        Buffer rewrite;
+        bool rewrite_pending;
+        uint64_t synced_seq;
+        uint64_t syncs;
+        bool stop;
+        int write_error;
+
+        /* Loop thread only: */
+        uint64_t appended_seq;
+        uint64_t seen_synced;
+        uint64_t journal_bytes;
+        uint64_t records;
+        Deferred *deferred_head, *deferred_tail;
+        int reported_error;
+};
+
+uint32_t store_crc32(const void *data, size_t n) {
+        static uint32_t table[256];
+        static bool init;
+        const uint8_t *p = data;
+        uint32_t c = 0xffffffffu;
+
+        if (!init) {
+                for (uint32_t i = 0; i < 256; i++) {
+                        uint32_t x = i;
+                        for (int k = 0; k < 8; k++)
+                                x = (x & 1) ? 0xedb88320u ^ (x >> 1) : x >> 1;
+                        table[i] = x;
+                }
+                init = true;
+        }
+        for (size_t i = 0; i < n; i++)
+                c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+        return c ^ 0xffffffffu;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+static int fsync_dir(const char *dir) {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = fsync(fd) < 0 ? -errno : 0;
+        close(fd);
+        return r;
+}
+
+/* Writer thread side of a compaction: temp file, fsync, rename over, fsync the directory, and
+ * continue appending to the new file. */
+static int rewrite_journal(Store *s, const Buffer *b) {
+        _cleanup_free_ char *tmp = NULL;
+        int fd, r;
+
+        if (asprintf(&tmp, "%s/.%s.tmp", s->dir, STORE_JOURNAL_NAME) < 0)
+                return -ENOMEM;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, b->data ?: "", b->size);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, s->path) < 0)
+                r = -errno;
+        if (r < 0) {
+                close(fd);
+                (void) unlink(tmp);
+                return r;
+        }
+        (void) fsync_dir(s->dir);
+        /* The new file takes over the lock and the appends. */
+        (void) flock(fd, LOCK_EX | LOCK_NB);
+        int old = s->fd;
+        s->fd = fd;
+        (void) lseek(fd, 0, SEEK_END);
+        close(old);
+        return 0;
+}
+
+static void *writer_main(void *userdata) {
+        Store *s = userdata;
+        Buffer batch = {}, rewrite = {};
+
+        pthread_mutex_lock(&s->lock);
+        for (;;) {
+                while (!s->stop && s->pending.size == 0 && !s->rewrite_pending)
+                        pthread_cond_wait(&s->cond, &s->lock);
+                if (s->pending.size == 0 && !s->rewrite_pending && s->stop)
+                        break;
+
+                bool do_rewrite = s->rewrite_pending;
+                if (do_rewrite) {
+                        rewrite = s->rewrite;
+                        s->rewrite = (Buffer) {};
+                        s->rewrite_pending = false;
+                }
+                Buffer tmp = batch;
+                batch = s->pending;
+                s->pending = tmp;
+                s->pending.size = 0;
+                uint64_t seq = s->pending_seq;
+                pthread_mutex_unlock(&s->lock);
+
+                int r = 0;
+                if (do_rewrite) {
+                        r = rewrite_journal(s, &rewrite);
+                        buffer_done(&rewrite);
+                }
+                if (r >= 0 && batch.size > 0)
+                        r = write_all(s->fd, batch.data, batch.size);
+                if (r >= 0 && fdatasync(s->fd) < 0)
+                        r = -errno;
+
+                pthread_mutex_lock(&s->lock);
+                if (r < 0) {
+                        /* Put the bytes back in front and try again shortly: nothing that was
+                         * acknowledged may go missing because the disk had a bad moment. */
+                        Buffer merged = {};
+                        if (buffer_append(&merged, batch.data, batch.size) >= 0 &&
+                            buffer_append(&merged, s->pending.data ?: "", s->pending.size) >= 0) {
+                                buffer_done(&s->pending);
+                                s->pending = merged;
+                        } else
+                                buffer_done(&merged);
+                        s->write_error = r;
+                        batch.size = 0;
+                        pthread_mutex_unlock(&s->lock);
+                        sleep(1);
+                        pthread_mutex_lock(&s->lock);
+                        continue;
+                }
+                s->write_error = 0;
+                s->synced_seq = seq;
+                s->syncs++;
+                batch.size = 0;
+                pthread_mutex_unlock(&s->lock);
+                uint64_t one = 1;
+                (void) !write(s->efd, &one, sizeof one);
+                pthread_mutex_lock(&s->lock);
+        }
+        pthread_mutex_unlock(&s->lock);
+        buffer_done(&batch);
+        return NULL;
+}
+
+static void run_deferred(Store *s) {
+        uint64_t synced;
+        int err;
+
+        pthread_mutex_lock(&s->lock);
+        synced = s->synced_seq;
+        err = s->write_error;
+        pthread_mutex_unlock(&s->lock);
+
+        if (err != s->reported_error) {
+                if (err < 0)
+                        log_error_errno(err, "Cannot write the journal %s: %m; holding replies until it can.", s->path);
+                else
+                        log_notice("The journal %s is writable again.", s->path);
+                s->reported_error = err;
+        }
+        s->seen_synced = synced;
+        while (s->deferred_head && s->deferred_head->seq <= synced) {
+                Deferred *d = s->deferred_head;
+                s->deferred_head = d->next;
+                if (!s->deferred_head)
+                        s->deferred_tail = NULL;
+                d->fn(d->userdata);
+                free(d);
+        }
+}
+
+static int on_synced(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        uint64_t n;
+
+        (void) es;
+        (void) revents;
+        (void) !read(fd, &n, sizeof n);
+        run_deferred(userdata);
+        return 0;
+}
+
+int store_open(sd_event *event, const char *dir, Store **ret) {
+        _cleanup_(store_freep) Store *s = NULL;
+        int r;
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create the state directory %s: %m", dir);
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return log_oom();
+        s->fd = s->efd = -EBADF;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->cond, NULL);
+        s->event = sd_event_ref(event);
+        s->dir = strdup(dir);
+        if (!s->dir || asprintf(&s->path, "%s/%s", dir, STORE_JOURNAL_NAME) < 0)
+                return log_oom();
+
+        s->fd = open(s->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (s->fd < 0)
+                return log_error_errno(errno, "Cannot open the journal %s: %m (is StateDirectory= writable?)", s->path);
+        if (flock(s->fd, LOCK_EX | LOCK_NB) < 0)
+                return log_error_errno(errno, "The journal %s is in use by another mediacanceld.", s->path);
+
+        s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->efd < 0)
+                return log_error_errno(errno, "eventfd() failed: %m");
+        r = sd_event_add_io(event, &s->efd_source, s->efd, EPOLLIN, on_synced, s);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch the journal writer: %m");
+        (void) sd_event_source_set_description(s->efd_source, "journal-synced");
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static int start_writer(Store *s) {
+        int r;
+
+        if (s->thread_started)
+                return 0;
+        r = -pthread_create(&s->thread, NULL, writer_main, s);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the journal writer: %m");
+        s->thread_started = true;
+        return 0;
+}
+
+Store *store_free(Store *s) {
+        if (!s)
+                return NULL;
+        if (s->thread_started) {
+                pthread_mutex_lock(&s->lock);
+                s->stop = true;
+                pthread_cond_signal(&s->cond);
+                pthread_mutex_unlock(&s->lock);
+                pthread_join(s->thread, NULL);
+                run_deferred(s);
+        }
+        while (s->deferred_head) {
+                Deferred *d = s->deferred_head;
+                s->deferred_head = d->next;
+                free(d);
+        }
+        sd_event_source_disable_unref(s->efd_source);
+        if (s->efd >= 0)
+                close(s->efd);
+        if (s->fd >= 0)
+                close(s->fd);
+        buffer_done(&s->pending);
+        buffer_done(&s->rewrite);
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->cond);
+        sd_event_unref(s->event);
+        free(s->dir);
+        free(s->path);
+        free(s);
+        return NULL;
+}
+
+static int parse_line(const char *line, size_t len, json_object **ret) {
+        char hex[9];
+        unsigned long crc;
+        char *end;
+
+        if (len < 11 || line[8] != ' ')
+                return -EBADMSG;
+        memcpy(hex, line, 8);
+        hex[8] = '\0';
+        crc = strtoul(hex, &end, 16);
+        if (*end != '\0')
+                return -EBADMSG;
+        if (store_crc32(line + 9, len - 9) != (uint32_t) crc)
+                return -EBADMSG;
+        json_tokener *tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        json_object *j = json_tokener_parse_ex(tok, line + 9, (int) (len - 9));
+        bool ok = json_tokener_get_error(tok) == json_tokener_success && j &&
+                  json_object_is_type(j, json_type_object);
+        json_tokener_free(tok);
+        if (!ok) {
+                json_object_put(j);
+                return -EBADMSG;
+        }
+        *ret = j;
+        return 0;
+}
+
+int store_load(Store *s, int (*cb)(json_object *record, void *userdata), void *userdata, char **ret_error) {
+        _cleanup_free_ char *data = NULL;
+        struct stat st;
+        size_t off = 0, n;
+        int r;
+
+        if (fstat(s->fd, &st) < 0)
+                return log_error_errno(errno, "Cannot stat %s: %m", s->path);
+        n = (size_t) st.st_size;
+        data = malloc(n + 1);
+        if (!data)
+                return log_oom();
+        for (size_t got = 0; got < n;) {
+                ssize_t k = pread(s->fd, data + got, n - got, (off_t) got);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return log_error_errno(errno, "Cannot read %s: %m", s->path);
+                }
+                if (k == 0) {
+                        n = got;
+                        break;
+                }
+                got += (size_t) k;
+        }
+
+        while (off < n) {
+                char *nl = memchr(data + off, '\n', n - off);
+                size_t len = nl ? (size_t) (nl - (data + off)) : n - off;
+                json_object *rec = NULL;
+
+                r = nl ? parse_line(data + off, len, &rec) : -EBADMSG;
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0) {
+                        bool last = !nl || off + len + 1 >= n;
+                        if (!last) {
+                                if (ret_error)
+                                        (void) !asprintf(ret_error,
+                                                         "%s: damaged record at offset %zu (of %zu bytes); refusing to start "
+                                                         "rather than lose history. Inspect or move the file aside.",
+                                                         s->path, off, n);
+                                return -EBADMSG;
+                        }
+                        log_warning("%s: the last record (offset %zu, %zu bytes) is incomplete, probably from a crash "
+                                    "while writing; dropping it.",
+                                    s->path, off, n - off);
+                        if (ftruncate(s->fd, (off_t) off) < 0 || fdatasync(s->fd) < 0)
+                                return log_error_errno(errno, "Cannot truncate %s: %m", s->path);
+                        n = off;
+                        break;
+                }
+                r = cb(rec, userdata);
+                json_object_put(rec);
+                if (r < 0) {
+                        if (ret_error)
+                                (void) !asprintf(ret_error, "%s: record at offset %zu cannot be restored.", s->path, off);
+                        return r;
+                }
+                s->records++;
+                off += len + 1;
+        }
+        s->journal_bytes = n;
+        return start_writer(s);
+}
+
+static int serialize_record(json_object *record, Buffer *b) {
+        size_t len;
+        const char *j = json_object_to_json_string_length(record, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+                                                          &len);
+        char head[10];
+        int r;
+
+        if (!j)
+                return -ENOMEM;
+        snprintf(head, sizeof head, "%08x ", store_crc32(j, len));
+        if ((r = buffer_append(b, head, 9)) < 0 || (r = buffer_append(b, j, len)) < 0 || (r = buffer_append(b, "\n", 1)) < 0)
+                return r;
+        return (int) (len + 10);
+}
+
+int64_t store_append(Store *s, json_object *record) {
+        int r;
+
+        r = start_writer(s);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&s->lock);
+        r = serialize_record(record, &s->pending);
+        if (r >= 0) {
+                s->pending_seq = ++s->appended_seq;
+                pthread_cond_signal(&s->cond);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0)
+                return r;
+        s->journal_bytes += (uint64_t) r;
+        s->records++;
+        return (int64_t) s->appended_seq;
+}
+
+int store_defer(Store *s, void (*fn)(void *userdata), void *userdata) {
+        Deferred *d;
+
+        if (!s->deferred_head) {
+                uint64_t synced;
+                pthread_mutex_lock(&s->lock);
+                synced = s->synced_seq;
+                pthread_mutex_unlock(&s->lock);
+                if (synced >= s->appended_seq) {
+                        fn(userdata);
+                        return 0;
+                }
+        }
+        d = malloc(sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        *d = (Deferred) { .seq = s->appended_seq, .fn = fn, .userdata = userdata };
+        if (s->deferred_tail)
+                s->deferred_tail->next = d;
+        else
+                s->deferred_head = d;
+        s->deferred_tail = d;
+        return 0;
+}
+
+bool store_wants_compaction(Store *s, size_t live) {
+        if (s->journal_bytes < COMPACT_MIN_BYTES || s->records == 0)
+                return false;
+        uint64_t avg = s->journal_bytes / s->records;
+        return s->journal_bytes > COMPACT_FACTOR * MAX((uint64_t) live, (uint64_t) 1) * avg;
+}
+
+int store_compact(Store *s, json_object *records) {
+        Buffer b = {};
+        size_t n = json_object_array_length(records);
+        int r = 0;
+
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = serialize_record(json_object_array_get_idx(records, i), &b);
+        json_object_put(records);
+        if (r < 0) {
+                buffer_done(&b);
+                return r;
+        }
+        r = start_writer(s);
+        if (r < 0) {
+                buffer_done(&b);
+                return r;
+        }
+        pthread_mutex_lock(&s->lock);
+        /* Everything appended so far is in the snapshot: drop it from the queue, or it would be
+         * written after the snapshot and roll states back on the next load. */
+        s->pending.size = 0;
+        buffer_done(&s->rewrite);
+        s->rewrite = b;
+        s->rewrite_pending = true;
+        s->pending_seq = s->appended_seq;
+        pthread_cond_signal(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+        log_info("Compacting the journal: %" PRIu64 " bytes in %" PRIu64 " records to %zu bytes in %zu records.",
+                 s->journal_bytes, s->records, b.size, n);
+        s->journal_bytes = b.size;
+        s->records = n;
+        return 0;
+}
+
+uint64_t store_journal_bytes(Store *s) {
+        return s->journal_bytes;
+}
+
+uint64_t store_syncs(Store *s) {
+        pthread_mutex_lock(&s->lock);
+        uint64_t n = s->syncs;
+        pthread_mutex_unlock(&s->lock);
+        return n;
+}

@@ -131,13 +131,18 @@ class Daemon:
 
     n = 0
 
-    def __init__(self, args, work, standin, delay_ms=None, short_token=False, extra=None, valgrind=None):
+    def __init__(self, args, work, standin, delay_ms=None, short_token=False, extra=None, valgrind=None,
+                 state_dir=None):
         Daemon.n += 1
         self.work = work
+        # A fresh, empty journal unless the scenario brings one.
+        self.state_dir = state_dir or os.path.join(args.state_root or work, "state%d" % Daemon.n)
+        extra = dict(extra or {})
+        extra.setdefault("Operations.StateDirectory", self.state_dir)
         self.sock = os.path.join(work, "d%d.sock" % Daemon.n)
         self.conf = os.path.join(work, "d%d.conf" % Daemon.n)
         sections = {"Graph": [], "Socket": [], "Operations": []}
-        for k, v in (extra or {}).items():
+        for k, v in extra.items():
             sec, key = k.split(".")
             sections[sec].append("%s=%s" % (key, v))
         with open(self.conf, "w") as f:
@@ -151,7 +156,7 @@ class Daemon:
         self.notify_path = os.path.join(work, "notify%d.sock" % Daemon.n)
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
-        argv = [args.daemon, "--config", self.conf, "--log-level", "notice"]
+        argv = [args.daemon, "--config", self.conf]
         if valgrind:
             argv = valgrind + argv
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
@@ -413,17 +418,36 @@ def s4_memory(args, work, standin, p):
 
 
 def s5_start(args, work, standin, p):
-    """S5: exec to READY=1 with an empty state (the token fetch runs after READY)."""
+    """S5: exec to READY=1 with an empty state (the token fetch runs after READY), and with a
+    journal of s5_journal_operations final operations written by an earlier daemon."""
     times = []
     for _ in range(p["s5_starts"]):
         d = Daemon(args, work, standin)
         times.append(d.ready_ms)
         d.stop()
     m = median(times)
-    return {"ready_ms": round(m, 2), "all_ms": [round(t, 2) for t in times],
-            "note": "measured from just before fork/exec in bench.py to READY=1 on our NOTIFY_SOCKET; "
-                    "empty state. With 100,000 journaled operations: to be measured once the journal lands.",
-            "target": "<= %d ms" % TARGETS["S5_ready_ms_max"], "met": m <= TARGETS["S5_ready_ms_max"]}
+    out = {"ready_ms": round(m, 2), "all_ms": [round(t, 2) for t in times],
+           "note": "measured from just before fork/exec in bench.py to READY=1 on a NOTIFY_SOCKET of ours",
+           "target": "<= %d ms" % TARGETS["S5_ready_ms_max"], "met": m <= TARGETS["S5_ready_ms_max"]}
+    n = p["s5_journal_operations"]
+    if n:
+        state = os.path.join(work, "s5-journal")
+        extra = {"Operations.MaxOperations": 2 * n, "Operations.StateDirectory": state}
+        d = Daemon(args, work, standin, extra=extra)
+        d.wait_token()
+        daemon_load(args, d, 8, 32, requests=n)
+        d.stop()
+        jt = []
+        for _ in range(p["s5_starts"]):
+            d = Daemon(args, work, standin, extra=extra)
+            jt.append(d.ready_ms)
+            tracked = rpc(d.sock, "status")["result"]["operations"]["total"]
+            d.stop()
+        out["journal_operations"] = tracked
+        out["journal_bytes"] = sum(os.path.getsize(os.path.join(state, f)) for f in os.listdir(state))
+        out["ready_ms_with_journal"] = round(median(jt), 2)
+        out["all_ms_with_journal"] = [round(t, 2) for t in jt]
+    return out
 
 
 def s6_peers(args, work, standin, p, peers_ok, s1, s3):
@@ -530,10 +554,12 @@ def instructions_per_cancel(args, work, standin, p):
 
 PROFILES = {
     "full": dict(runs=3, warmup=1, s1_conns=8, s1_window=8, s1_duration=8, s2_duration=5, s3_requests=1000,
-                 s3_runs=3, s3_peer_concurrency=256, s4_operations=100000, s5_starts=11, peer_runs=3,
+                 s3_runs=3, s3_peer_concurrency=256, s4_operations=100000, s5_starts=11, s5_journal_operations=100000,
+                 peer_runs=3,
                  peer_duration=5, s7_runs=3, s7_duration=15, cg_small=500, cg_large=2500, peers=True),
     "smoke": dict(runs=1, warmup=0.2, s1_conns=4, s1_window=8, s1_duration=1, s2_duration=0.5, s3_requests=1000,
-                  s3_runs=1, s3_peer_concurrency=64, s4_operations=2000, s5_starts=1, peer_runs=0,
+                  s3_runs=1, s3_peer_concurrency=64, s4_operations=2000, s5_starts=1, s5_journal_operations=0,
+                  peer_runs=0,
                   peer_duration=1, s7_runs=1, s7_duration=1.5, cg_small=0, cg_large=0, peers=False),
 }
 
@@ -586,6 +612,10 @@ def markdown(res):
     if "S5" in s:
         x = s["S5"]
         rows.append(("S5 start to READY=1 (empty state)", "<= 20 ms", "**%.1f ms**" % x["ready_ms"], x["met"]))
+        if x.get("ready_ms_with_journal") is not None:
+            rows.append(("S5 start to READY=1, %d journaled operations (%.1f MiB)" % (
+                x["journal_operations"], x["journal_bytes"] / 1048576), "<= 20 ms",
+                "**%.1f ms**" % x["ready_ms_with_journal"], x["ready_ms_with_journal"] <= TARGETS["S5_ready_ms_max"]))
     if "S6" in s:
         x = s["S6"]
         rows.append(("S6 peers", "S1 >= 3x better peer; S3 faster than both",
@@ -620,6 +650,8 @@ def main():
     ap.add_argument("--output", help="results JSON (default bench/results/latest.json; smoke: a temporary file)")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite the results part of docs/performance.md")
     ap.add_argument("--set", action="append", default=[], help="override a profile parameter, e.g. s1_window=32")
+    ap.add_argument("--state-root", help="where the daemons' journals go (default: the work directory, on disk); "
+                                         "/dev/shm takes fdatasync's cost out, to see the CPU's share")
     args = ap.parse_args()
     args.daemon = args.daemon or os.path.join(args.build, "mediacanceld")
     args.loadgen = args.loadgen or os.path.join(args.build, "bench", "loadgen")
@@ -633,6 +665,8 @@ def main():
         only.discard("S6")
 
     work = tempfile.mkdtemp(prefix="mediacancel-bench.")
+    if args.state_root:
+        args.state_root = tempfile.mkdtemp(prefix="mediacancel-bench-state.", dir=args.state_root)
     subprocess.run(["bash", os.path.join(TOP, "tests", "make-test-ca.sh"), work], check=True)
     with open(os.path.join(work, "client-secret"), "w") as f:
         f.write("bench-secret\n")
@@ -640,6 +674,7 @@ def main():
 
     standin = Standin(work)
     res = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "profile": "smoke" if args.smoke else "full",
+           "state_root": "tmpfs" if args.state_root else "disk",
            "parameters": p, "machine": versions(), "targets": TARGETS, "scenarios": {}}
     peers_ok = peers_available(args) if p["peers"] else {}
     t0 = time.monotonic()
@@ -682,6 +717,8 @@ def main():
         with open(doc, "w") as f:
             f.write(text)
     log("results in %s (%.0f s)" % (out, res["seconds"]))
+    if args.state_root:
+        shutil.rmtree(args.state_root, ignore_errors=True)
     if not args.smoke:
         shutil.rmtree(work, ignore_errors=True)
     else:

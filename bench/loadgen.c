@@ -88,7 +88,7 @@ typedef struct Sample {
 
 static struct {
         uint64_t start_ns, measure_from_ns, stop_sending_ns;
-        uint64_t first_send_ns, last_answer_ns;
+        uint64_t first_send_ns, last_send_ns, last_answer_ns;
         uint64_t sent, completed, counted, errors, in_flight;
         Sample *samples;
         size_t n_samples, allocated;
@@ -235,6 +235,7 @@ static void conn_queue_request(Conn *c, unsigned slot, uint64_t now) {
         memcpy(c->out + c->out_len, line, (size_t) n);
         c->out_len += (size_t) n;
         c->sent_ns[slot] = now;
+        run.last_send_ns = now;
         if (!run.first_send_ns)
                 run.first_send_ns = now;
         run.sent++;
@@ -360,8 +361,7 @@ static int run_daemon(void) {
 
                 if (run.in_flight == 0 && !may_send(now))
                         break;
-                if (!may_send(now) && now > (arg.requests ? run.first_send_ns : run.stop_sending_ns) +
-                                                       (uint64_t) ((arg.requests ? arg.duration : 0) * 1e9) +
+                if (!may_send(now) && now > run.last_send_ns + (uint64_t) ((arg.requests ? arg.duration : 0) * 1e9) +
                                                        (uint64_t) (arg.drain * 1e9))
                         break; /* answers that never come are reported as unanswered */
                 int k = epoll_wait(ep, evs, 64, 100);
@@ -547,6 +547,7 @@ static void transfer_start(Transfer *t, uint64_t now) {
         curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE, (long) n);
         t->response_len = 0;
         t->sent_ns = now;
+        run.last_send_ns = now;
         if (!run.first_send_ns)
                 run.first_send_ns = now;
         run.sent++;
@@ -590,8 +591,7 @@ static void direct_loop(void) {
 
                 if (run.in_flight == 0 && !may_send(now))
                         break;
-                if (!may_send(now) && now > (arg.requests ? run.first_send_ns : run.stop_sending_ns) +
-                                                       (uint64_t) ((arg.requests ? arg.duration : 0) * 1e9) +
+                if (!may_send(now) && now > run.last_send_ns + (uint64_t) ((arg.requests ? arg.duration : 0) * 1e9) +
                                                        (uint64_t) (arg.drain * 1e9))
                         break;
                 if (d.timeout_ms >= 0) {

@@ -28,7 +28,7 @@
  *
  * Invariants checked beyond "no sanitizer report":
  *   - every line the daemon writes is one strict JSON value, valid UTF-8, and each reply has
- *     jsonrpc, id and exactly one of result/error;
+ *     jsonrpc, id and exactly one of result/error (a watch's operation.changed event: no id);
  *   - the daemon never stops reading a connection it has not closed, and closes it once the
  *     client has gone; no Call outlives its connection's input.
  */
@@ -163,6 +163,17 @@ static void pump(int fd, Buffer *out, bool *eof) {
         fuzz_assert(!"the event loop never settles");
 }
 
+/* What a watch sends: a JSON-RPC notification (no id) carrying the operation. */
+static void check_event(json_object *j) {
+        json_object *v;
+
+        fuzz_assert(json_object_object_get_ex(j, "jsonrpc", &v) && strcmp(json_object_get_string(v), "2.0") == 0);
+        fuzz_assert(!json_object_object_get_ex(j, "id", NULL));
+        fuzz_assert(json_object_object_get_ex(j, "method", &v) && json_object_is_type(v, json_type_string));
+        fuzz_assert(strcmp(json_object_get_string(v), "operation.changed") == 0);
+        fuzz_assert(json_object_object_get_ex(j, "params", &v) && json_object_object_get_ex(v, "operation", NULL));
+}
+
 static void check_output(const Buffer *out) {
         const char *p, *end;
 
@@ -182,7 +193,9 @@ static void check_output(const Buffer *out) {
                         fuzz_assert(json_object_array_length(j) > 0); /* no "[]" for a batch of notifications */
                         for (size_t i = 0; i < json_object_array_length(j); i++)
                                 fuzz_check_reply_object(json_object_array_get_idx(j, i));
-                } else
+                } else if (json_object_object_get_ex(j, "method", NULL))
+                        check_event(j);
+                else
                         fuzz_check_reply_object(j);
                 json_object_put(j);
                 p = nl + 1;

@@ -16,8 +16,10 @@
  * token_answer_parse() (as a token endpoint answer), parse_retry_after() and, outside those,
  * graph_status_is_retryable(). Answers are then applied in turn to three operations of one
  * operation table, the way on_cancel_done() does (operation_apply_answer() or operation_fail()),
- * the table is listed, looked up by every Graph id seen, and finally pruned, so duplicate or
- * case-changed operation ids from Graph exercise the table's second index.
+ * the table is listed and looked up by every Graph id seen and by clientContext (the three
+ * operations share one, as cancels of different calls may), pruned, and emptied one operation
+ * at a time with lookups in between, so duplicate or case-changed ids from Graph and shared
+ * clientContexts exercise the table's indexes.
  *
  * Invariants checked beyond "no sanitizer report":
  *   - a non-2xx answer always yields a GraphError naming its HTTP status; a token answer has
@@ -158,6 +160,34 @@ static void check_retry_after(const char *s) {
                 fuzz_assert(usec <= UINT64_C(86400) * UINT64_C(1000000));
 }
 
+/* Every way the daemon finds an operation again: by a Graph id (cancel answers, polling,
+ * notifications), by clientContext (repeated cancels, early notifications). */
+static void lookup_all(OperationTable *t, char **ids, size_t n_ids) {
+        Operation *op;
+
+        for (size_t k = 0; k < n_ids; k++) {
+                op = operation_table_get_by_graph_id(t, ids[k]);
+                if (op) {
+                        _cleanup_free_ char *want = id_normalize(ids[k]), *have = id_normalize(op->graph_operation_id);
+                        fuzz_assert(strcmp(want, have) == 0);
+                }
+                op = operation_table_get(t, ids[k]);
+                if (op) {
+                        json_object *j = operation_to_json(op);
+                        check_json(j);
+                        json_object_put(j);
+                }
+        }
+        op = operation_table_find_by_context(t, "ctx");
+        fuzz_assert(!op || strcmp(op->client_context, "ctx") == 0);
+        for (unsigned k = 0; k < N_OPS; k++) {
+                char call_id[16];
+                snprintf(call_id, sizeof call_id, "call-%u", k);
+                op = operation_table_find_pending(t, call_id, "ctx");
+                fuzz_assert(!op || strcmp(op->call_id, call_id) == 0);
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(operation_table_freep) OperationTable *t = NULL;
         _cleanup_free_ char *text = NULL;
@@ -248,21 +278,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_json(list);
         json_object_put(list);
 
-        /* Retention drops the settled operations; the index must forget them too. */
+        /* Retention drops the settled operations, then the rest go one by one the way a refused
+         * cancel is dropped; the indexes must forget each of them at once. */
         operation_table_prune(t, NOW_USEC + UINT64_C(3600) * UINT64_C(1000000) * 24 * 365 * 100);
-        for (size_t k = 0; k < n_ids; k++) {
-                Operation *op = operation_table_get_by_graph_id(t, ids[k]);
-                if (op) {
-                        _cleanup_free_ char *want = id_normalize(ids[k]), *have = id_normalize(op->graph_operation_id);
-                        fuzz_assert(strcmp(want, have) == 0);
-                }
-                op = operation_table_get(t, ids[k]);
-                if (op) {
-                        json_object *j = operation_to_json(op);
-                        check_json(j);
-                        json_object_put(j);
-                }
-                free(ids[k]);
+        for (;;) {
+                lookup_all(t, ids, n_ids);
+                Operation *op = operation_table_first(t);
+                if (!op)
+                        break;
+                operation_table_remove(t, op);
         }
+        for (size_t k = 0; k < n_ids; k++)
+                free(ids[k]);
         return 0;
 }

@@ -1127,8 +1127,9 @@ int config_finalize(Config *c, char **ret_error) {
 
                 if (isempty(creds))
                         return set_error(ret_error,
-                                         "%s: no client secret: set ClientSecretFile= or provide the "
-                                         "credential " CREDENTIAL_CLIENT_SECRET ".",
+                                         "%s: no client credential: set ClientSecretFile= or CertificateFile=, or "
+                                         "provide the credential " CREDENTIAL_CLIENT_SECRET " or "
+                                         CREDENTIAL_CLIENT_CERTIFICATE ".",
                                          source);
 
                 p = strprintf("%s%s" CREDENTIAL_CLIENT_SECRET, creds,
@@ -1155,8 +1156,9 @@ int config_finalize(Config *c, char **ret_error) {
                  * missing client-secret is reported as the missing secret it is. */
                 if (secret_errno != 0)
                         return set_error(ret_error,
-                                         "%s: no client secret: set ClientSecretFile= or provide the "
-                                         "credential " CREDENTIAL_CLIENT_SECRET " (cannot read %s: %s).",
+                                         "%s: no client credential: set ClientSecretFile= or CertificateFile=, or "
+                                         "provide the credential " CREDENTIAL_CLIENT_SECRET " or "
+                                         CREDENTIAL_CLIENT_CERTIFICATE " (cannot read %s: %s).",
                                          source, p, strerror(secret_errno));
 
                 free(c->client_secret_file);

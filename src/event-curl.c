@@ -11,14 +11,31 @@
 #include "event-curl.h"
 #include "log.h"
 
+/* 8 connections × curl's 100 streams each: three times MaxInFlight's default of 256, so a
+ * server that allows fewer streams per connection still gets every slot on the wire. */
+#define CURL_GLUE_MAX_HOST_CONNECTIONS_H2 8
+
+/* Idle easy handles kept for reuse. Each holds ~40 KiB (curl's receive and upload buffers), so
+ * the pool is sized for the handles that turn over within one loop iteration at saturation,
+ * not for MaxInFlight. */
+#define CURL_GLUE_POOL_MAX 64
+
 struct CurlGlue {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
+        sd_event_source *kick; /* defer source: curl asked to be called again at once */
         unsigned running;
+        bool capped; /* a server multiplexed: connections per host are capped */
         unsigned n_transfers;
         struct Transfer *transfers; /* every easy handle we added, so teardown can find them */
 };
+
+static struct {
+        unsigned n_glues;
+        unsigned n;
+        CURL *easy[CURL_GLUE_POOL_MAX];
+} pool;
 
 typedef struct Transfer {
         CurlGlue *glue;
@@ -41,6 +58,22 @@ static void transfer_unlink_free(CurlGlue *g, Transfer *t) {
         free(t);
 }
 
+/* Over HTTP/2, a transfer that finds every connection to its host full of streams makes curl
+ * open a new connection, and so does the next one while that one is still in its handshake: a
+ * burst of 1,000 opened ~900 TLS connections and took seconds. Once a server has shown that it
+ * multiplexes, cap the connections per host; transfers beyond what they carry wait for a stream
+ * instead. Until then (and for HTTP/1.1 servers, one request per connection) there is no cap,
+ * so MaxInFlight= still means requests on the wire. */
+static void glue_learn_multiplexing(CurlGlue *g, CURL *easy) {
+        long version = 0;
+
+        if (curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version) != CURLE_OK ||
+            version != CURL_HTTP_VERSION_2_0)
+                return;
+        g->capped = true;
+        (void) curl_multi_setopt(g->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) CURL_GLUE_MAX_HOST_CONNECTIONS_H2);
+}
+
 static void glue_check_finished(CurlGlue *g) {
         CURLMsg *msg;
         int left;
@@ -52,6 +85,8 @@ static void glue_check_finished(CurlGlue *g) {
 
                 if (msg->msg != CURLMSG_DONE)
                         continue;
+                if (!g->capped && result == CURLE_OK)
+                        glue_learn_multiplexing(g, easy);
                 (void) curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &t);
                 if (t) {
                         curl_glue_done_t done = t->done;
@@ -138,13 +173,26 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         return 0;
 }
 
+static int on_kick(sd_event_source *s, void *userdata) {
+        return on_timer(s, 0, userdata);
+}
+
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         CurlGlue *g = userp;
         int r;
 
         (void) multi;
-        if (timeout_ms < 0)
+        if (timeout_ms < 0) {
+                (void) sd_event_source_set_enabled(g->kick, SD_EVENT_OFF);
                 return sd_event_source_set_enabled(g->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+        }
+        if (timeout_ms == 0) {
+                /* "Now" (every new transfer starts so): run on the next loop iteration, without a
+                 * timerfd round trip. */
+                (void) sd_event_source_set_enabled(g->timer, SD_EVENT_OFF);
+                return sd_event_source_set_enabled(g->kick, SD_EVENT_ONESHOT) < 0 ? -1 : 0;
+        }
+        (void) sd_event_source_set_enabled(g->kick, SD_EVENT_OFF);
 
         /* CLOCK_MONOTONIC: curl's timeouts are durations; suspend should not fire them early. */
         uint64_t now;
@@ -161,19 +209,26 @@ int curl_glue_new(sd_event *event, CurlGlue **ret) {
 
         if (!g)
                 return -ENOMEM;
+        pool.n_glues++; /* curl_glue_free() counts it down, also on the error paths below */
         g->event = sd_event_ref(event);
         g->multi = curl_multi_init();
         if (!g->multi) {
                 curl_glue_free(g);
                 return -ENOMEM;
         }
-        r = sd_event_add_time(event, &g->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, g);
+        /* Accuracy 1 µs: sd-event's default (0 = 250 ms) lets it coalesce the wake-up up to a
+         * quarter second late, and curl's timer is what moves every transfer along. */
+        r = sd_event_add_time(event, &g->timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, g);
+        if (r >= 0)
+                r = sd_event_add_defer(event, &g->kick, on_kick, g);
         if (r < 0) {
                 curl_glue_free(g);
                 return r;
         }
         (void) sd_event_source_set_enabled(g->timer, SD_EVENT_OFF);
         (void) sd_event_source_set_description(g->timer, "curl-timer");
+        (void) sd_event_source_set_enabled(g->kick, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(g->kick, "curl-kick");
 
         if (curl_multi_setopt(g->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
             curl_multi_setopt(g->multi, CURLMOPT_SOCKETDATA, g) != CURLM_OK ||
@@ -198,7 +253,11 @@ CurlGlue *curl_glue_free(CurlGlue *g) {
                         transfer_unlink_free(g, g->transfers);
                 curl_multi_cleanup(g->multi);
         }
+        if (--pool.n_glues == 0)
+                while (pool.n > 0)
+                        curl_easy_cleanup(pool.easy[--pool.n]);
         sd_event_source_disable_unref(g->timer);
+        sd_event_source_disable_unref(g->kick);
         sd_event_unref(g->event);
         free(g);
         return NULL;
@@ -235,4 +294,22 @@ void curl_glue_remove(CurlGlue *g, CURL *easy) {
 
 unsigned curl_glue_running(CurlGlue *g) {
         return g->n_transfers;
+}
+
+CURL *curl_glue_easy_get(void) {
+        if (pool.n > 0)
+                return pool.easy[--pool.n];
+        return curl_easy_init();
+}
+
+void curl_glue_easy_put(CURL *easy) {
+        if (!easy)
+                return;
+        if (pool.n_glues == 0 || pool.n >= CURL_GLUE_POOL_MAX) {
+                curl_easy_cleanup(easy);
+                return;
+        }
+        /* Every option back to its default: nothing of this request leaks into the next. */
+        curl_easy_reset(easy);
+        pool.easy[pool.n++] = easy;
 }

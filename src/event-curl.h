@@ -28,3 +28,10 @@ int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata
 void curl_glue_remove(CurlGlue *g, CURL *easy);
 
 unsigned curl_glue_running(CurlGlue *g);
+
+/* Easy handles for reuse, shared by every glue and emptied when the last glue is freed:
+ * curl_glue_easy_get() hands out a handle with every option at its default (a pooled one when
+ * there is one), curl_glue_easy_put() takes back one that is in no multi handle. A reused
+ * handle keeps curl's buffers and skips curl_easy_init()/curl_easy_cleanup(). */
+CURL *curl_glue_easy_get(void);
+void curl_glue_easy_put(CURL *easy);

@@ -82,6 +82,36 @@ static uint64_t random_u64(void) {
         return r;
 }
 
+/* A client-request-id only lets Graph's logs and ours be matched: it must be unique, not
+ * secret. A random version-4 UUID from a buffer filled by one getrandom() per 128 ids, written
+ * without printf (uuid_random() costs a system call and a snprintf() per id). */
+static void request_id_new(char ret[static 37]) {
+        static uint8_t pool[16 * 128];
+        static size_t used = sizeof pool;
+        static const char hex[] = "0123456789abcdef";
+        uint8_t b[16];
+
+        if (used >= sizeof pool) {
+                if (getrandom(pool, sizeof pool, GRND_NONBLOCK) != (ssize_t) sizeof pool) {
+                        (void) uuid_random(ret);
+                        return;
+                }
+                used = 0;
+        }
+        memcpy(b, pool + used, sizeof b);
+        explicit_bzero(pool + used, sizeof b);
+        used += sizeof b;
+        b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+        b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+        for (size_t i = 0, o = 0; i < sizeof b; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        ret[o++] = '-';
+                ret[o++] = hex[b[i] >> 4];
+                ret[o++] = hex[b[i] & 15];
+        }
+        ret[36] = '\0';
+}
+
 static uint64_t mono_now(GraphClient *g) {
         uint64_t now;
         if (sd_event_now(g->event, CLOCK_MONOTONIC, &now) < 0)
@@ -458,7 +488,8 @@ static void on_http_done(HttpRequest *h, void *userdata) {
                         uint64_t until = mono_now(g) + delay;
                         if (until > g->hold_until) {
                                 if (g->hold_until <= mono_now(g))
-                                        log_warning("Graph is throttling (HTTP %ld): holding requests for %.3fs.",
+                                        log_struct(LOG_WARNING, &(LogFields) { .message_id = MESSAGE_ID_THROTTLED, .graph_request_id = a.request_id },
+                                                   "Graph is throttling (HTTP %ld): holding requests for %.3fs.",
                                                     h->status, (double) delay / 1e6);
                                 g->hold_until = until;
                         }
@@ -533,7 +564,7 @@ static int request_submit(GraphClient *g, char *url, char *body, graph_started_t
         }
         *r = (GraphRequest) { .client = g, .url = url, .body = body, .started = started, .cb = cb,
                              .userdata = userdata };
-        (void) uuid_random(r->client_request_id);
+        request_id_new(r->client_request_id);
         r->deadline = mono_now(g) + g->config->request_timeout_usec;
         k = sd_event_add_time(g->event, &r->deadline_timer, CLOCK_MONOTONIC, r->deadline, 0, on_deadline, r);
         if (k < 0) {
@@ -633,6 +664,7 @@ GraphClient *graph_client_free(GraphClient *g) {
         sd_event_source_disable_unref(g->hold_timer);
         sd_event_unref(g->event);
         free(g);
+        http_headers_cache_clear(); /* they hold the last token */
         return NULL;
 }
 

@@ -127,7 +127,9 @@ static json_object *parse_json_object(const char *body, size_t len) {
         json_tokener *tok;
         json_object *j;
 
-        if (!body || len == 0 || len > INT32_MAX)
+        /* json-c keeps invalid UTF-8 in strings as it is, and it would go on to clients in
+         * replies (JSON, so UTF-8 only) and into the journal: such a body is unreadable. */
+        if (!body || len == 0 || len > INT32_MAX || !utf8_is_valid(body, len, NULL))
                 return NULL;
         tok = json_tokener_new_ex(64);
         if (!tok)
@@ -223,6 +225,11 @@ int graph_answer_parse(long status, const char *location, const char *request_id
         GraphAnswer a = { .http_status = status };
         int r;
 
+        /* Header values are bytes; only text may reach replies (see parse_json_object()). */
+        if (request_id && !utf8_is_valid(request_id, strlen(request_id), NULL))
+                request_id = NULL;
+        if (location && !utf8_is_valid(location, strlen(location), NULL))
+                location = NULL;
         if (request_id && !(a.request_id = strdup(request_id)))
                 goto oom;
         if (retry_after)

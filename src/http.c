@@ -59,43 +59,116 @@ static void slist_erase_free(struct curl_slist *l) {
         curl_slist_free_all(l);
 }
 
+/* The header lines of one (content type, bearer) pair, shared by every request that uses the
+ * pair. curl reads a header list and never changes it, so a request links its own
+ * client-request-id node in front of the shared list instead of copying it. */
+struct HttpHeaders {
+        unsigned n_ref;
+        char *content_type; /* NULL: none */
+        char *bearer;       /* NULL: none; wiped */
+        struct curl_slist *list;
+};
+
+/* The most recently used pairs: a token request and Graph requests with the current token. */
+static HttpHeaders *headers_cache[2];
+
+static HttpHeaders *headers_unref(HttpHeaders *h) {
+        if (!h || --h->n_ref > 0)
+                return NULL;
+        slist_erase_free(h->list);
+        free(h->content_type);
+        erase_and_free(h->bearer);
+        free(h);
+        return NULL;
+}
+
+static int headers_build(const char *content_type, const char *bearer, HttpHeaders **ret) {
+        HttpHeaders *h = calloc(1, sizeof *h);
+        char hdr[256];
+
+        if (!h)
+                return -ENOMEM;
+        h->n_ref = 1;
+        if ((content_type && !(h->content_type = strdup(content_type))) || (bearer && !(h->bearer = strdup(bearer))))
+                goto oom;
+        if (!(h->list = curl_slist_append(NULL, "Accept: application/json")))
+                goto oom;
+        /* curl would send "Expect: 100-continue" for larger bodies and wait a round trip. */
+        if (!curl_slist_append(h->list, "Expect:"))
+                goto oom;
+        if (content_type) {
+                snprintf(hdr, sizeof hdr, "Content-Type: %s", content_type);
+                if (!curl_slist_append(h->list, hdr))
+                        goto oom;
+        }
+        if (bearer) {
+                _cleanup_erase_ char *auth = NULL;
+                if (asprintf(&auth, "Authorization: Bearer %s", bearer) < 0) {
+                        auth = NULL;
+                        goto oom;
+                }
+                if (!curl_slist_append(h->list, auth))
+                        goto oom;
+        }
+        *ret = h;
+        return 0;
+oom:
+        headers_unref(h);
+        return -ENOMEM;
+}
+
+static int headers_get(const char *content_type, const char *bearer, HttpHeaders **ret) {
+        HttpHeaders *h;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(headers_cache); i++) {
+                h = headers_cache[i];
+                if (h && streq_ptr(h->content_type, content_type) && streq_ptr(h->bearer, bearer)) {
+                        h->n_ref++;
+                        *ret = h;
+                        return 0;
+                }
+        }
+        r = headers_build(content_type, bearer, &h);
+        if (r < 0)
+                return r;
+        /* One slot for requests with a bearer (Graph), one for those without (login), so a token
+         * fetch never pushes out the Graph headers. */
+        size_t slot = bearer ? 0 : 1;
+        headers_unref(headers_cache[slot]);
+        headers_cache[slot] = h;
+        h->n_ref++;
+        *ret = h;
+        return 0;
+}
+
+void http_headers_cache_clear(void) {
+        for (size_t i = 0; i < ELEMENTSOF(headers_cache); i++)
+                headers_cache[i] = headers_unref(headers_cache[i]);
+}
+
 int http_request_new(const char *url, const char *post, const char *content_type, const char *bearer,
                      const char *client_request_id, const HttpOptions *o, HttpRequest **ret) {
         _cleanup_(http_request_freep) HttpRequest *r = NULL;
-        struct curl_slist *l;
-        char hdr[256];
+        struct curl_slist *headers;
+        int k;
 
         r = calloc(1, sizeof *r);
         if (!r)
                 return -ENOMEM;
         r->body.secret = true; /* token answers carry the access token */
-        r->easy = curl_easy_init();
+        r->easy = curl_glue_easy_get();
         if (!r->easy)
                 return -ENOMEM;
 
-        l = curl_slist_append(NULL, "Accept: application/json");
-        if (!l)
-                return -ENOMEM;
-        r->headers = l;
-        /* curl would send "Expect: 100-continue" for larger bodies and wait a round trip. */
-        if (!curl_slist_append(r->headers, "Expect:"))
-                return -ENOMEM;
-        if (post && content_type) {
-                snprintf(hdr, sizeof hdr, "Content-Type: %s", content_type);
-                if (!curl_slist_append(r->headers, hdr))
-                        return -ENOMEM;
-        }
+        k = headers_get(post ? content_type : NULL, bearer, &r->headers);
+        if (k < 0)
+                return k;
+        headers = r->headers->list;
         if (client_request_id) {
-                snprintf(hdr, sizeof hdr, "client-request-id: %s", client_request_id);
-                if (!curl_slist_append(r->headers, hdr))
-                        return -ENOMEM;
-        }
-        if (bearer) {
-                _cleanup_erase_ char *auth = NULL;
-                if (asprintf(&auth, "Authorization: Bearer %s", bearer) < 0)
-                        return -ENOMEM;
-                if (!curl_slist_append(r->headers, auth))
-                        return -ENOMEM;
+                snprintf(r->request_id_line, sizeof r->request_id_line, "client-request-id: %s", client_request_id);
+                r->request_id_node = (struct curl_slist) { .data = r->request_id_line, .next = headers };
+                headers = &r->request_id_node;
         }
         if (post) {
                 r->post = strdup(post);
@@ -118,7 +191,7 @@ int http_request_new(const char *url, const char *post, const char *content_type
         SET(CURLOPT_TCP_KEEPALIVE, 1L);
         SET(CURLOPT_FOLLOWLOCATION, 0L);
         SET(CURLOPT_USERAGENT, "mediacanceld/" PACKAGE_VERSION);
-        SET(CURLOPT_HTTPHEADER, r->headers);
+        SET(CURLOPT_HTTPHEADER, headers);
         SET(CURLOPT_WRITEFUNCTION, on_body);
         SET(CURLOPT_WRITEDATA, r);
         SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -174,9 +247,8 @@ HttpRequest *http_request_free(HttpRequest *r) {
                 return NULL;
         if (r->running)
                 curl_glue_remove(r->glue, r->easy);
-        if (r->easy)
-                curl_easy_cleanup(r->easy);
-        slist_erase_free(r->headers);
+        curl_glue_easy_put(r->easy);
+        headers_unref(r->headers);
         erase_and_free(r->post);
         if (r->body.data)
                 explicit_bzero(r->body.data, r->body.size);

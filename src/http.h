@@ -3,7 +3,9 @@
  * http.h — one HTTPS request on the shared curl multi handle: the options every request to
  * login or Graph must carry (TLS verification on, https only, timeouts, HTTP/2), capture of the
  * status, the headers the daemon cares about and a size-capped body. Request bodies and
- * Authorization headers may hold secrets and are wiped when the request is freed.
+ * Authorization headers may hold secrets and are wiped when they are freed. Nothing is set up
+ * twice: easy handles come from the glue's pool, and the header lines that are the same for
+ * every request with one token are built once and shared.
  */
 #pragma once
 
@@ -24,11 +26,14 @@ typedef struct HttpOptions {
 
 typedef struct HttpRequest HttpRequest;
 typedef void (*http_done_t)(HttpRequest *r, void *userdata);
+typedef struct HttpHeaders HttpHeaders;
 
 struct HttpRequest {
-        CURL *easy;
+        CURL *easy; /* from the glue's pool, and back to it */
         CurlGlue *glue;
-        struct curl_slist *headers;
+        HttpHeaders *headers;              /* shared: Accept, Expect, Content-Type, Authorization */
+        struct curl_slist request_id_node; /* ours: client-request-id, in front of the shared ones */
+        char request_id_line[64];
         char *post; /* wiped on free */
 
         /* Results, valid in the done callback: */
@@ -55,6 +60,9 @@ DEFINE_CLEANUP_FUNC(HttpRequest *, http_request_free);
 /* Whether any of the request may have left for the server: false while curl is still
  * resolving, connecting or handshaking, so the request can be withdrawn unseen. */
 bool http_request_sent(HttpRequest *r);
+
+/* Drops the header lists kept for the next request (they hold the bearer token). */
+void http_headers_cache_clear(void);
 
 /* Whether the transfer failed below HTTP: DNS, connect, TLS. */
 bool http_result_is_unreachable(CURLcode c);

@@ -4,6 +4,10 @@
  * so journald files them at the right level; callers never pass secrets here. A function
  * either logs or returns an error, not both: the log_*_errno() forms return -abs(error) so
  * "return log_error_errno(r, ...)" reads naturally.
+ *
+ * When stderr is connected to the journal ($JOURNAL_STREAM names it), entries go to journald
+ * over its native protocol instead, with structured fields (OPERATION_ID=, CALL_ID=,
+ * GRAPH_REQUEST_ID=, PEER_UID=, PEER_PID=, MESSAGE_ID=) that operators can filter on.
  */
 #pragma once
 
@@ -21,6 +25,42 @@ int log_level_from_string(const char *s);
 void log_set_prefix_priority(bool b);
 
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
+
+/* Stable MESSAGE_ID= values (128-bit, as journalctl MESSAGE_ID= expects) for the events worth
+ * filtering on. Documented in docs/operations.md and mediacanceld(8). */
+#define MESSAGE_ID_TOKEN_FAILED "6b1c1d5e0a2f4b6f9d3e8a7c5b4f2e10"
+#define MESSAGE_ID_TOKEN_RECOVERED "6b1c1d5e0a2f4b6f9d3e8a7c5b4f2e11"
+#define MESSAGE_ID_THROTTLED "3f7a9c2e4d1b4e8a8c6f0b2d9e7a5c30"
+#define MESSAGE_ID_PERMISSION_DENIED "9a4e2c7b1f3d4a6e8b0c5d2f7e9a1b40"
+#define MESSAGE_ID_CANCEL_FAILED "c2d8e4f6a0b24c9e8f1a3b5d7c9e0f50"
+#define MESSAGE_ID_OPERATION_UNKNOWN "d4b6a8c0e2f44a1c9e3b5d7f9a1c3e60"
+#define MESSAGE_ID_STARTED "e1f3a5c7b9d14e2f8a0c2e4b6d8f0a70"
+
+/* Context for one entry; every member is optional (NULL / has_peer false). */
+typedef struct LogFields {
+        const char *message_id;
+        const char *operation_id;
+        const char *call_id;
+        const char *graph_request_id;
+        bool has_peer;
+        unsigned peer_uid;
+        int peer_pid;
+} LogFields;
+
+int log_struct_internal(int level, int error, const LogFields *fields, const char *fmt, ...) _printf_(4, 5);
+
+#define log_struct(level, fields, ...)                                                   \
+        ({                                                                               \
+                int _l_ = (level);                                                       \
+                (log_get_max_level() >= _l_) ? log_struct_internal(_l_, 0, fields, __VA_ARGS__) \
+                                             : 0;                                        \
+        })
+
+/* Decides between journal and stderr: call once at start, after parsing arguments. */
+void log_open(void);
+
+/* Where journal entries are sent; the default is journald's socket. For tests. */
+void log_set_journal_socket(const char *path);
 
 #define log_full_errno(level, error, ...)                                          \
         ({                                                                         \

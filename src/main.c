@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -13,6 +14,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "util.h"
 
 #define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
 
@@ -120,7 +122,16 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         (void) s;
         (void) si;
-        (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration.");
+        /* Once STOPPING=1 is sent, READY=1 must not follow: the service manager would take a
+         * stopping daemon for a running one. The configuration dies with the process anyway. */
+        if (m->shutting_down) {
+                log_info("Ignoring SIGHUP: shutting down.");
+                return 0;
+        }
+        /* MONOTONIC_USEC= lets the service manager tell this reload from an earlier one
+         * (required for Type=notify-reload, systemd >= 253). */
+        (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading configuration.",
+                          now_usec(CLOCK_MONOTONIC));
         (void) manager_reload(m);
         (void) sd_notify(false, "READY=1");
         notify_status(m);
@@ -137,6 +148,12 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
+
+        /* Tests point this at their own socket to see what journald would receive. */
+        const char *js = secure_getenv("MEDIACANCEL_JOURNAL_SOCKET");
+        if (js)
+                log_set_journal_socket(js);
+        log_open();
 
         harden_process();
 
@@ -174,7 +191,6 @@ int main(int argc, char *argv[]) {
                 log_error("Cannot install signal handlers.");
                 return 1;
         }
-        (void) sd_event_set_watchdog(m->event, true);
         (void) sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, STATUS_INTERVAL_USEC, USEC_PER_SEC,
                                           on_status_timer, m);
 
@@ -184,6 +200,10 @@ int main(int argc, char *argv[]) {
 
         (void) sd_notify(false, "READY=1");
         notify_status(m);
+        /* After READY=1: enabling it sends the first WATCHDOG=1 at once, and the service
+         * manager should hear that the daemon is ready before anything else. From here on
+         * the loop pings by itself when $WATCHDOG_USEC is set (and $WATCHDOG_PID is ours). */
+        (void) sd_event_set_watchdog(m->event, true);
 
         r = sd_event_loop(m->event);
         if (r < 0) {

@@ -164,8 +164,9 @@ int manager_start(Manager *m, const char *socket_override) {
         r = token_manager_start(m->token);
         if (r < 0)
                 return r;
-        log_info("mediacanceld %s listening on %s; Graph %s/%s%s.", PACKAGE_VERSION, server_socket_path(m->server),
-                 m->config->graph_endpoint, m->config->api_version, m->config->calls_path);
+        log_struct(LOG_INFO, &(LogFields) { .message_id = MESSAGE_ID_STARTED },
+                   "mediacanceld %s listening on %s; Graph %s/%s%s.", PACKAGE_VERSION, server_socket_path(m->server),
+                   m->config->graph_endpoint, m->config->api_version, m->config->calls_path);
         return 0;
 }
 

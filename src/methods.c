@@ -303,8 +303,10 @@ static int on_completion_timeout(sd_event_source *s, uint64_t usec, void *userda
         t->completion_timer = sd_event_source_disable_unref(t->completion_timer);
         if (operation_status_is_settled(op->status))
                 return 0;
-        log_info("Operation %s (call %s) had no final state after CompletionTimeoutSec; now unknown.", op->id,
-                 op->call_id);
+        log_struct(LOG_INFO,
+                   &(LogFields) { .message_id = MESSAGE_ID_OPERATION_UNKNOWN, .operation_id = op->id, .call_id = op->call_id },
+                   "Operation %s (call %s) had no final state after CompletionTimeoutSec; now unknown.", op->id,
+                   op->call_id);
         operation_set_status(op, OPERATION_UNKNOWN);
         operation_changed(op);
         return 0;
@@ -451,7 +453,15 @@ static void on_cancel_done(GraphRequest *r, GraphAnswer *answer, const Error *er
                 if (operation_fail(op, e) < 0)
                         log_oom();
                 operation_changed(op);
-                log_info("Cancel for call %s failed: %s: %s", op->call_id, error_class_name(e->class), e->message);
+                log_struct(LOG_INFO,
+                           &(LogFields) { .message_id = MESSAGE_ID_CANCEL_FAILED,
+                                          .operation_id = op->id,
+                                          .call_id = op->call_id,
+                                          .graph_request_id = answer ? answer->request_id : NULL,
+                                          .has_peer = true,
+                                          .peer_uid = (unsigned) op->uid,
+                                          .peer_pid = call ? (int) call->pid : 0 },
+                           "Cancel for call %s failed: %s: %s", op->call_id, error_class_name(e->class), e->message);
                 if (!e->data)
                         e->data = json_object_new_object();
                 json_object_object_add(e->data, "operationId", json_object_new_string(op->id));
@@ -464,8 +474,10 @@ static void on_cancel_done(GraphRequest *r, GraphAnswer *answer, const Error *er
                 log_oom();
         operation_changed(op);
         track_pending(m, op);
-        log_debug("Cancel for call %s answered %ld: operation %s is %s.", op->call_id, answer->http_status,
-                  strempty(op->graph_operation_id), operation_status_to_string(op->status));
+        log_struct(LOG_DEBUG,
+                   &(LogFields) { .operation_id = op->id, .call_id = op->call_id, .graph_request_id = answer->request_id },
+                   "Cancel for call %s answered %ld: operation %s is %s.", op->call_id, answer->http_status,
+                   strempty(op->graph_operation_id), operation_status_to_string(op->status));
         if (!call)
                 return;
         if (wait_settled && !operation_status_is_settled(op->status)) {
@@ -682,14 +694,16 @@ static void method_operation_list(Manager *m, Call *call) {
 static Operation *match_notification(Manager *m, const NotifyEntry *n) {
         Operation *op = NULL;
 
-        if (n->op_id)
-                op = operation_table_get_by_graph_id(m->operations, n->op_id);
+        if (!n->op_id)
+                return NULL; /* not …/calls/{id}/operations/{id}: about another resource */
+        op = operation_table_get_by_graph_id(m->operations, n->op_id);
         if (!op && n->data_id)
                 op = operation_table_get_by_graph_id(m->operations, n->data_id);
         if (op)
                 return op;
-        op = operation_table_find_by_context(m->operations, n->client_context);
-        if (op && !op->graph_operation_id && (!n->call_id || strcaseeq(n->call_id, op->call_id)))
+        /* The URL spells the call id upper case without dashes: compared normalised. */
+        op = operation_table_find_by_call_context(m->operations, n->call_id, n->client_context);
+        if (op && !op->graph_operation_id)
                 return op;
         return NULL;
 }
@@ -716,7 +730,10 @@ static void method_notifications_deliver(Manager *m, Call *call) {
                 GraphAnswer a = {
                         .http_status = 200,
                         .operation_id = (char *) (!op->graph_operation_id ? (n->data_id ?: n->op_id) : NULL),
-                        .status = n->status,
+                        /* No status (only a resultInfo) keeps the status: GRAPH_OP_NONE means
+                         * "accepted" in an answer, and would move running back to notStarted. */
+                        .status = n->status == GRAPH_OP_NONE && op->status == OPERATION_RUNNING ? GRAPH_OP_RUNNING
+                                                                                                 : n->status,
                         .has_result_info = n->has_result_info,
                         .result_code = n->result_code,
                         .result_subcode = n->result_subcode,
@@ -810,8 +827,13 @@ void manager_dispatch(Call *call, void *userdata) {
                 if (streq(call->method, methods[i].name)) {
                         if (!(call->roles & methods[i].role)) {
                                 if (call_first_denial(call) && denial_log_allowed(m))
-                                        log_warning("Refused %s from pid=%d uid=%u: not in the [Access] lists.",
-                                                    call->method, (int) call->pid, (unsigned) call->uid);
+                                        log_struct(LOG_WARNING,
+                                                   &(LogFields) { .message_id = MESSAGE_ID_PERMISSION_DENIED,
+                                                                  .has_peer = true,
+                                                                  .peer_uid = (unsigned) call->uid,
+                                                                  .peer_pid = (int) call->pid },
+                                                   "Refused %s from pid=%d uid=%u: not in the [Access] lists.",
+                                                   call->method, (int) call->pid, (unsigned) call->uid);
                                 return reply_error(call, error_new(ERROR_PERMISSION_DENIED, NULL,
                                                                    "uid %u may not call %s.", (unsigned) call->uid,
                                                                    call->method));

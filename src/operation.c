@@ -22,7 +22,7 @@ struct OperationTable {
         operation_changed_t listener;
         void *listener_userdata;
         operation_destroy_t destroy;
-        struct lh_table *by_context; /* clientContext → newest operation with it */
+        struct lh_table *by_context; /* context_key (call + clientContext) → newest operation with it */
         struct lh_table *pending_by_uid; /* uid+1 → number of operations not settled */
 };
 
@@ -92,6 +92,7 @@ static void operation_free(Operation *op) {
                 op->table->destroy(op);
         free(op->call_id);
         free(op->client_context);
+        free(op->context_key);
         free(op->graph_operation_id);
         free(op->graph_id_key);
         free(op->result_message);
@@ -100,18 +101,32 @@ static void operation_free(Operation *op) {
         free(op);
 }
 
-static void context_index_drop(OperationTable *t, Operation *op) {
+/* by_graph_id and by_context map a key to one operation, the newest that has it. json-c's
+ * lh_table_insert() does not replace an existing key: it adds a second entry, and lookups and
+ * deletes then find whichever comes first. The other entry outlived its operation, and the
+ * next lookup probing past it compared against its freed key (use after free, found by
+ * fuzz-graph-answer). So: replace explicitly, and delete only an entry that is op's own. An
+ * older operation with the same key is no longer found by it. */
+static int index_put(struct lh_table *index, const char *key, Operation *op) {
+        (void) lh_table_delete(index, key);
+        return lh_table_insert(index, key, op);
+}
+
+static void index_drop(struct lh_table *index, const char *key, const Operation *op) {
         void *v = NULL;
 
-        if (op->client_context && lh_table_lookup_ex(t->by_context, op->client_context, &v) && v == op)
-                (void) lh_table_delete(t->by_context, op->client_context);
+        if (key && lh_table_lookup_ex(index, key, &v) && v == op)
+                (void) lh_table_delete(index, key);
+}
+
+static void context_index_drop(OperationTable *t, Operation *op) {
+        index_drop(t->by_context, op->context_key, op);
 }
 
 static void operation_remove(OperationTable *t, Operation *op) {
         context_index_drop(t, op);
         (void) lh_table_delete(t->by_id, op->id);
-        if (op->graph_id_key)
-                (void) lh_table_delete(t->by_graph_id, op->graph_id_key);
+        index_drop(t->by_graph_id, op->graph_id_key, op);
         if (op->prev)
                 op->prev->next = op->next;
         else
@@ -164,22 +179,39 @@ Operation *operation_table_first(OperationTable *t) {
         return t->head;
 }
 
+/* The same clientContext may be used on many calls (a tag like "ivr-42"): the index is per
+ * call, or a newer cancel on another call would hide a pending one from dedupe and from
+ * notification matching. */
+static char *context_key_new(const char *call_id, const char *client_context) {
+        _cleanup_free_ char *call = id_normalize(call_id);
+        char *key;
+
+        if (!call || asprintf(&key, "%s/%s", call, client_context) < 0)
+                return NULL;
+        return key;
+}
+
 Operation *operation_table_find_by_context(OperationTable *t, const char *client_context) {
+        for (Operation *op = client_context ? t->tail : NULL; op; op = op->prev)
+                if (streq_ptr(op->client_context, client_context))
+                        return op;
+        return NULL;
+}
+
+Operation *operation_table_find_by_call_context(OperationTable *t, const char *call_id, const char *client_context) {
+        _cleanup_free_ char *key = NULL;
         void *v = NULL;
 
-        if (!client_context || !lh_table_lookup_ex(t->by_context, client_context, &v))
+        if (!call_id || !client_context || !(key = context_key_new(call_id, client_context)) ||
+            !lh_table_lookup_ex(t->by_context, key, &v))
                 return NULL;
         return v;
 }
 
 Operation *operation_table_find_pending(OperationTable *t, const char *call_id, const char *client_context) {
-        void *v = NULL;
-        Operation *op;
+        Operation *op = operation_table_find_by_call_context(t, call_id, client_context);
 
-        if (!client_context || !lh_table_lookup_ex(t->by_context, client_context, &v))
-                return NULL;
-        op = v;
-        if (!streq(op->call_id, call_id) || operation_status_is_final(op->status))
+        if (!op || operation_status_is_final(op->status))
                 return NULL;
         return op;
 }
@@ -214,7 +246,7 @@ void operation_table_prune(OperationTable *t, uint64_t now) {
 static int table_link(OperationTable *t, Operation *op) {
         if (lh_table_insert(t->by_id, op->id, op) < 0)
                 return -ENOMEM;
-        if (op->client_context && lh_table_insert(t->by_context, op->client_context, op) < 0) {
+        if (op->context_key && index_put(t->by_context, op->context_key, op) < 0) {
                 (void) lh_table_delete(t->by_id, op->id);
                 return -ENOMEM;
         }
@@ -249,7 +281,8 @@ int operation_table_add(OperationTable *t, const char *call_id, const char *clie
         }
         op->call_id = strdup(call_id);
         op->client_context = client_context ? strdup(client_context) : NULL;
-        if (!op->call_id || (client_context && !op->client_context)) {
+        op->context_key = client_context ? context_key_new(call_id, client_context) : NULL;
+        if (!op->call_id || (client_context && (!op->client_context || !op->context_key))) {
                 operation_free(op);
                 return -ENOMEM;
         }
@@ -351,15 +384,14 @@ static int set_graph_id(Operation *op, const char *id) {
                 free(key);
                 return -ENOMEM;
         }
-        if (op->graph_id_key)
-                (void) lh_table_delete(t->by_graph_id, op->graph_id_key);
+        index_drop(t->by_graph_id, op->graph_id_key, op);
         free(op->graph_operation_id);
         free(op->graph_id_key);
         op->graph_operation_id = copy;
         op->graph_id_key = key;
         /* A daemon id can never look like a Graph id of another operation: both are UUIDs and
          * collisions are not a concern; a repeated Graph id points at the newest operation. */
-        if (lh_table_insert(t->by_graph_id, op->graph_id_key, op) < 0)
+        if (index_put(t->by_graph_id, op->graph_id_key, op) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -507,7 +539,8 @@ int operation_table_restore(OperationTable *t, json_object *record, Operation **
                 memcpy(op->id, id, 37);
                 op->call_id = strdup(call_id);
                 op->client_context = context ? strdup(context) : NULL;
-                if (!op->call_id || (context && !op->client_context)) {
+                op->context_key = context ? context_key_new(call_id, context) : NULL;
+                if (!op->call_id || (context && (!op->client_context || !op->context_key))) {
                         operation_free(op);
                         return -ENOMEM;
                 }

@@ -47,6 +47,7 @@ typedef struct Operation {
         char *client_context;
         char *graph_operation_id;
         char *graph_id_key; /* normalised graph_operation_id, key of the second index */
+        char *context_key;  /* normalised callId + "/" + clientContext, key of the third */
         OperationStatus status;
         int all; /* -1 when not sent */
         bool has_result_info;
@@ -80,8 +81,13 @@ void operation_table_set_destructor(OperationTable *t, operation_destroy_t destr
 /* The newest operation for this call and clientContext that is not final yet, if any. */
 Operation *operation_table_find_pending(OperationTable *t, const char *call_id, const char *client_context);
 
-/* The newest operation sent with this clientContext, whatever its state. */
+/* The newest operation sent with this clientContext, whatever its state and call (a walk). */
 Operation *operation_table_find_by_context(OperationTable *t, const char *client_context);
+
+/* The newest operation sent for this call with this clientContext, whatever its state. The
+ * call id is compared like Graph's ids (case and dashes do not matter): resourceUrl spells it
+ * upper case without dashes. */
+Operation *operation_table_find_by_call_context(OperationTable *t, const char *call_id, const char *client_context);
 
 /* First and next operation in creation order, for walks over the table. */
 Operation *operation_table_first(OperationTable *t);

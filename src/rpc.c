@@ -102,11 +102,80 @@ static bool has_unusable_value(json_object *o) {
         }
 }
 
+static int hex4(const char *p) {
+        int v = 0;
+
+        for (int i = 0; i < 4; i++) {
+                char c = p[i];
+                int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+                if (d < 0)
+                        return -1;
+                v = v * 16 + d;
+        }
+        return v;
+}
+
+/* Escapes that json-c would turn into something the client did not send: an escaped NUL in a
+ * member name is cut short (json-c keeps names as C strings, where has_unusable_value() cannot
+ * see it), so {"callId\u0000x":"…"} would be read as callId; a lone UTF-16 surrogate is
+ * quietly replaced by U+FFFD. Refuse both anywhere in the line, as invalid UTF-8 is refused.
+ * In valid JSON a backslash only occurs in a string and always starts an escape, so the
+ * line can be scanned without tracking strings. */
+static bool has_unusable_escape(const char *p, size_t n) {
+        bool want_low = false; /* the previous escape was a high surrogate */
+
+        for (size_t i = 0; i < n; i++) {
+                int cp = -1;
+
+                if (p[i] == '\\' && n - i >= 6 && p[i + 1] == 'u')
+                        cp = hex4(p + i + 2);
+                if (want_low) {
+                        if (cp < 0xdc00 || cp > 0xdfff)
+                                return true;
+                        want_low = false;
+                        i += 5;
+                        continue;
+                }
+                if (p[i] != '\\')
+                        continue;
+                if (cp < 0) {
+                        i++; /* a one-character escape (or a bad one the tokener refuses) */
+                        continue;
+                }
+                if (cp == 0 || (cp >= 0xdc00 && cp <= 0xdfff))
+                        return true;
+                want_low = cp >= 0xd800 && cp <= 0xdbff;
+                i += 5;
+        }
+        return want_low;
+}
+
 static bool only_whitespace(const char *p, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
                         return false;
         return true;
+}
+
+/* One tokener, reset for each line: json_tokener_new() allocates its state and a parse stack
+ * every time, and lines are parsed one at a time. Kept per depth limit. */
+static json_tokener *tokener_get(int depth) {
+        static json_tokener *cached;
+        static int cached_depth;
+
+        if (cached && cached_depth == depth) {
+                json_tokener_reset(cached);
+                return cached;
+        }
+        json_tokener *tok = json_tokener_new_ex(depth);
+        if (!tok)
+                return NULL;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        if (cached)
+                json_tokener_free(cached);
+        cached = tok;
+        cached_depth = depth;
+        return tok;
 }
 
 int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **ret) {
@@ -117,17 +186,15 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
                 return -EBADMSG;
         /* json-c's own UTF-8 check lets overlong forms, surrogates and values past U+10FFFF
          * through; use the same rules as every other caller value. */
-        if (!utf8_is_valid(line, len, NULL))
+        if (!utf8_is_valid(line, len, NULL) || has_unusable_escape(line, len))
                 return -EBADMSG;
 
-        tok = json_tokener_new_ex(max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT);
+        tok = tokener_get(max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT);
         if (!tok)
                 return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
         root = json_tokener_parse_ex(tok, line, (int) len);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
         size_t used = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
 
         /* A bare number at the end of input is "continue" to the tokener: it may go on. A line
          * is complete by definition, so parse again with an appended space to finish it. */
@@ -138,14 +205,10 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
                 memcpy(copy, line, len);
                 copy[len] = ' ';
                 copy[len + 1] = '\0';
-                tok = json_tokener_new_ex(max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT);
-                if (!tok)
-                        return -ENOMEM;
-                json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+                json_tokener_reset(tok);
                 root = json_tokener_parse_ex(tok, copy, (int) len + 1);
                 jerr = json_tokener_get_error(tok);
                 used = MIN(json_tokener_get_parse_end(tok), len);
-                json_tokener_free(tok);
         }
         /* A NULL root with success is the JSON value null: valid JSON, an invalid request. */
         if (jerr != json_tokener_success) {
@@ -223,6 +286,20 @@ json_object *rpc_notification(const char *method, json_object *params) {
         json_object_object_add(j, "method", json_object_new_string(method));
         json_object_object_add(j, "params", params ?: json_object_new_object());
         return j;
+}
+
+int rpc_serialize_append(json_object *j, Buffer *b) {
+        size_t n;
+        const char *s = json_object_to_json_string_length(
+                j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        r = buffer_append(b, s, n);
+        if (r >= 0)
+                r = buffer_append(b, "\n", 1);
+        return r;
 }
 
 int rpc_serialize(json_object *j, char **ret, size_t *ret_len) {

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "errors.h"
+#include "util.h"
 
 #define RPC_MAX_DEPTH_DEFAULT 32
 
@@ -45,6 +46,8 @@ json_object *rpc_notification(const char *method, json_object *params);
 
 /* Serialises a reply for the wire: compact JSON plus '\n'. Returns a new string and its length. */
 int rpc_serialize(json_object *j, char **ret, size_t *ret_len);
+/* The same, appended to b (no intermediate copy). On failure b may hold part of the line. */
+int rpc_serialize_append(json_object *j, Buffer *b);
 
 /* Param helpers for method handlers: each returns NULL on success or an InvalidParams Error
  * naming the parameter. allowed is a NULL-terminated list of the names the method knows. */

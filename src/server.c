@@ -7,7 +7,8 @@
  * more than MaxInFlightPerConnection unanswered requests get LimitExceeded one by one, the
  * connection stays; beyond MaxConnections or MaxConnectionsPerUser a new connection gets one
  * LimitExceeded line and is closed; a half line that stalls IdleTimeoutSec closes the
- * connection; more than MaxOutputBytes of unread replies disconnects the client.
+ * connection; more than MaxOutputBytes of unread replies disconnects the client. The log lines
+ * about all of these are rate-limited (client_complaint_allowed()); the answers are not.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,7 @@ struct Connection {
         Call *calls;
         bool closing;  /* close once out is flushed */
         bool read_eof; /* the peer shut down its writing side: answer what it asked, then close */
+        bool unflushed; /* out holds lines the flusher has not tried to send yet */
         Connection *prev, *next;
 };
 
@@ -69,39 +71,71 @@ struct Server {
         Connection *connections;
         Connection *dead; /* closed, freed from the loop once nothing on the stack uses them */
         sd_event_source *reaper;
+        sd_event_source *flusher; /* sends what this loop iteration's replies put in out buffers */
         unsigned n_connections;
         unsigned n_calls;
+        uint64_t complaints_since; /* client_complaint_allowed(): the current window */
+        unsigned complaints, complaints_dropped;
 };
 
 static void connection_close(Connection *c);
 static void connection_flush(Connection *c);
+
+/* Lines about a misbehaving client (refused connections, over-long or stalled lines, unread
+ * replies) cost it nothing to provoke again and again: log at most 10 per 10 s, so that a
+ * local user cannot flood the journal and make journald drop the daemon's other lines. The
+ * first line of a new window says how many were left out. The client is answered regardless. */
+static bool client_complaint_allowed(Server *s) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (now - s->complaints_since > 10 * USEC_PER_SEC) {
+                if (s->complaints_dropped > 0)
+                        log_warning("%u more lines about misbehaving clients were not logged.", s->complaints_dropped);
+                s->complaints_since = now;
+                s->complaints = s->complaints_dropped = 0;
+        }
+        if (s->complaints < 10) {
+                s->complaints++;
+                return true;
+        }
+        s->complaints_dropped++;
+        return false;
+}
 
 static void connection_maybe_finish(Connection *c) {
         if (c && c->fd >= 0 && c->read_eof && c->n_calls == 0 && c->out.size == 0)
                 connection_close(c);
 }
 
+/* Serialises straight into the output buffer, and leaves the sending to the flusher: the
+ * replies that one curl event finishes (often dozens on one HTTP/2 connection) leave in one
+ * send() per client connection instead of one each. */
 static int connection_write(Connection *c, json_object *j) {
-        _cleanup_free_ char *s = NULL;
-        size_t n;
+        size_t before = c->out.size;
         int r;
 
         if (c->fd < 0)
                 return 0;
-        r = rpc_serialize(j, &s, &n);
-        if (r < 0)
+        r = rpc_serialize_append(j, &c->out);
+        if (r < 0) {
+                c->out.size = before; /* drop a partial line */
+                if (c->out.data)
+                        c->out.data[before] = '\0';
                 return r;
-        if (c->out.size + n > c->server->config->max_output_bytes) {
-                log_warning("Client pid=%d uid=%u does not read its replies (more than MaxOutputBytes=%zu "
-                            "buffered); disconnecting.",
-                            (int) c->peer.pid, (unsigned) c->peer.uid, c->server->config->max_output_bytes);
+        }
+        if (c->out.size > c->server->config->max_output_bytes) {
+                if (client_complaint_allowed(c->server))
+                        log_warning("Client pid=%d uid=%u does not read its replies (more than MaxOutputBytes=%zu "
+                                    "buffered); disconnecting.",
+                                    (int) c->peer.pid, (unsigned) c->peer.uid, c->server->config->max_output_bytes);
                 connection_close(c);
                 return -ENOBUFS;
         }
-        r = buffer_append(&c->out, s, n);
-        if (r < 0)
-                return r;
-        connection_flush(c);
+        if (!c->unflushed) {
+                c->unflushed = true;
+                if (!c->server->flusher || sd_event_source_set_enabled(c->server->flusher, SD_EVENT_ONESHOT) < 0)
+                        connection_flush(c);
+        }
         return 0;
 }
 
@@ -344,8 +378,9 @@ static int on_idle_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
 
         (void) es;
         (void) usec;
-        log_info("Client pid=%d uid=%u sent part of a line and stalled for IdleTimeoutSec=%.0fs; disconnecting.",
-                 (int) c->peer.pid, (unsigned) c->peer.uid, (double) c->server->config->idle_timeout_usec / 1e6);
+        if (client_complaint_allowed(c->server))
+                log_info("Client pid=%d uid=%u sent part of a line and stalled for IdleTimeoutSec=%.0fs; disconnecting.",
+                         (int) c->peer.pid, (unsigned) c->peer.uid, (double) c->server->config->idle_timeout_usec / 1e6);
         connection_close(c);
         return 0;
 }
@@ -430,8 +465,9 @@ too_long: {
         _cleanup_(error_freep) Error *e =
                 error_limit("MaxRequestBytes", "A request line is longer than MaxRequestBytes=%zu.",
                             s->config->max_request_bytes);
-        log_info("Client pid=%d uid=%u sent a line over MaxRequestBytes=%zu; closing the connection.",
-                 (int) c->peer.pid, (unsigned) c->peer.uid, s->config->max_request_bytes);
+        if (client_complaint_allowed(s))
+                log_info("Client pid=%d uid=%u sent a line over MaxRequestBytes=%zu; closing the connection.",
+                         (int) c->peer.pid, (unsigned) c->peer.uid, s->config->max_request_bytes);
         send_error_line(c, NULL, e);
         if (c->fd >= 0) {
                 c->closing = true;
@@ -442,6 +478,7 @@ too_long: {
 }
 
 static void connection_flush(Connection *c) {
+        c->unflushed = false;
         while (c->fd >= 0 && c->out.size > 0) {
                 ssize_t n = send(c->fd, c->out.data, c->out.size, MSG_DONTWAIT | MSG_NOSIGNAL);
                 if (n < 0) {
@@ -578,20 +615,23 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                 int k = peer_from_socket(cfd, &cred);
                 if (k < 0) {
                         /* Fail closed: a peer we cannot identify gets nothing. */
-                        log_warning_errno(k, "Cannot identify the peer (SO_PEERCRED): %m");
+                        if (client_complaint_allowed(s))
+                                log_warning_errno(k, "Cannot identify the peer (SO_PEERCRED): %m");
                         (void) close(cfd);
                         continue;
                 }
                 if (s->n_connections >= s->config->max_connections) {
-                        log_warning("Refusing a connection from pid=%d uid=%u: MaxConnections=%u reached.",
-                                    (int) cred.pid, (unsigned) cred.uid, s->config->max_connections);
+                        if (client_complaint_allowed(s))
+                                log_warning("Refusing a connection from pid=%d uid=%u: MaxConnections=%u reached.",
+                                            (int) cred.pid, (unsigned) cred.uid, s->config->max_connections);
                         refuse_connection(cfd, "MaxConnections", "Too many connections to the daemon.");
                         peer_done(&cred);
                         continue;
                 }
                 if (connections_of_uid(s, cred.uid) >= s->config->max_connections_per_user) {
-                        log_warning("Refusing a connection from pid=%d uid=%u: MaxConnectionsPerUser=%u reached.",
-                                    (int) cred.pid, (unsigned) cred.uid, s->config->max_connections_per_user);
+                        if (client_complaint_allowed(s))
+                                log_warning("Refusing a connection from pid=%d uid=%u: MaxConnectionsPerUser=%u reached.",
+                                            (int) cred.pid, (unsigned) cred.uid, s->config->max_connections_per_user);
                         refuse_connection(cfd, "MaxConnectionsPerUser", "Too many connections from this user.");
                         peer_done(&cred);
                         continue;
@@ -624,6 +664,19 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         return 0;
 }
 
+static int on_flush(sd_event_source *es, void *userdata) {
+        Server *s = userdata;
+        Connection *c, *next;
+
+        (void) es;
+        for (c = s->connections; c; c = next) {
+                next = c->next; /* flushing may close c, which unlinks it */
+                if (c->unflushed)
+                        connection_flush(c);
+        }
+        return 0;
+}
+
 int server_new(sd_event *event, const Config *config, server_dispatch_t dispatch, void *userdata, Server **ret) {
         Server *s = calloc(1, sizeof *s);
 
@@ -638,6 +691,13 @@ int server_new(sd_event *event, const Config *config, server_dispatch_t dispatch
         }
         (void) sd_event_source_set_enabled(s->reaper, SD_EVENT_OFF);
         (void) sd_event_source_set_description(s->reaper, "connection-reaper");
+        r = sd_event_add_defer(event, &s->flusher, on_flush, s);
+        if (r < 0) {
+                server_free(s);
+                return r;
+        }
+        (void) sd_event_source_set_enabled(s->flusher, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(s->flusher, "connection-flusher");
         *ret = s;
         return 0;
 }
@@ -658,6 +718,10 @@ static int remove_stale_socket(const char *path) {
         strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
         if (connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0)
                 return -EADDRINUSE;
+        /* Only "nobody listens" (ECONNREFUSED) makes it stale. Anything else, say EACCES for a
+         * daemon started as the wrong user, says nothing about the process behind it. */
+        if (errno != ECONNREFUSED && errno != ENOENT)
+                return -errno;
         if (unlink(path) < 0 && errno != ENOENT)
                 return -errno;
         return 0;
@@ -689,7 +753,8 @@ static int bind_socket(Server *s, const char *path) {
         if (r == -EEXIST)
                 return log_error_errno(r, "%s exists and is not a socket; refusing to replace it.", path);
         if (r < 0)
-                return log_error_errno(r, "Cannot replace the stale socket %s: %m", path);
+                return log_error_errno(r, "Cannot tell whether another daemon listens on %s, so not replacing it: %m",
+                                       path);
 
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
@@ -725,14 +790,27 @@ int server_listen(Server *s, const char *path_override) {
                         (void) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
                 s->listen_fd = fd;
                 log_debug("Using the socket passed by systemd.");
+
+                /* Report the path the socket unit really listens on (ListenStream= may differ
+                 * from Path=), not the configured one. */
+                struct sockaddr_un sa = {};
+                socklen_t len = sizeof sa;
+                if (getsockname(fd, (struct sockaddr *) &sa, &len) == 0 && len > offsetof(struct sockaddr_un, sun_path) &&
+                    sa.sun_path[0] == '/') {
+                        s->path = strndup(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+                        if (!s->path)
+                                return log_oom();
+                }
         } else {
                 r = bind_socket(s, path);
                 if (r < 0)
                         return r;
         }
-        s->path = strdup(path);
-        if (!s->path)
-                return log_oom();
+        if (!s->path) {
+                s->path = strdup(path);
+                if (!s->path)
+                        return log_oom();
+        }
 
         r = sd_event_add_io(s->event, &s->listen_io, s->listen_fd, EPOLLIN, on_accept, s);
         if (r < 0)
@@ -773,6 +851,7 @@ Server *server_free(Server *s) {
         server_close_all(s);
         reap_dead(s);
         sd_event_source_disable_unref(s->reaper);
+        sd_event_source_disable_unref(s->flusher);
         free(s->path);
         sd_event_unref(s->event);
         free(s);

@@ -266,6 +266,10 @@ int store_open(sd_event *event, const char *dir, Store **ret) {
                 return log_error_errno(errno, "Cannot open the journal %s: %m (is StateDirectory= writable?)", s->path);
         if (flock(s->fd, LOCK_EX | LOCK_NB) < 0)
                 return log_error_errno(errno, "The journal %s is in use by another mediacanceld.", s->path);
+        /* fdatasync() of the file does not make a newly created file's name durable. */
+        r = fsync_dir(dir);
+        if (r < 0)
+                return log_error_errno(r, "Cannot sync the state directory %s: %m", dir);
 
         s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (s->efd < 0)

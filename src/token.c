@@ -62,7 +62,7 @@ struct TokenManager {
         bool last_permanent;
         bool failed;
 
-        TokenWaiter *waiters;
+        TokenWaiter *waiters, *waiters_tail; /* served in arrival order */
 };
 
 static const char *const state_names[_TOKEN_STATE_MAX] = {
@@ -121,6 +121,8 @@ static void waiter_unlink(TokenWaiter *w) {
                 t->waiters = w->next;
         if (w->next)
                 w->next->prev = w->prev;
+        else
+                t->waiters_tail = w->prev;
         w->prev = w->next = NULL;
         w->manager = NULL;
 }
@@ -202,7 +204,8 @@ static void set_last_error(TokenManager *t, const TokenAnswer *a) {
 
         /* Once per change, not once per retry: a login outage must not flood the journal. */
         if (changed)
-                log_error("Token request failed: %s%s%s%s%s", strempty(a->error), a->aadsts ? " (" : "",
+                log_struct(LOG_ERR, &(LogFields) { .message_id = MESSAGE_ID_TOKEN_FAILED },
+                           "Token request failed: %s%s%s%s%s", strempty(a->error), a->aadsts ? " (" : "",
                           strempty(a->aadsts), a->aadsts ? ")" : "",
                           a->permanent ? "; check TenantId=, ClientId= and the client secret or certificate"
                                        : "; will retry");
@@ -246,7 +249,8 @@ static void on_fetch_done(HttpRequest *req, void *userdata) {
                 t->expires_realtime = now_usec(CLOCK_REALTIME) + a.expires_in_usec;
                 t->failures = 0;
                 if (t->failed)
-                        log_notice("Token request succeeded again.");
+                        log_struct(LOG_NOTICE, &(LogFields) { .message_id = MESSAGE_ID_TOKEN_RECOVERED },
+                                   "Token request succeeded again.");
                 t->failed = false;
                 t->last_error = mfree(t->last_error);
                 t->last_aadsts = mfree(t->last_aadsts);
@@ -565,10 +569,12 @@ int token_manager_wait(TokenManager *t, token_ready_t cb, void *userdata, TokenW
 
         if (!w)
                 return -ENOMEM;
-        *w = (TokenWaiter) { .manager = t, .cb = cb, .userdata = userdata, .next = t->waiters };
-        if (t->waiters)
-                t->waiters->prev = w;
-        t->waiters = w;
+        *w = (TokenWaiter) { .manager = t, .cb = cb, .userdata = userdata, .prev = t->waiters_tail };
+        if (t->waiters_tail)
+                t->waiters_tail->next = w;
+        else
+                t->waiters = w;
+        t->waiters_tail = w;
 
         /* Answer from the loop, never from inside the caller's stack. */
         if (token_manager_peek(t) || (t->failed && t->last_permanent) || (!t->fetch && !t->failed)) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token.h — the app-only access token: the only place that reads the client secret, asks the
+ * token.h — the app-only access token: the only place that reads the client secret or the
+ * certificate key (and signs client assertions with it), asks the
  * identity platform for a token, and schedules its renewal before it expires. One fetch at a
  * time however many requests wait (single flight); requests that find no valid token wait
  * here and are called back when one arrives or when the failure is final.

@@ -745,8 +745,8 @@ START_TEST(test_finalize_credentials_directory) {
         c->source = strdup(FILENAME);
         ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
         ck_assert_int_eq(config_finalize(c, &err), -EINVAL);
-        ck_assert_str_eq(err, FILENAME ": no client secret: set ClientSecretFile= or provide the credential "
-                              "client-secret.");
+        ck_assert_str_eq(err, FILENAME ": no client credential: set ClientSecretFile= or CertificateFile=, or "
+                              "provide the credential client-secret or client-certificate.");
         free(err);
         err = NULL;
 
@@ -779,9 +779,9 @@ START_TEST(test_finalize_credentials_directory) {
                 d->source = strdup(FILENAME);
                 ck_assert_int_eq(config_parse_text(d, FILENAME, text, strlen(text), &err), 0);
                 ck_assert_int_eq(config_finalize(d, &err), -EINVAL);
-                expected = xprintf(FILENAME ": no client secret: set ClientSecretFile= or provide the "
-                                                   "credential client-secret (cannot read %s: No such file or "
-                                                   "directory).",
+                expected = xprintf(FILENAME ": no client credential: set ClientSecretFile= or CertificateFile=, "
+                                                   "or provide the credential client-secret or client-certificate "
+                                                   "(cannot read %s: No such file or directory).",
                                           secret);
                 ck_assert_str_eq(err, expected);
                 ck_assert_ptr_null(d->client_secret_file);

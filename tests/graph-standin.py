@@ -27,12 +27,10 @@ import secrets
 import signal
 import socket
 import socketserver
-import shutil
 import ssl
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -162,10 +160,11 @@ def b64url_decode(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def openssl(args, data=None):
+def openssl(args, data=None, pass_fds=()):
     """Runs the openssl command; its stdout as bytes, or OSError with its message."""
     try:
-        done = subprocess.run(["openssl"] + args, input=data, capture_output=True, timeout=30, check=False)
+        done = subprocess.run(["openssl"] + args, input=data, capture_output=True, timeout=30, check=False,
+                              pass_fds=pass_fds)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise OSError("openssl %s: %s" % (args[0], e)) from None
     if done.returncode != 0:
@@ -173,11 +172,22 @@ def openssl(args, data=None):
     return done.stdout
 
 
+def pipe_with(data):
+    """The read end of a pipe already holding data (small: it must fit the pipe buffer), so
+    openssl can read it as /dev/fd/N and no file is left behind if the stand-in is killed."""
+    r, w = os.pipe()
+    try:
+        os.write(w, data)
+    finally:
+        os.close(w)
+    return r
+
+
 class RegisteredCertificate:
     """The certificate uploaded to the app registration (--client-certificate): its x5t#S256,
     validity and public key, worked out once at start-up."""
 
-    def __init__(self, path, workdir):
+    def __init__(self, path):
         der = openssl(["x509", "-in", path, "-outform", "DER"])
         # x5t#S256 is the SHA-256 of the DER certificate, base64url without padding (reference 5.2).
         self.thumbprint = b64url_encode(hashlib.sha256(der).digest())
@@ -185,26 +195,25 @@ class RegisteredCertificate:
         fields = dict(line.split("=", 1) for line in dates.splitlines() if "=" in line)
         self.not_before = ssl.cert_time_to_seconds(fields["notBefore"])
         self.not_after = ssl.cert_time_to_seconds(fields["notAfter"])
-        self.workdir = workdir
-        self.pubkey = os.path.join(workdir, "client-pubkey.pem")
-        with open(self.pubkey, "wb") as f:
-            f.write(openssl(["x509", "-in", path, "-noout", "-pubkey"]))
+        self.pubkey = openssl(["x509", "-in", path, "-noout", "-pubkey"])
 
     def verify_ps256(self, signing_input, signature):
         """RSASSA-PSS, SHA-256, MGF1-SHA-256, salt length 32, as RFC 7518 3.5 defines PS256."""
-        # Each request gets its own files: handler threads verify concurrently.
-        fd, sig_path = tempfile.mkstemp(dir=self.workdir, suffix=".sig")
-        with os.fdopen(fd, "wb") as f:
-            f.write(signature)
+        if len(signature) > 4096:  # RSA-16384 at most; keeps the pipe write from blocking
+            return False
+        # Each call gets its own pipes: handler threads verify concurrently.
+        fds = [pipe_with(self.pubkey), pipe_with(signature)]
         try:
             openssl(["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32",
-                     "-sigopt", "rsa_mgf1_md:sha256", "-verify", self.pubkey, "-signature", sig_path],
-                    data=signing_input)
+                     "-sigopt", "rsa_mgf1_md:sha256", "-verify", "/dev/fd/%d" % fds[0],
+                     "-signature", "/dev/fd/%d" % fds[1]],
+                    data=signing_input, pass_fds=fds)
             return True
         except OSError:
             return False
         finally:
-            os.unlink(sig_path)
+            for fd in fds:
+                os.close(fd)
 
 
 # ------------------------------------------------------------------------------------------
@@ -790,6 +799,9 @@ class Handler(BaseHTTPRequestHandler):
         """An injected status answer, with the body shape of the service it pretends to be."""
         status = rule["status"]
         headers = []
+        # The wait starts when the answer starts to go out: the client may read it and start
+        # counting before this thread gets the interpreter back after writing it.
+        sent_at = time.time()
         if rule["retryAfter"] is not None:
             headers.append(("Retry-After", rule["retryAfter"]))
         if kind == "token":
@@ -819,7 +831,7 @@ class Handler(BaseHTTPRequestHandler):
                                              "Injected fault from the stand-in's fault plan.")
             self.send(status, None if status in (204, 304) else body, headers=headers)
         if rule["retryAfter"] is not None:
-            self.state.note_retry_after("token" if kind == "token" else "graph", rule["retryAfter"], time.time())
+            self.state.note_retry_after("token" if kind == "token" else "graph", rule["retryAfter"], sent_at)
 
     # --- identity platform: POST /{tenant}/oauth2/v2.0/token ------------------------------
 
@@ -903,7 +915,7 @@ class Handler(BaseHTTPRequestHandler):
 
         def bad_time(reason):
             # AADSTS700024 for this case is [UNCONFIRMED] (reference 5.4); see docs/standin.md.
-            return AadError(400, "invalid_client", 700024,
+            return AadError(401, "invalid_client", 700024,
                             "Client assertion is not within its valid time range. [Reason - %s]" % reason)
 
         assertion_type = form.get("client_assertion_type")
@@ -1298,19 +1310,10 @@ def main(argv):
             secret = read_secret(args.client_secret_file)
         except (OSError, ValueError) as e:
             return fail("cannot read --client-secret-file: %s" % e)
-    # Scratch space for the registered public key and per-request signature files.
-    workdir = tempfile.mkdtemp(prefix="graph-standin-")
-    try:
-        return serve(args, secret, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def serve(args, secret, workdir):
     client_certificate = None
     if args.client_certificate:
         try:
-            client_certificate = RegisteredCertificate(args.client_certificate, workdir)
+            client_certificate = RegisteredCertificate(args.client_certificate)
         except (OSError, KeyError, ValueError) as e:
             return fail("cannot load --client-certificate %s: %s" % (args.client_certificate, e))
     try:

@@ -91,7 +91,7 @@ void harness_global_cleanup(void) {
         (void) !system(cmd);
 }
 
-static pid_t spawn(char *const argv[], const char *log_path) {
+static pid_t spawn(char *const argv[], const char *log_path, const char *const *env) {
         pid_t parent = getpid();
         pid_t pid = fork();
 
@@ -111,6 +111,16 @@ static pid_t spawn(char *const argv[], const char *log_path) {
                 sigset_t all;
                 sigemptyset(&all);
                 sigprocmask(SIG_SETMASK, &all, NULL);
+                for (size_t i = 0; env && env[i]; i++) {
+                        const char *eq = strchr(env[i], '=');
+                        if (!eq)
+                                continue;
+                        char *name = strndup(env[i], (size_t) (eq - env[i]));
+                        char self[32];
+                        snprintf(self, sizeof self, "%d", (int) getpid());
+                        (void) setenv(name, strcmp(eq + 1, "$$") == 0 ? self : eq + 1, 1);
+                        free(name);
+                }
                 execvp(argv[0], argv);
                 _exit(127);
         }
@@ -160,7 +170,7 @@ static void start_standin(Harness *h, const char *extra) {
                 argv[n++] = tok;
         argv[n] = NULL;
 
-        h->standin_pid = spawn(argv, log);
+        h->standin_pid = spawn(argv, log, NULL);
         free(extra_copy);
 
         for (int i = 0; i < 200; i++) {
@@ -208,8 +218,11 @@ void harness_start_daemon(Harness *h) {
         char bin[512];
         char *argv[64];
         char *wrapper = daemon_wrapper() ? strdup(daemon_wrapper()) : NULL;
+        char *launcher = h->daemon_launcher ? strdup(h->daemon_launcher) : NULL;
         int n = 0;
 
+        for (char *tok = launcher ? strtok(launcher, " ") : NULL; tok && n < 25; tok = strtok(NULL, " "))
+                argv[n++] = tok;
         for (char *tok = wrapper ? strtok(wrapper, " ") : NULL; tok && n < 50; tok = strtok(NULL, " "))
                 argv[n++] = tok;
         argv[n++] = bin;
@@ -220,8 +233,11 @@ void harness_start_daemon(Harness *h) {
         argv[n] = NULL;
 
         snprintf(bin, sizeof bin, "%s/mediacanceld", builddir());
-        h->daemon_pid = spawn(argv, h->daemon_log);
+        h->daemon_pid = spawn(argv, h->daemon_log, h->daemon_env);
         free(wrapper);
+        free(launcher);
+        if (h->daemon_no_wait)
+                return;
         for (int i = 0; i < 200 * daemon_slowdown(); i++) {
                 if (socket_ready(h->socket_path))
                         return;

@@ -28,6 +28,13 @@ typedef struct Harness {
         pid_t daemon_pid;
         int next_id;
         char standin_args[512]; /* kept for harness_restart_standin() */
+        /* How harness_start_daemon() runs the daemon; set them after harness_start() with
+         * .no_daemon (which clears them), before harness_start_daemon(). */
+        const char *const *daemon_env; /* NULL-terminated "NAME=VALUE" added to its environment;
+                                        * the value "$$" becomes the daemon's own pid */
+        const char *daemon_launcher;   /* words run before its command line, space separated, e.g.
+                                        * "systemd-socket-activate -l PATH -E NOTIFY_SOCKET" */
+        bool daemon_no_wait;           /* return once it is spawned: the test waits for it */
 } Harness;
 
 typedef enum HarnessCertificate {

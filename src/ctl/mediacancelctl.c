@@ -710,7 +710,7 @@ static int build_params(const Arguments *a, json_object **ret) {
                 break;
         case COMMAND_DELIVER:
                 /* The body as Graph sent it is the params, unchanged. */
-                json_object_put(p);
+                json_object_put(TAKE_PTR(p));
                 *ret = json_object_get(a->body);
                 return 0;
         case COMMAND_LIST:
@@ -1294,6 +1294,18 @@ static int print_status(json_object *result) {
         return 0;
 }
 
+/* deliver: how many notifications the daemon applied to an operation, how many it ignored. */
+static int print_deliver(json_object *result) {
+        const int w = (int) strlen("Ignored");
+        const char *matched = member(result, "matched"), *ignored = member(result, "ignored");
+
+        if (!matched || !ignored)
+                return -EBADMSG;
+        print_field(w, "Matched", matched);
+        print_field(w, "Ignored", ignored);
+        return 0;
+}
+
 static const char *error_class_from_code(int64_t code) {
         static const struct {
                 int64_t code;
@@ -1355,6 +1367,10 @@ static int print_result(const Arguments *a, json_object *result) {
                 return print_list(result);
         case COMMAND_STATUS:
                 return print_status(result);
+        case COMMAND_DELIVER:
+                return print_deliver(result);
+        case COMMAND_WATCH:
+                break; /* watch() prints its own */
         }
         return -EINVAL;
 }
@@ -1397,12 +1413,172 @@ static int flush_stdout(void) {
         return 0;
 }
 
+/* "completed" → 0, "failed"/"unknown" → 1, anything else (still pending) → -1. */
+static int settled_exit_status(json_object *op) {
+        const char *status = member(op, "status");
+
+        if (!status)
+                return -1;
+        if (streq(status, "completed"))
+                return EXIT_SUCCESS;
+        if (streq(status, "failed") || streq(status, "unknown"))
+                return EXIT_DAEMON_ERROR;
+        return -1;
+}
+
+/* Reads a notification body for deliver: all of FILE, or of stdin for "-", as one JSON value. */
+static int read_body(const char *path, json_object **ret) {
+        _cleanup_free_ char *data = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t size = 0, allocated = 0;
+        json_object *j = NULL;
+        int r;
+
+        if (streq(path, "-"))
+                fd = dup(STDIN_FILENO);
+        else
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                fprintf(stderr, PROGRAM_NAME ": cannot open %s: %s\n", streq(path, "-") ? "standard input" : path,
+                        strerror(-r));
+                return r;
+        }
+        for (;;) {
+                ssize_t k;
+
+                if (allocated - size < READ_CHUNK) {
+                        char *p;
+
+                        if (allocated >= LINE_MAX_BYTES) {
+                                fprintf(stderr, PROGRAM_NAME ": %s is larger than %zu MiB\n", path, LINE_MAX_BYTES >> 20);
+                                return -EFBIG;
+                        }
+                        p = realloc(data, allocated + READ_CHUNK + 1);
+                        if (!p) {
+                                fputs(PROGRAM_NAME ": out of memory\n", stderr);
+                                return -ENOMEM;
+                        }
+                        data = p;
+                        allocated += READ_CHUNK;
+                }
+                k = read(fd, data + size, allocated - size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        fprintf(stderr, PROGRAM_NAME ": cannot read %s: %s\n", path, strerror(-r));
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+        }
+        /* Pretty-printed bodies span lines; the request we send is one line again. */
+        r = size > 0 ? parse_json_line(data, size, &j) : -EBADMSG;
+        if (r < 0) {
+                fprintf(stderr, PROGRAM_NAME ": %s does not hold one JSON value\n", streq(path, "-") ? "standard input" : path);
+                return r == -ENOMEM ? r : -EBADMSG;
+        }
+        *ret = j;
+        return 0;
+}
+
+/* One state of a watched operation: its result/params object as a JSON line with --json,
+ * else "TIME  STATUS  RESULT  ERROR". */
+static void print_watch_line(const Arguments *a, json_object *holder, json_object *op) {
+        json_object *ri = member_object(op, "resultInfo"), *e = member_object(op, "error");
+
+        if (a->json) {
+                puts(json_object_to_json_string_ext(holder, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                return;
+        }
+        put_timestamp(stdout, member(op, "updatedAt") ?: "-");
+        fputs("  ", stdout);
+        put(stdout, member(op, "status") ?: "?");
+        if (ri) {
+                fputs("  ", stdout);
+                put_result_info(ri);
+        }
+        if (e) {
+                fputs("  ", stdout);
+                put_operation_error(e);
+        }
+        putchar('\n');
+}
+
+/* watch: the reply's operation, then each operation.changed event for it, one line each,
+ * until it is settled. Returns the exit status. */
+static int watch(const Arguments *a, json_object *result, int fd, LineReader *lr, usec_t deadline) {
+        _cleanup_json_ json_object *current = NULL; /* the event whose operation op is */
+        json_object *holder = result, *op = member_object(result, "operation");
+        _cleanup_free_ char *id = NULL;
+        int r;
+
+        if (!op || !member(op, "id")) {
+                fprintf(stderr, PROGRAM_NAME ": unexpected result from %s; try --json\n", a->socket_path);
+                return EXIT_COMMUNICATION;
+        }
+        id = strdup(member(op, "id"));
+        if (!id) {
+                fputs(PROGRAM_NAME ": out of memory\n", stderr);
+                return EXIT_FAILURE;
+        }
+        if (!a->json) {
+                fputs("Operation ", stdout);
+                put(stdout, id);
+                fputs(" (call ", stdout);
+                put(stdout, member(op, "callId") ?: "?");
+                if (member(op, "clientContext")) {
+                        fputs(", context ", stdout);
+                        put(stdout, member(op, "clientContext"));
+                }
+                fputs(")\n", stdout);
+        }
+        for (;;) {
+                json_object *event = NULL, *params = NULL, *next = NULL;
+
+                print_watch_line(a, holder, op);
+                /* Each change as it happens, also when stdout is a pipe. */
+                if (flush_stdout() < 0)
+                        return EXIT_FAILURE;
+                r = settled_exit_status(op);
+                if (r >= 0)
+                        return r;
+
+                /* The next operation.changed about this operation; other lines are skipped. */
+                while (!next) {
+                        _cleanup_json_ json_object *reply = NULL;
+
+                        json_object_put(event);
+                        event = NULL;
+                        r = read_message(fd, deadline, lr, &reply, &event);
+                        if (r < 0) {
+                                report_read_error(a, r, "the next change");
+                                return EXIT_COMMUNICATION;
+                        }
+                        if (event && streq_ptr(member(event, "method"), "operation.changed") &&
+                            (params = member_object(event, "params")) &&
+                            streq_ptr(member(member_object(params, "operation"), "id"), id))
+                                next = member_object(params, "operation");
+                }
+                json_object_put(current);
+                current = event;
+                holder = params;
+                op = next;
+        }
+}
+
 int main(int argc, char *argv[]) {
         Arguments a = {
                 .socket_path = getenv(SOCKET_ENV),
                 .timeout = (usec_t) DEFAULT_TIMEOUT_SEC * USEC_PER_SEC,
         };
-        _cleanup_json_ json_object *reply = NULL;
+        _cleanup_json_ json_object *reply = NULL, *body = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        LineReader lr = {};
+        usec_t deadline = USEC_INFINITY;
+        bool stream;
         int r, ret;
 
         /* An empty variable is as good as unset, like most of systemd's. */
@@ -1420,11 +1596,41 @@ int main(int argc, char *argv[]) {
         /* MSG_NOSIGNAL covers the socket; this covers stdout, whose errors we report. */
         (void) signal(SIGPIPE, SIG_IGN);
 
-        r = call_daemon(&a, &reply);
+        if (a.command == COMMAND_DELIVER) {
+                r = read_body(a.argument, &body);
+                if (r < 0)
+                        return r == -ENOMEM ? EXIT_FAILURE : EXIT_USAGE;
+                a.body = body;
+        }
+        /* These wait for the operation's outcome, which the daemon bounds by its own timeouts
+         * (RequestTimeoutSec=, CompletionTimeoutSec=): no client-side limit unless asked. */
+        stream = a.command == COMMAND_WATCH;
+        if ((stream || (a.command == COMMAND_CANCEL && a.wait)) && !a.have_timeout)
+                a.timeout = USEC_INFINITY;
+
+        r = call_daemon(&a, &reply, stream ? &fd : NULL, &lr, &deadline);
         if (r < 0)
                 return r == -ENOMEM ? EXIT_FAILURE : EXIT_COMMUNICATION;
 
-        ret = handle_reply(&a, reply);
+        if (stream) {
+                json_object *result;
+
+                if (json_object_object_get_ex(reply, "result", &result) && !json_object_is_type(result, json_type_null))
+                        ret = watch(&a, result, fd, &lr, deadline);
+                else
+                        ret = handle_reply(&a, reply);
+                line_reader_done(&lr);
+        } else {
+                ret = handle_reply(&a, reply);
+                /* cancel --wait: the reply is the outcome, and the exit status says which. */
+                if (ret == EXIT_SUCCESS && a.command == COMMAND_CANCEL && a.wait) {
+                        json_object *result;
+
+                        if (json_object_object_get_ex(reply, "result", &result) &&
+                            settled_exit_status(member_object(result, "operation")) == EXIT_DAEMON_ERROR)
+                                ret = EXIT_DAEMON_ERROR;
+                }
+        }
         if (flush_stdout() < 0 && ret == EXIT_SUCCESS)
                 ret = EXIT_FAILURE;
         return ret;

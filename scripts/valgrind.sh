@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The suite under valgrind memcheck. Builds without sanitizers in ./build-valgrind (ASan and
+# valgrind do not mix), then:
+#  - runs every unit-test program under valgrind (CK_FORK=no, so the tests run in the process
+#    valgrind watches);
+#  - runs the integration suites (make check) with every mediacanceld they start wrapped in
+#    valgrind: harness_stop() fails a test whose daemon exits 99, valgrind's code for a memory
+#    error or a leak found at exit.
+# Slow: timeouts are stretched (CK_TIMEOUT_MULTIPLIER). Extra make arguments are passed on,
+# e.g. scripts/valgrind.sh TESTS=tests/check_faults.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BUILD="$TOP/build-valgrind"
+DEPS="$DEPS valgrind"
+install_deps
+build_tree --enable-werror
+make -C "$BUILD" -j"$(nproc)" --no-print-directory check TESTS= >/dev/null
+
+VALGRIND="valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible
+          --errors-for-leak-kinds=definite,indirect,possible --num-callers=30
+          --suppressions=$TOP/tests/valgrind.supp"
+VALGRIND=$(echo $VALGRIND)
+
+failed=0
+cd "$BUILD"
+for t in tests/check_*; do
+        [ -x "$t" ] && [ ! -d "$t" ] || continue
+        # Programs that start the daemon go through make check below.
+        grep -q harness_start_daemon "$t" && continue
+        echo "valgrind: $t"
+        if ! CK_FORK=no $VALGRIND "./$t" >"$t.valgrind.log" 2>&1; then
+                tail -n 60 "$t.valgrind.log"
+                failed=1
+        fi
+done
+
+if ! MEDIACANCEL_DAEMON_WRAPPER="$VALGRIND" CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} \
+        make -C "$BUILD" --no-print-directory check "$@"; then
+        for log in "$BUILD"/tests/*.log; do
+                grep -q "^FAIL\|^ERROR" "${log%.log}.trs" 2>/dev/null || continue
+                echo "===== $log"
+                tail -n 80 "$log"
+        done
+        failed=1
+fi
+exit $failed

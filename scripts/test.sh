@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs missing build dependencies, builds with warnings as errors, and runs every Check
-# suite (unit and integration) with `make check`, then runs the fuzzers briefly (scripts/fuzz.sh).
+# suite (unit, integration, faults) with `make check`, then again built with ASan and UBSan,
+# in CI also `make distcheck-quick`, then runs the fuzzers briefly (scripts/fuzz.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -18,6 +19,36 @@ if ! make -C "$BUILD" -j"$(nproc)" --no-print-directory check; then
                 tail -n 60 "$log"
         done
         exit 1
+fi
+# The same suites again, built with AddressSanitizer and UndefinedBehaviorSanitizer in
+# ./build-asan (MEDIACANCEL_SANITIZERS=0 skips it). exitcode=99 makes any report, leaks at exit
+# included, fail: the test program's own, or the daemon's through tests/harness.c, which fails
+# a test whose daemon exits 99. Takes about as long as the plain run (docs/reliability.md).
+if [ "${MEDIACANCEL_SANITIZERS:-1}" != 0 ]; then
+        BUILD="$TOP/build-asan" build_tree --enable-werror --enable-sanitizers "$@"
+        if ! ASAN_OPTIONS=exitcode=99:detect_leaks=1 UBSAN_OPTIONS=exitcode=99:print_stacktrace=1 \
+                make -C "$TOP/build-asan" -j"$(nproc)" --no-print-directory check; then
+                for log in "$TOP"/build-asan/tests/*.log; do
+                        echo "===== $log"
+                        tail -n 60 "$log"
+                done
+                echo "The sanitizer build's suites failed (MEDIACANCEL_SANITIZERS=0 skips them)." >&2
+                exit 1
+        fi
+fi
+# In CI ($CI set, or MEDIACANCEL_DISTCHECK=1; =0 skips it) also the release tarball: make
+# distcheck-quick is make distcheck (every file shipped, a VPATH build from the read-only
+# tarball, install, uninstall, distclean) with only the static tests in its own make check,
+# since the full suites just passed on this tree. About 25 s on 2 CPUs; the full make
+# distcheck runs every suite again, about 2 min more.
+if [ "${MEDIACANCEL_DISTCHECK:-${CI:+1}}" = 1 ]; then
+        DEPS="xz-utils" install_deps
+        if ! make -C "$BUILD" -j"$(nproc)" --no-print-directory distcheck-quick >"$BUILD/distcheck.log" 2>&1; then
+                tail -n 60 "$BUILD/distcheck.log"
+                echo "make distcheck-quick failed (whole log: $BUILD/distcheck.log)." >&2
+                exit 1
+        fi
+        echo "make distcheck-quick passed."
 fi
 # The benchmark harness's smoke run (docs/performance.md): that it still works, never a timing.
 rc=0

@@ -6,9 +6,10 @@
  * changes nothing and never reaches Graph) and answer their Call exactly once.
  *
  * Durability: every change of an operation is appended to the journal (manager_on_change) and
- * everything that reports a change to a client — replies and operation.changed events — goes
- * out through store_defer(), i.e. only once the journal holds that change, in the order the
- * changes happened.
+ * what reports a change to a client — replies and operation.changed events — goes out through
+ * store_defer(), i.e. only once the journal holds that change, in the order the changes
+ * happened. The one exception is the successful answer to a cancel: it waits only for the
+ * record that created the operation (see reply_cancel()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -76,14 +77,14 @@ static void deferred_reply_run(void *userdata) {
         free(d);
 }
 
-/* Replies once the journal holds every change made so far. Takes result or error. */
-static void reply_durable(Manager *m, Call *call, json_object *result, Error *error) {
+/* Replies once the journal holds the record with sequence number seq. Takes result or error. */
+static void reply_durable_at(Manager *m, Call *call, json_object *result, Error *error, uint64_t seq) {
         DeferredReply *d = malloc(sizeof *d);
 
         if (d)
                 *d = (DeferredReply) { .call = call, .result = result, .error = error };
-        /* store_defer() may run it at once, when nothing is waiting for the disk. */
-        if (!d || store_defer(m->store, deferred_reply_run, d) < 0) {
+        /* store_defer_until() may run it at once, when nothing is waiting for the disk. */
+        if (!d || store_defer_until(m->store, seq, deferred_reply_run, d) < 0) {
                 free(d);
                 log_oom();
                 if (error)
@@ -94,6 +95,20 @@ static void reply_durable(Manager *m, Call *call, json_object *result, Error *er
                 json_object_put(result);
                 return;
         }
+}
+
+/* Replies once the journal holds every change made so far. */
+static void reply_durable(Manager *m, Call *call, json_object *result, Error *error) {
+        reply_durable_at(m, call, result, error, UINT64_MAX);
+}
+
+/* The answer to a cancel waits only for the record that created the operation: that record
+ * is what makes an acknowledged cancel survive a crash (recovery sends it again, and Graph
+ * repeats its answer), and it was written while the request was on the wire — so the sync
+ * costs the caller nothing whenever Graph is slower than the disk. The record of Graph's
+ * answer follows in the next group commit. */
+static void reply_cancel(Manager *m, Call *call, Operation *op, json_object *result, Error *error) {
+        reply_durable_at(m, call, result, error, op->journal_seq);
 }
 
 static void reply_error(Call *call, Error *e) {
@@ -282,6 +297,8 @@ void manager_on_change(Operation *op, void *userdata) {
                 int64_t r = store_append(m->store, rec);
                 if (r < 0)
                         log_error_errno((int) r, "Cannot append operation %s to the journal: %m", op->id);
+                else if (op->journal_seq == 0)
+                        op->journal_seq = (uint64_t) r;
         }
         if (operation_status_is_settled(op->status) && op->tracking) {
                 Tracking *t = op->tracking;
@@ -488,7 +505,7 @@ static void on_cancel_done(GraphRequest *r, GraphAnswer *answer, const Error *er
                 }
                 log_oom();
         }
-        reply_durable(m, call, operation_result(op), NULL);
+        reply_cancel(m, call, op, operation_result(op), NULL);
 }
 
 /* Sends (or, after a restart, sends again) an operation's cancel. */

@@ -62,7 +62,8 @@ typedef struct Operation {
 
         OperationTable *table;
         struct Operation *prev, *next; /* creation order */
-        void *submission; /* the Graph request under way, if any (methods.c) */
+        uint64_t journal_seq; /* the journal record that created it; 0: restored, already durable */
+        void *submission;     /* the Graph request under way, if any (methods.c) */
         void *tracking;   /* timers and listeners (methods.c), freed by the table's destructor */
 } Operation;
 

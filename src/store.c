@@ -457,15 +457,18 @@ int64_t store_append(Store *s, json_object *record) {
         return (int64_t) s->appended_seq;
 }
 
-int store_defer(Store *s, void (*fn)(void *userdata), void *userdata) {
+int store_defer_until(Store *s, uint64_t seq, void (*fn)(void *userdata), void *userdata) {
         Deferred *d;
 
+        seq = MIN(seq, s->appended_seq);
+        /* Nothing ahead of it in the queue and its record is on disk: no need to wait. A
+         * callback queued behind others waits for them, so output keeps its order. */
         if (!s->deferred_head) {
                 uint64_t synced;
                 pthread_mutex_lock(&s->lock);
                 synced = s->synced_seq;
                 pthread_mutex_unlock(&s->lock);
-                if (synced >= s->appended_seq) {
+                if (synced >= seq) {
                         fn(userdata);
                         return 0;
                 }
@@ -473,13 +476,17 @@ int store_defer(Store *s, void (*fn)(void *userdata), void *userdata) {
         d = malloc(sizeof *d);
         if (!d)
                 return -ENOMEM;
-        *d = (Deferred) { .seq = s->appended_seq, .fn = fn, .userdata = userdata };
+        *d = (Deferred) { .seq = seq, .fn = fn, .userdata = userdata };
         if (s->deferred_tail)
                 s->deferred_tail->next = d;
         else
                 s->deferred_head = d;
         s->deferred_tail = d;
         return 0;
+}
+
+int store_defer(Store *s, void (*fn)(void *userdata), void *userdata) {
+        return store_defer_until(s, s->appended_seq, fn, userdata);
 }
 
 bool store_wants_compaction(Store *s, size_t live) {

@@ -36,6 +36,10 @@ int64_t store_append(Store *s, json_object *record);
 /* Runs fn once every record appended so far is durable (at once when it already is). */
 int store_defer(Store *s, void (*fn)(void *userdata), void *userdata);
 
+/* Runs fn once the record with sequence number seq (and all before it) is durable, and after
+ * everything deferred before. */
+int store_defer_until(Store *s, uint64_t seq, void (*fn)(void *userdata), void *userdata);
+
 /* Whether the journal has grown past COMPACT_FACTOR times live_records' share of it. */
 bool store_wants_compaction(Store *s, size_t live_records);
 

@@ -265,10 +265,12 @@ static void on_fetch_done(HttpRequest *req, void *userdata) {
 
         set_last_error(t, &a);
         t->failures++;
+        /* One draw, in a variable: MAX() evaluates its arguments twice, and a second random
+         * draw would undo both floors. */
+        uint64_t backoff = backoff_delay_usec(t->failures - 1, TOKEN_RETRY_BASE_USEC, TOKEN_RETRY_MAX_USEC,
+                                              random_u64());
         uint64_t delay = a.permanent ? TOKEN_PERMANENT_RETRY_USEC
-                                     : MAX(MAX(backoff_delay_usec(t->failures - 1, TOKEN_RETRY_BASE_USEC,
-                                                                  TOKEN_RETRY_MAX_USEC, random_u64()),
-                                               100 * USEC_PER_MSEC),
+                                     : MAX(MAX(backoff, 100 * USEC_PER_MSEC),
                                            MIN(retry_after, TOKEN_PERMANENT_RETRY_USEC));
         schedule_fetch(t, delay);
         token_answer_done(&a);

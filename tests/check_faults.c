@@ -331,10 +331,16 @@ START_TEST(test_login_outage) {
                                 completed_meanwhile++;
                         continue;
                 }
-                ck_assert_msg(outcome_class(c) && strcmp(outcome_class(c), "TokenUnavailable") == 0, "cancel %d: %s", i,
-                              json_object_to_json_string(c->reply));
-                ck_assert_int_eq(jint(c->reply, "error.code"), -32002);
-                ck_assert_ptr_nonnull(jstr(c->reply, "error.data.reason"));
+                const char *cls = outcome_class(c);
+                /* TokenUnavailable, or Timeout for one that got the token with too little of its
+                 * deadline left for Graph to answer. */
+                bool no_token = cls && strcmp(cls, "TokenUnavailable") == 0;
+                bool late = cls && strcmp(cls, "Timeout") == 0 && dl >= t_ok - 0.5;
+                ck_assert_msg(no_token || late, "cancel %d: %s", i, json_object_to_json_string(c->reply));
+                if (no_token) {
+                        ck_assert_int_eq(jint(c->reply, "error.code"), -32002);
+                        ck_assert_ptr_nonnull(jstr(c->reply, "error.data.reason"));
+                }
                 /* It failed only because its deadline came before the token did. */
                 ck_assert_msg(dl < t_ok + 1.0, "cancel %d failed although its deadline was %.1fs after the token", i,
                               dl - t_ok);

@@ -1108,7 +1108,8 @@ END_TEST
  * ones, at startup after recovery and while running. */
 START_TEST(test_compaction) {
         Harness h;
-        HarnessOptions o = { .config_extra = "[Operations]\nRetentionSec=2\nCompletionTimeoutSec=600\n" };
+        /* RetentionSec=2 only from the first restart on, so that nothing is compacted before. */
+        HarnessOptions o = { .config_extra = "[Operations]\nCompletionTimeoutSec=600\n" };
         harness_start(&h, &o);
         int fd = harness_connect(&h);
         char journal[320], *pending[5];
@@ -1128,8 +1129,12 @@ START_TEST(test_compaction) {
         off_t big = file_size(journal);
         ck_assert_msg(big >= 1024 * 1024, "journal only %lld bytes", (long long) big);
 
-        /* Crash before the periodic pruning ran; restart once the finished ones expired. */
+        /* Crash, shorten the retention, restart once the finished ones expired. */
         harness_kill_daemon(&h);
+        FILE *cf = fopen(h.config_path, "ae");
+        ck_assert_ptr_nonnull(cf);
+        fputs("[Operations]\nRetentionSec=2\n", cf);
+        fclose(cf);
         sleep_ms(2200);
         harness_start_daemon(&h);
         /* The writer thread does the rewrite; give it a moment. */

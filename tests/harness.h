@@ -70,10 +70,11 @@ int harness_stop_daemon(Harness *h);
 void harness_kill_daemon(Harness *h);
 /* The daemon's journal (StateDirectory= as harness_start() configures it). */
 void harness_journal_path(const Harness *h, char *buf, size_t size);
-/* Also fails the test when the daemon exited with HARNESS_WRAPPER_ERROR_EXIT while running
- * under $MEDIACANCEL_DAEMON_WRAPPER (scripts/valgrind.sh: --error-exitcode=99). */
+/* Also fails the test when the daemon exited with HARNESS_TOOL_ERROR_EXIT: the exit code
+ * scripts/valgrind.sh gives valgrind (--error-exitcode=99, daemon run through
+ * $MEDIACANCEL_DAEMON_WRAPPER) and scripts/test.sh gives the sanitizers (exitcode=99). */
 void harness_stop(Harness *h);
-#define HARNESS_WRAPPER_ERROR_EXIT 99
+#define HARNESS_TOOL_ERROR_EXIT 99
 
 /* SIGKILL the stand-in and reap it; all its state (tokens, operations, counters) is lost. */
 void harness_kill_standin(Harness *h);

@@ -5,12 +5,14 @@
  * that succeeds, checked with config_finalize(). Each value of every Key=Value line also goes
  * through parse_timespan_sec() and parse_size() on its own.
  *
- * $CREDENTIALS_DIRECTORY is cleared so config_finalize() behaves the same on every machine; it
- * calls access(2) on ClientSecretFile=, which reads nothing.
+ * $CREDENTIALS_DIRECTORY and $STATE_DIRECTORY are cleared so config_finalize() behaves the same
+ * on every machine; it calls access(2) on the credential files, which reads nothing. [Access]
+ * user and group names are resolved through NSS as the daemon does.
  *
  * Invariants checked beyond "no sanitizer report":
  *   - a failure returns -EINVAL with a "fuzz.conf:LINE: " message (or -ENOMEM without one), a
- *     success leaves no message, and the required settings keep a value;
+ *     success leaves no message, the required settings keep a value, and a finalized Config has
+ *     exactly one credential (a secret, or a certificate with its key);
  *   - the value of a ClientSecret= line and a line without "=" (maybe a pasted secret) are never
  *     quoted back in the error message;
  *   - parse_timespan_sec() and parse_size() agree with themselves: a parsed value printed in
@@ -116,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int r;
 
         unsetenv("CREDENTIALS_DIRECTORY");
+        unsetenv("STATE_DIRECTORY");
         text = fuzz_strndup(data, size);
 
         fuzz_assert(config_new(&c) == 0);
@@ -138,7 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 r = config_finalize(c, &error);
                 fuzz_assert(r == 0 || r == -EINVAL || r == -ENOMEM);
                 fuzz_assert((r == -EINVAL) == !!error);
-                fuzz_assert(r != 0 || (c->tenant_id && c->client_id && c->client_secret_file));
+                /* Exactly one credential: a secret, or a certificate with its key. */
+                fuzz_assert(r != 0 || (c->tenant_id && c->client_id &&
+                                       (!!c->client_secret_file != !!c->certificate_file) &&
+                                       (!c->certificate_file || c->private_key_file)));
         }
 
         /* Every value on its own through the unit parsers. */

@@ -24,7 +24,8 @@
  *
  * The input's length picks one of four set-ups (len % 4): v1.0 /communications/calls, beta
  * /app/calls and beta /applications/{appId}/calls (where "all" is accepted), and v1.0 while
- * shutting down (cancel refused). The limits are small so that fuzzing reaches them.
+ * shutting down (cancel refused); and (len / 4 % 2) whether the client disconnects before or
+ * after the operations are dropped. The limits are small so that fuzzing reaches them.
  *
  * Invariants checked beyond "no sanitizer report":
  *   - every line the daemon writes is one strict JSON value, valid UTF-8, and each reply has
@@ -120,6 +121,15 @@ static void use_config(Config *c) {
         operation_table_set_limits(manager->operations, c->max_operations, c->retention_usec);
 }
 
+static void reset_operations(void) {
+        operation_table_free(manager->operations);
+        fuzz_assert(operation_table_new(manager->config->max_operations, manager->config->retention_usec,
+                                        &manager->operations) == 0);
+        /* As manager_new() sets it up. */
+        operation_table_set_listener(manager->operations, manager_on_change, manager);
+        operation_table_set_destructor(manager->operations, manager_tracking_free);
+}
+
 static void mark_synced(void *userdata) {
         *(bool *) userdata = true;
 }
@@ -205,7 +215,7 @@ static void check_output(const Buffer *out) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_(buffer_done) Buffer out = {};
-        bool eof = false;
+        bool eof = false, disconnect_first = (size / 4) % 2;
         unsigned stalls = 0;
         size_t off = 0;
         int fd;
@@ -246,17 +256,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         pump(fd, &out, &eof);
 
-        /* A clean operation table for the next input; dropping operations answers whoever still
-         * waits on them (a "wait" cancel, a repeated cancel) and ends their watches. */
-        operation_table_free(manager->operations);
-        fuzz_assert(operation_table_new(manager->config->max_operations, manager->config->retention_usec,
-                                        &manager->operations) == 0);
-        operation_table_set_listener(manager->operations, manager_on_change, manager);
-        operation_table_set_destructor(manager->operations, manager_tracking_free);
+        /* Then either the client leaves first (its watches are dropped by the server, its
+         * waiting calls lose their connection) or the operations go first (a clean table for
+         * the next input: dropping them answers whoever still waits and ends their watches). */
+        if (disconnect_first) {
+                fuzz_assert(close(fd) == 0);
+                fd = -EBADF;
+                pump(fd, &out, &eof);
+        }
+        reset_operations();
         pump(fd, &out, &eof);
-
-        fuzz_assert(close(fd) == 0);
-        pump(-1, &out, &eof);
+        if (fd >= 0) {
+                fuzz_assert(close(fd) == 0);
+                pump(-1, &out, &eof);
+        }
         fuzz_assert(server_connections(manager->server) == 0);
         fuzz_assert(server_pending_calls(manager->server) == 0);
 

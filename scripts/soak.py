@@ -198,6 +198,10 @@ def main():
     ap.add_argument("--warmup", type=float, default=None, help="minutes excluded from the flatness check")
     ap.add_argument("--report", help="write the per-minute figures here as JSON")
     args = ap.parse_args()
+    # Stop cleanly (daemon and stand-in too) on SIGTERM, and on SIGINT even when started in
+    # the background, where SIGINT arrives ignored.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     minutes = max(1, int(round(args.minutes)))
     warmup = args.warmup if args.warmup is not None else min(5, max(1, minutes // 5))
@@ -281,6 +285,15 @@ def main():
             load.pump(0.01)
         if restart_at:
             standin.start()
+        if len(rows) < minutes:
+            rss, fds = proc_stats(daemon.pid)
+            answered = len(load.answers)
+            rows.append({"minute": len(rows) + 1, "rssKiB": rss, "fds": fds,
+                         "opsPerSec": round((answered - last_minute_answers) / 60.0, 1),
+                         "completedTotal": sum(1 for v in load.answers.values() if v == "completed"),
+                         "answeredTotal": answered, "pending": len(load.sent_at)})
+            log("minute %(minute)d: RSS %(rssKiB)d KiB, %(fds)d fds, %(opsPerSec).1f answers/s, %(pending)d pending"
+                % rows[-1])
         # Drain: every cancel sent must be answered within its deadline.
         drain_end = time.monotonic() + 45
         while load.sent_at and time.monotonic() < drain_end:
@@ -320,7 +333,8 @@ def main():
         ok = False
 
     # Flat after warm-up: the last third of the samples may not exceed the first third after
-    # warm-up by more than a small allowance (allocator noise, connection pool churn).
+    # warm-up by more than a small allowance: allocator noise for RSS; for fds, libcurl's pool
+    # of idle connections, whose size at a sample depends on how the fault cycle's bursts fell.
     steady = [r for r in rows if r["minute"] > warmup]
     if len(steady) >= 3:
         k = max(1, len(steady) // 3)
@@ -330,12 +344,13 @@ def main():
         fds_first = max(r["fds"] for r in first)
         fds_last = max(r["fds"] for r in last)
         rss_allow = max(2048, rss_first // 20)
-        log("after warm-up (%g min): RSS %d -> %d KiB (allowed +%d), fds %d -> %d (allowed +8)"
-            % (warmup, rss_first, rss_last, rss_allow, fds_first, fds_last))
+        fds_allow = 8 + fds_first // 10
+        log("after warm-up (%g min): RSS %d -> %d KiB (allowed +%d), fds %d -> %d (allowed +%d)"
+            % (warmup, rss_first, rss_last, rss_allow, fds_first, fds_last, fds_allow))
         if rss_last > rss_first + rss_allow:
             log("FAIL: RSS grows")
             ok = False
-        if fds_last > fds_first + 8:
+        if fds_last > fds_first + fds_allow:
             log("FAIL: file descriptors grow")
             ok = False
     else:

@@ -271,7 +271,6 @@ static void request_send(GraphRequest *r, const char *token);
 
 static void on_token(const char *token, const Error *error, void *userdata) {
         GraphRequest *r = userdata;
-
         GraphClient *g = r->client;
         uint64_t wake;
 

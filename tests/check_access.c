@@ -1741,11 +1741,5 @@ int main(void) {
                 fprintf(stderr, "check_access: needs root (to connect as other users); skipped.\n");
                 return 77;
         }
-        harness_global_init();
-        SRunner *sr = srunner_create(access_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        harness_global_cleanup();
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return harness_main(access_suite());
 }

@@ -1045,11 +1045,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-        harness_global_init();
-        SRunner *sr = srunner_create(suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        harness_global_cleanup();
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return harness_main(suite());
 }

@@ -84,6 +84,16 @@ void harness_global_init(void) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+int harness_main(Suite *s) {
+        harness_global_init();
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        harness_global_cleanup();
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 void harness_global_cleanup(void) {
         char cmd[512];
 

@@ -61,6 +61,11 @@ typedef struct HarnessOptions {
 void harness_global_init(void);
 void harness_global_cleanup(void);
 
+/* The whole main() of an integration test program: CA, run the suite, clean up; returns the
+ * exit status. */
+struct Suite;
+int harness_main(struct Suite *s);
+
 void harness_start(Harness *h, const HarnessOptions *o);
 void harness_start_daemon(Harness *h);
 /* SIGTERM and wait; returns the daemon's exit status (or -1). */

@@ -202,7 +202,9 @@ static void deferred_event_run(void *userdata) {
 
         if (l->sub) {
                 (void) subscription_notify(l->sub, "operation.changed", TAKE_PTR(e->params));
-                if (e->last) {
+                /* Writing may have closed the connection (MaxOutputBytes=), which dropped the
+                 * subscription and its reference already. */
+                if (e->last && l->sub) {
                         l->sub = subscription_free(l->sub);
                         drop++; /* and the subscription's */
                 }

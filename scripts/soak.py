@@ -103,6 +103,7 @@ class Load:
         self.sent_at = {}   # id -> monotonic send time, until answered
         self.answers = {}   # id -> (status or error class)
         self.duplicates = 0
+        self.failures = {}  # "GraphError 503" -> count
         self.completed_calls = set()
 
     def send(self):
@@ -153,7 +154,11 @@ class Load:
             if status == "completed":
                 self.completed_calls.add("soak-%d" % i)
         else:
-            self.answers[i] = j["error"]["data"]["class"]
+            data = j["error"]["data"]
+            self.answers[i] = data["class"]
+            # What lies behind each failure, for the report: HTTP status or curl code.
+            key = "%s %s" % (data["class"], data.get("httpStatus") or data.get("curlCode") or data.get("reason") or "")
+            self.failures[key.strip()] = self.failures.get(key.strip(), 0) + 1
 
     def close(self):
         for c in self.conns:
@@ -310,6 +315,8 @@ def main():
         classes[v] = classes.get(v, 0) + 1
     log("sent %d cancels; answers: %s; duplicates %d; unanswered %d; daemon exit %d"
         % (sent, json.dumps(classes, sort_keys=True), load.duplicates, len(load.sent_at), rc))
+    if load.failures:
+        log("failures by cause: %s" % json.dumps(load.failures, sort_keys=True))
     if load.sent_at or len(load.answers) != sent or load.duplicates:
         log("FAIL: lost or duplicated answers")
         ok = False
@@ -359,7 +366,7 @@ def main():
     if args.report:
         with open(args.report, "w") as f:
             json.dump({"minutes": minutes, "rate": args.rate, "warmupMinutes": warmup, "rows": rows,
-                       "sent": sent, "outcomes": classes, "duplicates": load.duplicates,
+                       "sent": sent, "outcomes": classes, "failures": load.failures, "duplicates": load.duplicates,
                        "unanswered": len(load.sent_at), "daemonExit": rc, "passed": ok}, f, indent=1)
     if ok:
         subprocess.run(["rm", "-rf", work])

@@ -224,6 +224,10 @@ static int daemon_slowdown(void) {
         return daemon_wrapper() ? 20 : 1;
 }
 
+int harness_slowdown(void) {
+        return daemon_slowdown();
+}
+
 void harness_start_daemon(Harness *h) {
         char bin[512];
         char *argv[64];

@@ -80,6 +80,9 @@ void harness_journal_path(const Harness *h, char *buf, size_t size);
  * $MEDIACANCEL_DAEMON_WRAPPER) and scripts/test.sh gives the sanitizers (exitcode=99). */
 void harness_stop(Harness *h);
 #define HARNESS_TOOL_ERROR_EXIT 99
+/* 1 normally; larger when the daemon runs under $MEDIACANCEL_DAEMON_WRAPPER (valgrind is
+ * 20-50 times slower): a factor for tests that wait for the daemon within a fixed time. */
+int harness_slowdown(void);
 
 /* SIGKILL the stand-in and reap it; all its state (tokens, operations, counters) is lost. */
 void harness_kill_standin(Harness *h);

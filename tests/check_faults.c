@@ -46,6 +46,23 @@ static void set_faults(Harness *h, const char *fmt, ...) {
         free(body);
 }
 
+/* The stand-in records a request just after answering it, so the daemon may have passed an
+ * answer on before its record exists. Waits until the counters of non-control requests have
+ * not moved for 200 ms (the daemon is idle by then). */
+static void settle(Harness *h) {
+        int64_t last = -1;
+
+        for (int tries = 0; tries < 100; tries++) {
+                json_object *st = standin_get(h, "/_standin/stats");
+                int64_t n = jint(st, "tokenRequests") + jint(st, "cancelRequests") + jint(st, "operationGets");
+                json_object_put(st);
+                if (n == last)
+                        return;
+                last = n;
+                sleep_s(0.2);
+        }
+}
+
 static json_object *daemon_status(Harness *h) {
         int fd = harness_connect(h);
         json_object *r = harness_call(h, fd, "status", NULL);
@@ -290,6 +307,7 @@ START_TEST(test_login_outage) {
         }
         load_finish(&l, deadline + 30);
 
+        settle(&h);
         json_object *stats = standin_get(&h, "/_standin/stats");
         double *tok_ok, *tok_all, *cancels;
         size_t n_ok = arrivals(stats, "token", 200, &tok_ok);
@@ -389,6 +407,7 @@ START_TEST(test_renewal_failure_keeps_token) {
 
         /* The renewal succeeds once the login service is back (under valgrind perhaps only
          * after the last cancel). */
+        settle(&h);
         json_object *stats = NULL;
         double *fails, *oks, *cancels;
         size_t n_ok = 0;
@@ -461,6 +480,7 @@ START_TEST(test_permanent_token_error) {
                 ck_assert_msg(c->replied - c->sent < 10, "cancel %d waited %.1fs", i, c->replied - c->sent);
         }
         load_check_records(&l);
+        settle(&h);
         ck_assert_int_le(standin_stat(&h, "tokenRequests"), 2);
         ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 0);
 
@@ -497,6 +517,7 @@ START_TEST(test_permanent_token_error) {
         r = harness_call(&h, fd, "cancel", "{\"callId\":\"pe-after-reload\"}");
         ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
         json_object_put(r);
+        settle(&h);
         ck_assert_int_eq(standin_stat(&h, "tokenRequests"), before + 1);
         log = read_file_text(h.daemon_log);
         ck_assert_ptr_nonnull(strstr(log, "Token request succeeded again"));
@@ -559,6 +580,8 @@ START_TEST(test_graph_503_storm) {
         for (int i = 0; i < l.n; i++)
                 ck_assert_msg(outcome_completed(&l.out[i]), "cancel %d: %s", i, json_object_to_json_string(l.out[i].reply));
 
+        settle(&h);
+
         json_object *stats = standin_get(&h, "/_standin/stats");
         int faulted = check_attempts_per_cancel(&l, stats, 12);
         ck_assert_msg(faulted >= 20, "only %d faulted answers: the fault plan did not bite", faulted);
@@ -588,6 +611,7 @@ START_TEST(test_connection_reset) {
         load_finish(&l, 60);
         for (int i = 0; i < l.n; i++)
                 ck_assert_msg(outcome_completed(&l.out[i]), "cancel %d: %s", i, json_object_to_json_string(l.out[i].reply));
+        settle(&h);
         json_object *stats = standin_get(&h, "/_standin/stats");
         int faulted = check_attempts_per_cancel(&l, stats, 12);
         ck_assert_msg(faulted >= 10, "only %d resets", faulted);
@@ -632,6 +656,8 @@ START_TEST(test_429_storm) {
         load_send_next(&l);
         wait_for_hold(&h);
         load_finish(&l, 40);
+
+        settle(&h);
 
         json_object *stats = standin_get(&h, "/_standin/stats");
         ck_assert_int_eq(jint(stats, "retryAfterViolations"), 0);
@@ -689,6 +715,7 @@ START_TEST(test_throttled_until_deadline) {
                 ck_assert_msg(c->replied - c->sent >= 3 - 0.1 && c->replied - c->sent <= 3 + 2, "cancel %d after %.2fs", i,
                               c->replied - c->sent);
         }
+        settle(&h);
         ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 1);
         ck_assert_int_eq(standin_stat(&h, "retryAfterViolations"), 0);
         load_check_records(&l);
@@ -746,6 +773,8 @@ START_TEST(test_retry_after_http_date) {
         json_object *r = harness_call(&h, fd, "cancel", "{\"callId\":\"date-1\"}");
         ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
         json_object_put(r);
+
+        settle(&h);
 
         json_object *stats = standin_get(&h, "/_standin/stats");
         double *t;
@@ -864,8 +893,26 @@ START_TEST(test_standin_restart) {
         load_finish(&l, 60);
         ck_assert(killed > 0 && restarted > 0);
 
-        /* What Graph acknowledged, from the request log both stand-ins appended to. */
-        char *text = read_file_text(log_path);
+        /* What Graph acknowledged, from the request log both stand-ins appended to. A request
+         * is logged just after its answer is written: the daemon may have passed the answer on
+         * before the stand-in's thread wrote the line, so give the last lines a moment. */
+        char *text = NULL;
+        for (int tries = 0; tries < 50; tries++) {
+                bool all_logged = true;
+
+                free(text);
+                text = read_file_text(log_path);
+                for (int i = 0; i < l.n && all_logged; i++) {
+                        char call[64], needle[128];
+                        load_call_id(&l, i, call, sizeof call);
+                        snprintf(needle, sizeof needle, "/%s/cancelMediaProcessing\", \"status\": 200,", call);
+                        if (outcome_completed(&l.out[i]) && !strstr(text, needle))
+                                all_logged = false;
+                }
+                if (all_logged)
+                        break;
+                sleep_s(0.1);
+        }
         int completed = 0;
         for (int i = 0; i < l.n; i++) {
                 Outcome *c = &l.out[i];
@@ -898,6 +945,7 @@ START_TEST(test_standin_restart) {
         ck_assert_int_ge(completed, l.n * 3 / 4);
 
         /* The new stand-in knows none of the old tokens: one refresh, not one per cancel. */
+        settle(&h);
         int tokens = standin_stat(&h, "tokenRequests");
         ck_assert_msg(tokens >= 1 && tokens <= 3, "%d token requests after the restart", tokens);
         load_check_records(&l);
@@ -930,6 +978,7 @@ START_TEST(test_unresolvable_graph) {
         ck_assert_int_eq(jint(r, "error.data.curlCode"), 6); /* CURLE_COULDNT_RESOLVE_HOST */
         ck_assert_msg(wall() - t0 < 10, "GraphUnreachable only at the deadline");
         json_object_put(r);
+        settle(&h);
         ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 0);
         ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 1);
         json_object *st = daemon_status(&h);
@@ -1007,6 +1056,8 @@ START_TEST(test_admission_edges) {
                         completed++;
         ck_assert_int_eq(completed, in_flight + queued);
 
+        settle(&h);
+
         json_object *stats = standin_get(&h, "/_standin/stats");
         double *t;
         size_t n = arrivals(stats, "cancel", -1, &t);
@@ -1036,6 +1087,7 @@ START_TEST(test_rate_limit) {
         load_finish(&l, 60);
         for (int i = 0; i < l.n; i++)
                 ck_assert_msg(outcome_completed(&l.out[i]), "cancel %d: %s", i, json_object_to_json_string(l.out[i].reply));
+        settle(&h);
         json_object *stats = standin_get(&h, "/_standin/stats");
         double *t;
         size_t n = arrivals(stats, "cancel", -1, &t);

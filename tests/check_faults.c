@@ -809,52 +809,48 @@ static void wait_cancel_arrivals(Harness *h, const char *call, int n, double *re
         ck_abort_msg("the stand-in did not record %d cancels for %s", n, call);
 }
 
-/* An answer that stalls past AttemptTimeoutSec= is abandoned and retried. */
-START_TEST(test_stall_attempt_timeout) {
+/* One cancel whose first answer stalls stall_ms: the daemon must abandon that attempt at least
+ * a second after it began (both cases set the limit under test to 1 s), say why in its log
+ * (curl's words, expect_log), and complete through a second attempt. Had the first attempt not
+ * been abandoned, it would have succeeded after the stall and there would be no second one. */
+static void check_stalled_cancel_retried(const char *config_extra, int stall_ms, const char *call,
+                                         const char *expect_log) {
         Harness h;
-        HarnessOptions o = { .config_extra = "[Graph]\nAttemptTimeoutSec=1\nStallTimeoutSec=60\n" };
+        HarnessOptions o = { .config_extra = config_extra };
+        char params[128];
         double t[2];
 
         harness_start(&h, &o);
-        set_faults(&h, "{\"rules\":[{\"kind\":\"cancel\",\"action\":\"stall\",\"stallMs\":4000,\"count\":1}]}");
+        set_faults(&h, "{\"rules\":[{\"kind\":\"cancel\",\"action\":\"stall\",\"stallMs\":%d,\"count\":1}]}",
+                   stall_ms);
         int fd = harness_connect(&h);
-        json_object *r = harness_call(&h, fd, "cancel", "{\"callId\":\"stall-1\"}");
+        snprintf(params, sizeof params, "{\"callId\":\"%s\"}", call);
+        json_object *r = harness_call(&h, fd, "cancel", params);
         ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
         json_object_put(r);
-        /* Had the first attempt not been abandoned, it would have succeeded after 4 s and
-         * there would be no second one. */
-        wait_cancel_arrivals(&h, "stall-1", 2, t);
-        ck_assert_msg(t[1] - t[0] >= 1.0 - 0.05, "abandoned after %.2fs, before AttemptTimeoutSec", t[1] - t[0]);
+        wait_cancel_arrivals(&h, call, 2, t);
+        ck_assert_msg(t[1] - t[0] >= 1.0 - 0.05, "abandoned after %.2fs, before the 1 s limit", t[1] - t[0]);
         char *log = read_file_text(h.daemon_log);
-        ck_assert_ptr_nonnull(strstr(log, "Operation timed out"));
+        ck_assert_msg(strstr(log, expect_log), "no \"%s\" in the daemon's log", expect_log);
         free(log);
         close(fd);
         harness_stop(&h);
 }
+
+/* An answer that stalls past AttemptTimeoutSec= is abandoned and retried. */
+START_TEST(test_stall_attempt_timeout) {
+        check_stalled_cancel_retried("[Graph]\nAttemptTimeoutSec=1\nStallTimeoutSec=60\n", 4000, "stall-1",
+                                     "Operation timed out");
+}
 END_TEST
 
 /* A silent connection is dropped by the low-speed limit (StallTimeoutSec=) long before a
- * generous AttemptTimeoutSec=. */
+ * generous AttemptTimeoutSec=. curl averages the speed over about 5 s, and the request's own
+ * bytes count: silence is noticed 5-6 s plus StallTimeoutSec= after the request went out, well
+ * before the 15 s stall ends. */
 START_TEST(test_stall_low_speed) {
-        Harness h;
-        HarnessOptions o = { .config_extra = "[Graph]\nAttemptTimeoutSec=60\nStallTimeoutSec=1\n" };
-        double t[2];
-
-        harness_start(&h, &o);
-        /* curl averages the speed over about 5 s, and the request's own bytes count: silence is
-         * noticed 5-6 s plus StallTimeoutSec= after the request went out, well before 15 s. */
-        set_faults(&h, "{\"rules\":[{\"kind\":\"cancel\",\"action\":\"stall\",\"stallMs\":15000,\"count\":1}]}");
-        int fd = harness_connect(&h);
-        json_object *r = harness_call(&h, fd, "cancel", "{\"callId\":\"slow-1\"}");
-        ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
-        json_object_put(r);
-        wait_cancel_arrivals(&h, "slow-1", 2, t);
-        ck_assert_msg(t[1] - t[0] >= 1.0 - 0.05, "abandoned after %.2fs, before StallTimeoutSec", t[1] - t[0]);
-        char *log = read_file_text(h.daemon_log);
-        ck_assert_ptr_nonnull(strstr(log, "Operation too slow"));
-        free(log);
-        close(fd);
-        harness_stop(&h);
+        check_stalled_cancel_retried("[Graph]\nAttemptTimeoutSec=60\nStallTimeoutSec=1\n", 15000, "slow-1",
+                                     "Operation too slow");
 }
 END_TEST
 

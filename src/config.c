@@ -720,6 +720,7 @@ static const ConfigItem config_items[] = {
         ITEM("Operations", "MaxOperations",   config_parse_unsigned,    max_operations,          1, 10000000, "100000"),
         ITEM("Operations", "StateDirectory",  config_parse_path,        state_directory,         0, 0, NULL),
         ITEM("Operations", "PollIntervalSec", config_parse_sec,         poll_interval_usec,      0, SEC(3600), "0"),
+        ITEM("Operations", "JournalSyncDelaySec", config_parse_sec,     journal_sync_delay_usec, 0, SEC(1), "1ms"),
 
         { "Access", "AllowUsers",   config_parse_ids, offsetof(Config, allow_users),   0, 0, "user",  NULL },
         { "Access", "AllowGroups",  config_parse_ids, offsetof(Config, allow_groups),  0, 0, "group", NULL },

@@ -75,6 +75,7 @@ typedef struct Config {
         unsigned max_operations;
         char *state_directory; /* resolved by config_finalize(): $STATE_DIRECTORY, else CONFIG_DEFAULT_STATE_DIRECTORY */
         uint64_t poll_interval_usec; /* 0: no polling */
+        uint64_t journal_sync_delay_usec; /* a busy journal's pause between syncs; 0: none */
 
         /* [Access]: who may do what, besides root and the daemon's own user. */
         IdList allow_users, allow_groups;   /* cancel, operation.*, status */

@@ -135,6 +135,19 @@ json_object *error_to_operation_json(const Error *e) {
         return j;
 }
 
+int error_write_operation_json(const Error *e, Buffer *b) {
+        _cleanup_json_ json_object *j = error_to_operation_json(e);
+        const char *s;
+        size_t n;
+
+        if (!j)
+                return -ENOMEM;
+        s = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        if (!s)
+                return -ENOMEM;
+        return buffer_append(b, s, n);
+}
+
 Error *error_from_operation_json(json_object *j) {
         json_object *v, *data;
         ErrorClass class;

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "macro.h"
+#include "util.h"
 
 typedef enum ErrorClass {
         ERROR_PARSE,
@@ -56,6 +57,9 @@ json_object *error_to_rpc_json(const Error *e);
 
 /* {"class":…, "message":…, …data} as an operation's "error" member. */
 json_object *error_to_operation_json(const Error *e);
+
+/* Appends error_to_operation_json()'s text to b. */
+int error_write_operation_json(const Error *e, Buffer *b);
 
 /* Restores an Error from error_to_operation_json() output (used by the journal). */
 Error *error_from_operation_json(json_object *j);

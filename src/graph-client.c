@@ -13,6 +13,7 @@
  * as a token bucket. A request that finds the gate closed goes back to the front of the queue.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <sys/random.h>
 
@@ -80,36 +81,6 @@ static uint64_t random_u64(void) {
         if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
                 r = now_usec(CLOCK_MONOTONIC) * UINT64_C(2862933555777941757);
         return r;
-}
-
-/* A client-request-id only lets Graph's logs and ours be matched: it must be unique, not
- * secret. A random version-4 UUID from a buffer filled by one getrandom() per 128 ids, written
- * without printf (uuid_random() costs a system call and a snprintf() per id). */
-static void request_id_new(char ret[static 37]) {
-        static uint8_t pool[16 * 128];
-        static size_t used = sizeof pool;
-        static const char hex[] = "0123456789abcdef";
-        uint8_t b[16];
-
-        if (used >= sizeof pool) {
-                if (getrandom(pool, sizeof pool, GRND_NONBLOCK) != (ssize_t) sizeof pool) {
-                        (void) uuid_random(ret);
-                        return;
-                }
-                used = 0;
-        }
-        memcpy(b, pool + used, sizeof b);
-        explicit_bzero(pool + used, sizeof b);
-        used += sizeof b;
-        b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
-        b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-        for (size_t i = 0, o = 0; i < sizeof b; i++) {
-                if (i == 4 || i == 6 || i == 8 || i == 10)
-                        ret[o++] = '-';
-                ret[o++] = hex[b[i] >> 4];
-                ret[o++] = hex[b[i] & 15];
-        }
-        ret[36] = '\0';
 }
 
 static uint64_t mono_now(GraphClient *g) {
@@ -563,7 +534,12 @@ static int request_submit(GraphClient *g, char *url, char *body, graph_started_t
         }
         *r = (GraphRequest) { .client = g, .url = url, .body = body, .started = started, .cb = cb,
                              .userdata = userdata };
-        request_id_new(r->client_request_id);
+        /* Unique, so Graph's logs and ours can be matched. */
+        if (uuid_random(r->client_request_id) < 0) {
+                static uint64_t n;
+                snprintf(r->client_request_id, sizeof r->client_request_id, "00000000-0000-4000-8000-%012" PRIx64,
+                         ++n & UINT64_C(0xffffffffffff));
+        }
         r->deadline = mono_now(g) + g->config->request_timeout_usec;
         k = sd_event_add_time(g->event, &r->deadline_timer, CLOCK_MONOTONIC, r->deadline, 0, on_deadline, r);
         if (k < 0) {

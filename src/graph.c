@@ -131,11 +131,19 @@ static json_object *parse_json_object(const char *body, size_t len) {
          * replies (JSON, so UTF-8 only) and into the journal: such a body is unreadable. */
         if (!body || len == 0 || len > INT32_MAX || !utf8_is_valid(body, len, NULL))
                 return NULL;
-        tok = json_tokener_new_ex(64);
-        if (!tok)
+        /* One tokener for every answer, reset each time: a new one costs two allocations and
+         * a 64-level stack per answer. Event loop thread only, like every caller. */
+        static json_tokener *reused = NULL;
+        if (!reused && !(reused = json_tokener_new_ex(64)))
                 return NULL;
+        tok = reused;
+        json_tokener_reset(tok);
         j = json_tokener_parse_ex(tok, body, (int) len);
-        json_tokener_free(tok);
+        if (json_tokener_get_error(tok) != json_tokener_success) {
+                json_object_put(j);
+                j = NULL;
+        }
+        json_tokener_reset(tok);
         if (j && !json_object_is_type(j, json_type_object)) {
                 json_object_put(j);
                 return NULL;

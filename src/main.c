@@ -94,17 +94,25 @@ static void harden_process(void) {
                 log_warning_errno(errno, "Cannot disable core dumps: %m");
 }
 
-static void notify_status(Manager *m) {
+/* STATUS= goes out when it says something new (and always right after READY=1): an idle
+ * daemon should not wake the service manager every few seconds, and a supervisor that reads
+ * its notify socket slowly should not see it fill up with copies. */
+static void notify_status(Manager *m, bool force) {
+        static char *last = NULL;
         _cleanup_free_ char *line = manager_status_line(m);
-        if (line)
-                (void) sd_notifyf(false, "STATUS=%s", line);
+
+        if (!line || (!force && streq_ptr(line, last)))
+                return;
+        (void) sd_notifyf(false, "STATUS=%s", line);
+        free(last);
+        last = TAKE_PTR(line);
 }
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         if (!m->shutting_down)
-                notify_status(m);
+                notify_status(m, false);
         (void) sd_event_source_set_time(s, usec + STATUS_INTERVAL_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;
@@ -134,7 +142,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                           now_usec(CLOCK_MONOTONIC));
         (void) manager_reload(m);
         (void) sd_notify(false, "READY=1");
-        notify_status(m);
+        notify_status(m, true);
         return 0;
 }
 
@@ -199,7 +207,7 @@ int main(int argc, char *argv[]) {
                 return 1;
 
         (void) sd_notify(false, "READY=1");
-        notify_status(m);
+        notify_status(m, true);
         /* After READY=1: enabling it sends the first WATCHDOG=1 at once, and the service
          * manager should hear that the daemon is ready before anything else. From here on
          * the loop pings by itself when $WATCHDOG_USEC is set (and $WATCHDOG_PID is ours). */

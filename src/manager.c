@@ -10,19 +10,27 @@
 
 #include "log.h"
 #include "manager.h"
+#include "record.h"
 #include "util.h"
 
 #define PRUNE_INTERVAL_USEC (10 * USEC_PER_SEC)
 
 static void maybe_compact(Manager *m) {
-        json_object *records;
+        Buffer snapshot = {};
+        size_t n = 0;
+        int r = 0;
 
         if (!store_wants_compaction(m->store, operation_table_total(m->operations)))
                 return;
-        records = json_object_new_array_ext((int) operation_table_total(m->operations));
-        for (Operation *op = operation_table_first(m->operations); op; op = op->next)
-                json_object_array_add(records, operation_to_record(op));
-        int r = store_compact(m->store, records);
+        for (Operation *op = operation_table_first(m->operations); op && r >= 0; op = op->next, n++) {
+                m->record.size = 0;
+                r = record_write(op, true, &m->record);
+                if (r >= 0)
+                        r = store_frame(&snapshot, m->record.data, m->record.size);
+        }
+        if (r >= 0)
+                r = store_compact(m->store, &snapshot, n);
+        buffer_done(&snapshot);
         if (r < 0)
                 log_warning_errno(r, "Journal compaction failed, will try again later: %m");
 }
@@ -94,21 +102,27 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->config_path);
+        buffer_done(&m->record);
         free(m);
         return NULL;
 }
 
-static int restore_record(json_object *record, void *userdata) {
+static int restore_record(char *json, size_t len, void *userdata) {
         Manager *m = userdata;
-        json_object *drop;
+        OperationRecord rec;
+        int r;
 
-        if (json_object_object_get_ex(record, "drop", &drop)) {
-                Operation *op = operation_table_get(m->operations, json_object_get_string(drop));
-                if (op)
-                        operation_table_remove(m->operations, op);
+        r = record_parse(json, len, &rec);
+        if (r < 0)
+                return r;
+        r = operation_table_restore(m->operations, &rec, NULL);
+        if (r == -ENOENT) {
+                /* Its operation's full record is gone (dropped by retention before a
+                 * compaction, say): nothing to rebuild it from. */
+                m->orphan_records++;
                 return 0;
         }
-        return operation_table_restore(m->operations, record, NULL);
+        return r;
 }
 
 /* Reloads the journal and picks up where the last run stopped: cancels that may not have
@@ -122,6 +136,7 @@ static int recover(Manager *m) {
         r = store_open(m->event, m->config->state_directory, &m->store);
         if (r < 0)
                 return r;
+        store_set_sync_delay(m->store, m->config->journal_sync_delay_usec);
         m->restoring = true;
         r = store_load(m->store, restore_record, m, &error);
         m->restoring = false;
@@ -130,6 +145,8 @@ static int recover(Manager *m) {
                         log_error("%s", error);
                 return r;
         }
+        if (m->orphan_records > 0)
+                log_notice("Skipped %u journal records of operations the journal no longer holds.", m->orphan_records);
         operation_table_prune(m->operations, now_usec(CLOCK_REALTIME));
 
         for (Operation *op = operation_table_first(m->operations); op; op = op->next) {
@@ -252,6 +269,8 @@ int manager_reload(Manager *m) {
         graph_client_set_config(m->graph, c);
         server_set_config(m->server, c);
         operation_table_set_limits(m->operations, c->max_operations, c->retention_usec);
+        if (m->store)
+                store_set_sync_delay(m->store, c->journal_sync_delay_usec);
         config_free(old);
         log_info("Configuration reloaded.");
         return 0;

@@ -30,6 +30,8 @@ typedef struct Manager {
         Server *server;
         Store *store;
         bool restoring;        /* replaying the journal: changes are not journaled again */
+        unsigned orphan_records; /* change records without their operation, seen while replaying */
+        Buffer record;         /* scratch for one journal record, reused */
         uid_t self_uid;        /* always allowed, like root */
         uint64_t denial_window_start;
         unsigned denials_logged;

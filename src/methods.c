@@ -17,7 +17,9 @@
 
 #include "log.h"
 #include "manager.h"
+#include "json-text.h"
 #include "notify.h"
+#include "record.h"
 #include "rpc.h"
 #include "store.h"
 #include "util.h"
@@ -121,10 +123,17 @@ static void reply_error(Call *call, Error *e) {
         error_free(e);
 }
 
+/* {"operation": {...}}: a cancel's answer, operation.get's and an event's params. Written as
+ * text, now: the reply may leave later, and must say what the operation was at this moment. */
 static json_object *operation_result(const Operation *op) {
-        json_object *j = json_object_new_object();
-        json_object_object_add(j, "operation", operation_to_json(op));
-        return j;
+        Buffer b = {};
+
+        if (json_write_literal(&b, "{\"operation\":") < 0 || operation_write_json(op, &b) < 0 ||
+            json_write_literal(&b, "}") < 0) {
+                buffer_done(&b);
+                return NULL;
+        }
+        return json_text_new(&b);
 }
 
 /* ---- listeners ---------------------------------------------------------------------- */
@@ -239,8 +248,7 @@ static void listeners_notify(Manager *m, Operation *op) {
                                 log_oom();
                                 break;
                         }
-                        json_object *params = json_object_new_object();
-                        json_object_object_add(params, "operation", operation_to_json(op));
+                        json_object *params = operation_result(op);
                         *e = (DeferredEvent) { .listener = l, .params = params, .last = settled };
                         l->n_ref++;
                         if (store_defer(m->store, deferred_event_run, e) < 0) {
@@ -295,8 +303,13 @@ void manager_on_change(Operation *op, void *userdata) {
         Manager *m = userdata;
 
         if (m->store && !m->restoring) {
-                _cleanup_json_ json_object *rec = operation_to_record(op);
-                int64_t r = store_append(m->store, rec);
+                /* The first record of an operation says everything about it; later ones only
+                 * what can change. */
+                int64_t r;
+                m->record.size = 0;
+                r = record_write(op, op->journal_seq == 0, &m->record);
+                if (r >= 0)
+                        r = store_append(m->store, m->record.data, m->record.size);
                 if (r < 0)
                         log_error_errno((int) r, "Cannot append operation %s to the journal: %m", op->id);
                 else if (op->journal_seq == 0)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <systemd/sd-event.h>
 
+#include "json-text.h"
 #include "operation.h"
 #include "util.h"
 
@@ -456,122 +457,137 @@ int operation_fail(Operation *op, const Error *err) {
         return 0;
 }
 
-json_object *operation_to_json(const Operation *op) {
-        json_object *j = json_object_new_object();
-        char buf[32];
+int operation_write_json(const Operation *op, Buffer *b) {
+        int r;
 
-        json_object_object_add(j, "id", json_object_new_string(op->id));
-        json_object_object_add(j, "callId", json_object_new_string(op->call_id));
-        json_object_object_add(j, "clientContext", op->client_context ? json_object_new_string(op->client_context) : NULL);
-        json_object_object_add(j, "status", json_object_new_string(operation_status_to_string(op->status)));
-        json_object_object_add(j, "graphOperationId",
-                               op->graph_operation_id ? json_object_new_string(op->graph_operation_id) : NULL);
+#define W(expr)                   \
+        do {                      \
+                r = (expr);       \
+                if (r < 0)        \
+                        return r; \
+        } while (0)
+
+        W(json_write_literal(b, "{\"id\":"));
+        W(json_write_string(b, op->id));
+        W(json_write_literal(b, ",\"callId\":"));
+        W(json_write_string(b, op->call_id));
+        W(json_write_literal(b, ",\"clientContext\":"));
+        W(json_write_string(b, op->client_context));
+        W(json_write_literal(b, ",\"status\":"));
+        W(json_write_string(b, operation_status_to_string(op->status)));
+        W(json_write_literal(b, ",\"graphOperationId\":"));
+        W(json_write_string(b, op->graph_operation_id));
         if (op->all >= 0)
-                json_object_object_add(j, "all", json_object_new_boolean(op->all));
+                W(op->all ? json_write_literal(b, ",\"all\":true") : json_write_literal(b, ",\"all\":false"));
         if (op->has_result_info) {
-                json_object *ri = json_object_new_object();
-                json_object_object_add(ri, "code", json_object_new_int(op->result_code));
-                json_object_object_add(ri, "subcode", json_object_new_int(op->result_subcode));
-                json_object_object_add(ri, "message", op->result_message ? json_object_new_string(op->result_message) : NULL);
-                json_object_object_add(j, "resultInfo", ri);
+                W(json_write_literal(b, ",\"resultInfo\":{\"code\":"));
+                W(json_write_int(b, op->result_code));
+                W(json_write_literal(b, ",\"subcode\":"));
+                W(json_write_int(b, op->result_subcode));
+                W(json_write_literal(b, ",\"message\":"));
+                W(json_write_string(b, op->result_message));
+                W(json_write_literal(b, "}"));
         }
-        if (op->completion_reason)
-                json_object_object_add(j, "completionReason", json_object_new_string(op->completion_reason));
-        if (op->error)
-                json_object_object_add(j, "error", error_to_operation_json(op->error));
-        json_object_object_add(j, "createdAt", json_object_new_string(format_rfc3339_ms(op->created_usec, buf)));
-        json_object_object_add(j, "updatedAt", json_object_new_string(format_rfc3339_ms(op->updated_usec, buf)));
-        return j;
+        if (op->completion_reason) {
+                W(json_write_literal(b, ",\"completionReason\":"));
+                W(json_write_string(b, op->completion_reason));
+        }
+        if (op->error) {
+                W(json_write_literal(b, ",\"error\":"));
+                W(error_write_operation_json(op->error, b));
+        }
+        W(json_write_literal(b, ",\"createdAt\":"));
+        W(json_write_rfc3339(b, op->created_usec));
+        W(json_write_literal(b, ",\"updatedAt\":"));
+        W(json_write_rfc3339(b, op->updated_usec));
+        W(json_write_literal(b, "}"));
+#undef W
+        return 0;
 }
 
-json_object *operation_to_record(const Operation *op) {
-        json_object *j = operation_to_json(op), *r = json_object_new_object();
+json_object *operation_to_json(const Operation *op) {
+        Buffer b = {};
 
-        json_object_object_add(j, "uid", json_object_new_int64((int64_t) op->uid));
-        json_object_object_add(j, "createdUsec", json_object_new_int64((int64_t) op->created_usec));
-        json_object_object_add(j, "updatedUsec", json_object_new_int64((int64_t) op->updated_usec));
-        json_object_object_add(r, "op", j);
-        return r;
-}
-
-static const char *rec_string(json_object *j, const char *key) {
-        json_object *v;
-        if (!json_object_object_get_ex(j, key, &v) || !json_object_is_type(v, json_type_string))
+        if (operation_write_json(op, &b) < 0) {
+                buffer_done(&b);
                 return NULL;
-        return json_object_get_string(v);
+        }
+        return json_text_new(&b);
 }
 
-static int64_t rec_int(json_object *j, const char *key, int64_t def) {
-        json_object *v;
-        if (!json_object_object_get_ex(j, key, &v) || !json_object_is_type(v, json_type_int))
-                return def;
-        return json_object_get_int64(v);
+static int replace_string(char **field, const char *value) {
+        char *c = NULL;
+
+        if (value && !(c = strdup(value)))
+                return -ENOMEM;
+        free(*field);
+        *field = c;
+        return 0;
 }
 
-int operation_table_restore(OperationTable *t, json_object *record, Operation **ret) {
-        json_object *j, *v;
-        const char *id, *call_id, *status, *context, *gid;
+int operation_table_restore(OperationTable *t, const OperationRecord *rec, Operation **ret) {
         OperationStatus st;
         Operation *op;
         bool fresh = false;
         int r;
 
-        if (!json_object_object_get_ex(record, "op", &j) || !json_object_is_type(j, json_type_object))
+        if (!rec->id || strlen(rec->id) != 36 || !rec->status)
                 return -EBADMSG;
-        id = rec_string(j, "id");
-        call_id = rec_string(j, "callId");
-        status = rec_string(j, "status");
-        context = rec_string(j, "clientContext");
-        gid = rec_string(j, "graphOperationId");
-        if (!id || strlen(id) != 36 || !call_id || !status)
-                return -EBADMSG;
-        st = operation_status_from_string(status);
+        st = operation_status_from_string(rec->status);
         if (st < 0)
                 return -EBADMSG;
 
-        op = operation_table_get(t, id);
-        if (op && !streq(op->id, id))
+        op = operation_table_get(t, rec->id);
+        if (op && !streq(op->id, rec->id))
                 op = NULL; /* matched by a Graph id, not ours */
         if (!op) {
+                /* A change record needs the full record that created its operation. */
+                if (!rec->call_id)
+                        return -ENOENT;
                 op = calloc(1, sizeof *op);
                 if (!op)
                         return -ENOMEM;
-                memcpy(op->id, id, 37);
-                op->call_id = strdup(call_id);
-                op->client_context = context ? strdup(context) : NULL;
-                op->context_key = context ? context_key_new(call_id, context) : NULL;
-                if (!op->call_id || (context && (!op->client_context || !op->context_key))) {
+                memcpy(op->id, rec->id, 37);
+                op->call_id = strdup(rec->call_id);
+                op->client_context = rec->client_context ? strdup(rec->client_context) : NULL;
+                op->context_key = rec->client_context ? context_key_new(rec->call_id, rec->client_context) : NULL;
+                if (!op->call_id || (rec->client_context && (!op->client_context || !op->context_key))) {
                         operation_free(op);
                         return -ENOMEM;
                 }
                 op->table = t;
                 op->status = st;
+                op->all = -1;
                 fresh = true;
         }
         operation_set_status(op, st);
-        op->uid = (uid_t) rec_int(j, "uid", 0);
-        op->all = json_object_object_get_ex(j, "all", &v) && json_object_is_type(v, json_type_boolean)
-                          ? json_object_get_boolean(v)
-                          : -1;
-        op->created_usec = (uint64_t) rec_int(j, "createdUsec", 0);
-        op->updated_usec = (uint64_t) rec_int(j, "updatedUsec", 0);
-
-        free(op->result_message);
-        op->result_message = NULL;
-        op->has_result_info = false;
-        if (json_object_object_get_ex(j, "resultInfo", &v) && json_object_is_type(v, json_type_object)) {
-                op->has_result_info = true;
-                op->result_code = (int) rec_int(v, "code", 0);
-                op->result_subcode = (int) rec_int(v, "subcode", 0);
-                const char *m = rec_string(v, "message");
-                op->result_message = m ? strdup(m) : NULL;
+        /* What is fixed at creation comes with full records only. */
+        if (rec->call_id) {
+                op->uid = rec->has_uid ? rec->uid : 0;
+                op->all = rec->all;
+                op->created_usec = rec->created_usec >= 0 ? (uint64_t) rec->created_usec : 0;
         }
-        free(op->completion_reason);
-        const char *cr = rec_string(j, "completionReason");
-        op->completion_reason = cr ? strdup(cr) : NULL;
+        if (rec->updated_usec >= 0)
+                op->updated_usec = (uint64_t) rec->updated_usec;
+
+        /* Every record carries the whole state: what it leaves out is null. */
+        op->has_result_info = rec->has_result_info;
+        op->result_code = rec->result_code;
+        op->result_subcode = rec->result_subcode;
+        if ((r = replace_string(&op->result_message, rec->has_result_info ? rec->result_message : NULL)) < 0 ||
+            (r = replace_string(&op->completion_reason, rec->completion_reason)) < 0)
+                goto fail;
         op->error = error_free(op->error);
-        if (json_object_object_get_ex(j, "error", &v) && v)
-                op->error = error_from_operation_json(v);
+        if (rec->error_json) {
+                json_tokener *tok = json_tokener_new();
+                if (!tok) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                _cleanup_json_ json_object *j = json_tokener_parse_ex(tok, rec->error_json, (int) rec->error_json_len);
+                json_tokener_free(tok);
+                op->error = j ? error_from_operation_json(j) : NULL;
+        }
 
         if (fresh) {
                 r = table_link(t, op);
@@ -580,9 +596,14 @@ int operation_table_restore(OperationTable *t, json_object *record, Operation **
                         return r;
                 }
         }
-        if (gid && (r = set_graph_id(op, gid)) < 0)
+        if (rec->graph_operation_id && (r = set_graph_id(op, rec->graph_operation_id)) < 0)
                 return r;
         if (ret)
                 *ret = op;
         return 0;
+
+fail:
+        if (fresh)
+                operation_free(op);
+        return r;
 }

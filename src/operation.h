@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "graph.h"
+#include "record.h"
 
 typedef enum OperationStatus {
         OPERATION_QUEUED,
@@ -93,11 +94,9 @@ Operation *operation_table_find_by_call_context(OperationTable *t, const char *c
 /* First and next operation in creation order, for walks over the table. */
 Operation *operation_table_first(OperationTable *t);
 
-/* The journal's form of an operation: everything needed to rebuild it. */
-json_object *operation_to_record(const Operation *op);
-
-/* Rebuilds (or updates) an operation from a journal record; no listener is called. */
-int operation_table_restore(OperationTable *t, json_object *record, Operation **ret);
+/* Rebuilds (or updates) an operation from a journal record (record.h); no listener is called.
+ * -ENOENT for a change record whose operation is not in the table. */
+int operation_table_restore(OperationTable *t, const OperationRecord *rec, Operation **ret);
 
 /* Creates a queued operation. -ENOBUFS when MaxOperations are stored and none is final. */
 int operation_table_add(OperationTable *t, const char *call_id, const char *client_context, int all, uid_t uid,
@@ -136,4 +135,7 @@ int operation_fail(Operation *op, const Error *err);
 /* Stamps updatedAt and tells the listener. Call after changing fields directly. */
 void operation_changed(Operation *op);
 
+/* The operation as clients see it (docs/protocol.md), as JSON text appended to b, or as a
+ * json-c value holding that text (NULL on OOM). */
+int operation_write_json(const Operation *op, Buffer *b);
 json_object *operation_to_json(const Operation *op);

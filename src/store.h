@@ -13,6 +13,7 @@
 #include <systemd/sd-event.h>
 
 #include "macro.h"
+#include "util.h"
 
 #define STORE_JOURNAL_NAME "operations.journal"
 
@@ -26,12 +27,24 @@ int store_open(sd_event *event, const char *dir, Store **ret);
 Store *store_free(Store *s);
 DEFINE_CLEANUP_FUNC(Store *, store_free);
 
+/* Gets one record's JSON text (writable, not NUL-terminated). -EBADMSG: the record makes no
+ * sense, which is damage like a bad CRC; other errors stop the load. */
+typedef int (*store_record_t)(char *json, size_t len, void *userdata);
+
 /* Replays the journal: cb gets every record in order. A torn last record is cut off with a
  * warning; any other damage fails with a message naming the file and offset in *ret_error. */
-int store_load(Store *s, int (*cb)(json_object *record, void *userdata), void *userdata, char **ret_error);
+int store_load(Store *s, store_record_t cb, void *userdata, char **ret_error);
 
-/* Queues a record; returns its sequence number (> 0) or a negative errno. */
-int64_t store_append(Store *s, json_object *record);
+/* Queues a record (one line of JSON text); returns its sequence number (> 0) or a negative
+ * errno. */
+int64_t store_append(Store *s, const char *json, size_t len);
+
+/* Appends one record in the journal's line format (CRC, space, JSON, newline) to b; returns
+ * the bytes added. For building a compaction snapshot. */
+int store_frame(Buffer *b, const char *json, size_t len);
+
+/* How long a busy journal lets records gather between syncs (JournalSyncDelaySec=). */
+void store_set_sync_delay(Store *s, uint64_t usec);
 
 /* Runs fn once every record appended so far is durable (at once when it already is). */
 int store_defer(Store *s, void (*fn)(void *userdata), void *userdata);
@@ -43,8 +56,9 @@ int store_defer_until(Store *s, uint64_t seq, void (*fn)(void *userdata), void *
 /* Whether the journal has grown past COMPACT_FACTOR times live_records' share of it. */
 bool store_wants_compaction(Store *s, size_t live_records);
 
-/* Replaces the journal with these records (a JSON array, consumed), atomically. */
-int store_compact(Store *s, json_object *records);
+/* Replaces the journal with a snapshot of records framed by store_frame() (taken over, and
+ * *snapshot emptied), atomically. */
+int store_compact(Store *s, Buffer *snapshot, size_t records);
 
 uint64_t store_journal_bytes(Store *s);
 uint64_t store_syncs(Store *s);

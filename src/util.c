@@ -40,26 +40,41 @@ char *format_rfc3339_ms(uint64_t realtime_usec, char buf[static 32]) {
         return buf;
 }
 
+/* Ids must be unique and unguessable, not secret: a per-thread pool filled by one getrandom()
+ * per 128 ids (a cancel needs two or three), written out without printf. Used bytes are wiped,
+ * so the pool never holds an id that was handed out. */
 int uuid_random(char ret[static 37]) {
+        static _Thread_local uint8_t pool[16 * 128];
+        static _Thread_local size_t used = sizeof pool;
+        static const char hex[] = "0123456789abcdef";
         uint8_t b[16];
-        size_t got = 0;
 
-        while (got < sizeof b) {
-                ssize_t k = getrandom(b + got, sizeof b - got, 0);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
+        if (used >= sizeof pool) {
+                size_t got = 0;
+                while (got < sizeof pool) {
+                        ssize_t k = getrandom(pool + got, sizeof pool - got, 0);
+                        if (k < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        got += (size_t) k;
                 }
-                got += (size_t) k;
+                used = 0;
         }
+        memcpy(b, pool + used, sizeof b);
+        explicit_bzero(pool + used, sizeof b);
+        used += sizeof b;
         b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
         b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-
-        snprintf(ret, 37,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-                 b[13], b[14], b[15]);
+        for (size_t i = 0, o = 0; i < sizeof b; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10)
+                        ret[o++] = '-';
+                ret[o++] = hex[b[i] >> 4];
+                ret[o++] = hex[b[i] & 15];
+        }
+        ret[36] = '\0';
+        explicit_bzero(b, sizeof b);
         return 0;
 }
 

@@ -131,6 +131,7 @@ START_TEST(test_defaults) {
         ck_assert_uint_eq(c->completion_timeout_usec, 30 * USEC_PER_SEC);
         ck_assert_uint_eq(c->retention_usec, 3600 * USEC_PER_SEC);
         ck_assert_uint_eq(c->max_operations, 100000);
+        ck_assert_uint_eq(c->journal_sync_delay_usec, USEC_PER_MSEC);
 }
 END_TEST
 
@@ -392,6 +393,13 @@ START_TEST(test_error_out_of_range) {
         assert_parse_ok("[Operations]\nMaxOperations=10000000\n");
         assert_parse_error("[Operations]\nMaxOperations=0\n",
                            FILENAME ":2: Invalid value for MaxOperations=: \"0\" is out of range 1..10000000.");
+
+        /* JournalSyncDelaySec=, 0..1s: 0 syncs back to back. */
+        assert_parse_ok("[Operations]\nJournalSyncDelaySec=0\n");
+        assert_parse_ok("[Operations]\nJournalSyncDelaySec=1s\n");
+        assert_parse_ok("[Operations]\nJournalSyncDelaySec=250us\n");
+        assert_parse_error("[Operations]\nJournalSyncDelaySec=1001ms\n",
+                           FILENAME ":2: Invalid value for JournalSyncDelaySec=: \"1001ms\" is out of range 0..1s.");
 
         /* MaxRequestBytes=, 256..64M. */
         assert_parse_ok("[Socket]\nMaxRequestBytes=256\n");

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "graph.h"
+#include "json-read.h"
+#include "json-text.h"
 #include "validate.h"
 
 GraphOpStatus graph_op_status_from_string(const char *s) {
@@ -107,20 +109,30 @@ int graph_operation_url(const Config *c, const char *call_id, const char *op_id,
 }
 
 int graph_cancel_body(const char *client_context, int all, char **ret) {
-        _cleanup_json_ json_object *j = json_object_new_object();
-        const char *s;
+        Buffer b = {};
+        bool first = true;
+        int r = json_write_literal(&b, "{");
 
-        if (!j)
+        if (r >= 0 && client_context) {
+                r = json_write_literal(&b, "\"clientContext\":");
+                if (r >= 0)
+                        r = json_write_string(&b, client_context);
+                first = false;
+        }
+        if (r >= 0 && all >= 0) {
+                if (!first)
+                        r = json_write_literal(&b, ",");
+                if (r >= 0)
+                        r = all ? json_write_literal(&b, "\"all\":true") : json_write_literal(&b, "\"all\":false");
+        }
+        if (r >= 0)
+                r = json_write_literal(&b, "}");
+        if (r < 0) {
+                buffer_done(&b);
                 return -ENOMEM;
-        if (client_context)
-                json_object_object_add(j, "clientContext", json_object_new_string(client_context));
-        if (all >= 0)
-                json_object_object_add(j, "all", json_object_new_boolean(all));
-        s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!s)
-                return -ENOMEM;
-        *ret = strdup(s);
-        return *ret ? 0 : -ENOMEM;
+        }
+        *ret = b.data;
+        return 0;
 }
 
 static json_object *parse_json_object(const char *body, size_t len) {
@@ -157,17 +169,6 @@ static const char *get_string(json_object *o, const char *key) {
         if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
                 return NULL;
         return json_object_get_string(v);
-}
-
-static int dup_string(json_object *o, const char *key, char **ret) {
-        const char *s = get_string(o, key);
-
-        if (!s) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = strdup(s);
-        return *ret ? 0 : -ENOMEM;
 }
 
 int parse_retry_after(const char *s, uint64_t now, uint64_t *ret_usec) {
@@ -226,6 +227,118 @@ static int graph_error_from_body(long status, const char *request_id, json_objec
         return *ret ? 0 : -ENOMEM;
 }
 
+/* The body of a 2xx answer — an operation: {"id", "status", "clientContext",
+ * "completionReason", "resultInfo": {"code", "subcode", "message"}, …} — read with json-read.h
+ * instead of a json-c tree: this runs once per cancel. Members are taken as json-c would give
+ * them (strings only if they are strings, the last of duplicates, numbers as ints), and
+ * anything after the object is ignored, as json-c does. */
+static int set_dup(char **field, const char *value) {
+        char *c = NULL;
+
+        if (value && !(c = strdup(value)))
+                return -ENOMEM;
+        free(*field);
+        *field = c;
+        return 0;
+}
+
+/* A string member, or NULL for any other type (which is skipped). */
+static int read_string_member(JsonReader *c, const char **ret) {
+        json_skip_ws(c);
+        if (c->p < c->end && *c->p == '"')
+                return json_read_string(c, true, ret);
+        *ret = NULL;
+        return json_skip_value(c, 1);
+}
+
+static int result_info_member(JsonReader *c, const char *key, void *userdata) {
+        GraphAnswer *a = userdata;
+        const char *v;
+        int r;
+
+        if (streq(key, "code") || streq(key, "subcode")) {
+                int *field = streq(key, "code") ? &a->result_code : &a->result_subcode;
+                json_skip_ws(c);
+                if (c->p < c->end && (*c->p == '-' || (*c->p >= '0' && *c->p <= '9')))
+                        return json_read_number_as_int(c, field);
+                *field = 0;
+                return json_skip_value(c, 2);
+        }
+        if (streq(key, "message")) {
+                if ((r = read_string_member(c, &v)) < 0)
+                        return r;
+                return set_dup(&a->result_message, v);
+        }
+        return json_skip_value(c, 2);
+}
+
+static int operation_member(JsonReader *c, const char *key, void *userdata) {
+        GraphAnswer *a = userdata;
+        char **field = NULL;
+        const char *v;
+        int r;
+
+        if (streq(key, "resultInfo")) {
+                json_skip_ws(c);
+                a->has_result_info = false;
+                a->result_code = a->result_subcode = 0;
+                a->result_message = mfree(a->result_message);
+                if (c->p >= c->end || *c->p != '{')
+                        return json_skip_value(c, 1);
+                a->has_result_info = true;
+                a->result_code = a->result_subcode = 0;
+                a->result_message = mfree(a->result_message);
+                return json_read_object(c, result_info_member, a);
+        }
+        if (streq(key, "status")) {
+                if ((r = read_string_member(c, &v)) < 0)
+                        return r;
+                a->status = graph_op_status_from_string(v);
+                return 0;
+        }
+        if (streq(key, "id"))
+                field = &a->operation_id;
+        else if (streq(key, "clientContext"))
+                field = &a->client_context;
+        else if (streq(key, "completionReason"))
+                field = &a->completion_reason;
+        else
+                return json_skip_value(c, 1);
+        if ((r = read_string_member(c, &v)) < 0)
+                return r;
+        return set_dup(field, v);
+}
+
+static int success_body_parse(const char *body, size_t len, GraphAnswer *a) {
+        _cleanup_free_ char *copy = NULL;
+        JsonReader c;
+        int r;
+
+        /* Invalid UTF-8 must not reach replies or the journal (see parse_json_object()). */
+        if (!body || len == 0 || !utf8_is_valid(body, len, NULL))
+                return -EBADMSG;
+        copy = malloc(len);
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, body, len);
+        json_reader_init(&c, copy, len, 64);
+        json_skip_ws(&c);
+        if (c.p >= c.end || *c.p != '{')
+                return -EBADMSG;
+        a->status = graph_op_status_from_string(NULL);
+        r = json_read_object(&c, operation_member, a);
+        if (r < 0) {
+                a->operation_id = mfree(a->operation_id);
+                a->client_context = mfree(a->client_context);
+                a->completion_reason = mfree(a->completion_reason);
+                a->result_message = mfree(a->result_message);
+                a->has_result_info = false;
+                a->result_code = a->result_subcode = 0;
+                a->status = graph_op_status_from_string(NULL);
+        }
+        return r;
+}
+
 int graph_answer_parse(long status, const char *location, const char *request_id,
                        const char *retry_after, const char *body, size_t body_len, uint64_t now,
                        GraphAnswer *ret) {
@@ -243,9 +356,8 @@ int graph_answer_parse(long status, const char *location, const char *request_id
         if (retry_after)
                 (void) parse_retry_after(retry_after, now, &a.retry_after_usec);
 
-        j = parse_json_object(body, body_len);
-
         if (status < 200 || status > 299) {
+                j = parse_json_object(body, body_len);
                 r = graph_error_from_body(status, request_id, j, &a.error);
                 if (r < 0)
                         goto oom;
@@ -253,25 +365,10 @@ int graph_answer_parse(long status, const char *location, const char *request_id
                 return 0;
         }
 
-        if (j) {
-                json_object *ri;
-
-                if (dup_string(j, "id", &a.operation_id) < 0 ||
-                    dup_string(j, "clientContext", &a.client_context) < 0 ||
-                    dup_string(j, "completionReason", &a.completion_reason) < 0)
-                        goto oom;
-                a.status = graph_op_status_from_string(get_string(j, "status"));
-                if (json_object_object_get_ex(j, "resultInfo", &ri) && json_object_is_type(ri, json_type_object)) {
-                        json_object *v;
-                        a.has_result_info = true;
-                        if (json_object_object_get_ex(ri, "code", &v))
-                                a.result_code = json_object_get_int(v);
-                        if (json_object_object_get_ex(ri, "subcode", &v))
-                                a.result_subcode = json_object_get_int(v);
-                        if (dup_string(ri, "message", &a.result_message) < 0)
-                                goto oom;
-                }
-        } else if (body_len > 0 && status != 204) {
+        r = success_body_parse(body, body_len, &a);
+        if (r == -ENOMEM)
+                goto oom;
+        if (r < 0 && body_len > 0 && status != 204) {
                 /* A 2xx with a body we cannot read is not success we can vouch for. */
                 json_object *data = json_object_new_object();
                 json_object_object_add(data, "httpStatus", json_object_new_int((int) status));

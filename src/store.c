@@ -34,6 +34,8 @@
 
 #define COMPACT_FACTOR 4
 #define COMPACT_MIN_BYTES (1024 * 1024)
+/* A sync that carried at least this many records means the journal is busy. */
+#define SYNC_GROUP_MIN 4
 
 typedef struct Deferred {
         uint64_t seq;
@@ -220,14 +222,15 @@ static void *writer_main(void *userdata) {
                         continue;
                 }
                 s->write_error = 0;
+                /* Busy: that sync carried a group and more records arrived while it ran. Let
+                 * more gather before the next one (JournalSyncDelaySec=): each sync costs the
+                 * disk a flush and this thread a wake-up, whatever it carries. A lone record
+                 * (one cancel at a time, whose next record may well be waiting already) is
+                 * synced at once, or the delay would land on that cancel's answer. */
+                bool busy = seq - s->synced_seq >= SYNC_GROUP_MIN && s->pending.size > 0 && !s->stop;
                 s->synced_seq = seq;
                 s->syncs++;
                 batch.size = 0;
-                /* Records arrived while that sync ran: the journal is busy. Let more gather
-                 * before the next sync (JournalSyncDelaySec=); each sync costs the disk a
-                 * flush and this thread a wake-up, whatever it carries. A quiet journal
-                 * syncs at once. */
-                bool busy = s->pending.size > 0 && !s->stop;
                 pthread_mutex_unlock(&s->lock);
                 uint64_t one = 1;
                 (void) !write(s->efd, &one, sizeof one);
@@ -481,12 +484,15 @@ int64_t store_append(Store *s, const char *json, size_t len) {
         r = store_frame(&s->pending, json, len);
         if (r >= 0) {
                 s->pending_seq = ++s->appended_seq;
-                /* Only a writer that waits for work needs waking: one that is writing, syncing
-                 * or letting records gather takes these with the next batch. */
-                if (s->writer_waiting)
-                        pthread_cond_signal(&s->cond);
         }
+        /* Only a writer that waits for work needs waking: one that is writing, syncing or
+         * letting records gather takes these with the next batch. Signalled after unlocking,
+         * so that it does not wake only to block on the lock we hold; it re-checks its
+         * condition under the lock, so no wake-up is lost. */
+        bool wake = r >= 0 && s->writer_waiting;
         pthread_mutex_unlock(&s->lock);
+        if (wake)
+                pthread_cond_signal(&s->cond);
         if (r < 0)
                 return r;
         s->journal_bytes += (uint64_t) r;

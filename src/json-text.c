@@ -94,22 +94,32 @@ int json_write_rfc3339(Buffer *b, uint64_t realtime_usec) {
         return 0;
 }
 
+/* What a text value's userdata points to; the tag tells json_text_peek() that a json-c value
+ * is one of ours (json-c's userdata is NULL unless someone set it, and nobody else does). */
+#define TEXT_TAG UINT32_C(0x6a736f6e)
+typedef struct TextValue {
+        uint32_t tag;
+        Buffer text;
+} TextValue;
+
 static int text_serialize(json_object *j, struct printbuf *pb, int level, int flags) {
-        const Buffer *t = json_object_get_userdata(j);
+        const TextValue *t = json_object_get_userdata(j);
 
         (void) level;
         (void) flags;
-        return printbuf_memappend(pb, t->data ?: "null", t->data ? (int) t->size : 4);
+        return printbuf_memappend(pb, t->text.data ?: "null", t->text.data ? (int) t->text.size : 4);
 }
 
 static void text_free(json_object *j, void *userdata) {
+        TextValue *t = userdata;
+
         (void) j;
-        buffer_done(userdata);
-        free(userdata);
+        buffer_done(&t->text);
+        free(t);
 }
 
 json_object *json_text_new(Buffer *b) {
-        Buffer *t = malloc(sizeof *t);
+        TextValue *t = malloc(sizeof *t);
         json_object *j;
 
         if (!t)
@@ -120,8 +130,17 @@ json_object *json_text_new(Buffer *b) {
                 free(t);
                 return NULL;
         }
-        *t = *b;
+        *t = (TextValue) { .tag = TEXT_TAG, .text = *b };
         *b = (Buffer) {};
         json_object_set_serializer(j, text_serialize, t, text_free);
         return j;
+}
+
+const char *json_text_peek(json_object *j, size_t *ret_len) {
+        const TextValue *t = j ? json_object_get_userdata(j) : NULL;
+
+        if (!t || t->tag != TEXT_TAG || !t->text.data)
+                return NULL;
+        *ret_len = t->text.size;
+        return t->text.data;
 }

@@ -24,3 +24,6 @@ int json_write_rfc3339(Buffer *b, uint64_t realtime_usec);
  * b's contents over. Only for serialising: its json-c type says nothing about the text. NULL
  * on OOM. */
 json_object *json_text_new(Buffer *b);
+
+/* The text of a value made by json_text_new(), or NULL for any other json-c value. */
+const char *json_text_peek(json_object *j, size_t *ret_len);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "json-text.h"
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
@@ -80,6 +81,7 @@ struct Server {
 
 static void connection_close(Connection *c);
 static void connection_flush(Connection *c);
+static int connection_written(Connection *c);
 
 /* Lines about a misbehaving client (refused connections, over-long or stalled lines, unread
  * replies) cost it nothing to provoke again and again: log at most 10 per 10 s, so that a
@@ -123,6 +125,12 @@ static int connection_write(Connection *c, json_object *j) {
                         c->out.data[before] = '\0';
                 return r;
         }
+        return connection_written(c);
+}
+
+/* After a line went into the output buffer: MaxOutputBytes=, and a flush once this event is
+ * handled. */
+static int connection_written(Connection *c) {
         if (c->out.size > c->server->config->max_output_bytes) {
                 if (client_complaint_allowed(c->server))
                         log_warning("Client pid=%d uid=%u does not read its replies (more than MaxOutputBytes=%zu "
@@ -251,7 +259,51 @@ static void call_send(Call *call, json_object *reply) {
         connection_maybe_finish(conn);
 }
 
+/* The reply line of a lone request whose result is pre-written text (json-text.h) and whose
+ * id is a string or an integer — every cancel's — written as text into the output buffer: no
+ * envelope object, no second serialisation. -EOPNOTSUPP for anything else. */
+static int write_reply_text(Connection *c, json_object *id, json_object *result) {
+        size_t len, before = c->out.size;
+        const char *text = json_text_peek(result, &len);
+        int r;
+
+        if (!text || !id || (!json_object_is_type(id, json_type_string) && !json_object_is_type(id, json_type_int)))
+                return -EOPNOTSUPP;
+        /* json-c keeps integers beyond int64 as uint64 and prints them so; leave those to it. */
+        if (json_object_is_type(id, json_type_int) &&
+            (json_object_get_int64(id) == INT64_MAX || json_object_get_int64(id) == INT64_MIN))
+                return -EOPNOTSUPP;
+        r = json_write_literal(&c->out, "{\"jsonrpc\":\"2.0\",\"id\":");
+        if (r >= 0)
+                r = json_object_is_type(id, json_type_string) ? json_write_string(&c->out, json_object_get_string(id))
+                                                               : json_write_int(&c->out, json_object_get_int64(id));
+        if (r >= 0)
+                r = json_write_literal(&c->out, ",\"result\":");
+        if (r >= 0)
+                r = buffer_append(&c->out, text, len);
+        if (r >= 0)
+                r = json_write_literal(&c->out, "}\n");
+        if (r < 0) {
+                c->out.size = before; /* drop a partial line */
+                if (c->out.data)
+                        c->out.data[before] = '\0';
+                return r;
+        }
+        return connection_written(c);
+}
+
 void call_reply(Call *call, json_object *result) {
+        Connection *conn = call->conn;
+
+        if (conn && conn->fd >= 0 && !call->batch && call->has_id) {
+                int r = write_reply_text(conn, call->id, result);
+                if (r != -EOPNOTSUPP) {
+                        json_object_put(result);
+                        call_free(call);
+                        connection_maybe_finish(conn);
+                        return;
+                }
+        }
         call_send(call, rpc_reply_result(call->id, result));
 }
 

@@ -304,12 +304,16 @@ void manager_on_change(Operation *op, void *userdata) {
 
         if (m->store && !m->restoring) {
                 /* The first record of an operation says everything about it; later ones only
-                 * what can change. */
+                 * what can change. The first is urgent: the answer to the cancel will wait for
+                 * it. A later one is synced with the next urgent record, or as soon as
+                 * something that reports it waits for it (store_defer), or within 100 ms: the
+                 * cancel's answer does not wait for the record of Graph's answer. */
                 int64_t r;
+                bool full = op->journal_seq == 0;
                 m->record.size = 0;
-                r = record_write(op, op->journal_seq == 0, &m->record);
+                r = record_write(op, full, &m->record);
                 if (r >= 0)
-                        r = store_append(m->store, m->record.data, m->record.size);
+                        r = store_append(m->store, m->record.data, m->record.size, full);
                 if (r < 0)
                         log_error_errno((int) r, "Cannot append operation %s to the journal: %m", op->id);
                 else if (op->journal_seq == 0)

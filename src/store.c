@@ -36,6 +36,8 @@
 #define COMPACT_MIN_BYTES (1024 * 1024)
 /* A sync that carried at least this many records means the journal is busy. */
 #define SYNC_GROUP_MIN 4
+/* A record nobody waits for is synced with the next one somebody does, and within this long. */
+#define LAZY_SYNC_USEC (100 * UINT64_C(1000))
 
 typedef struct Deferred {
         uint64_t seq;
@@ -62,8 +64,11 @@ struct Store {
         Buffer rewrite;
         bool rewrite_pending;
         uint64_t synced_seq;
+        uint64_t urgent_seq; /* sync promptly up to here: records someone waits for */
+        uint64_t lazy_since; /* CLOCK_MONOTONIC µs of the oldest pending record nobody waits for; 0: none */
         uint64_t syncs;
         bool writer_waiting;
+        bool loop_waiting;  /* the loop has output deferred until some record is durable */
         bool stop;
         int write_error;
 
@@ -172,9 +177,22 @@ static void *writer_main(void *userdata) {
 
         pthread_mutex_lock(&s->lock);
         for (;;) {
-                while (!s->stop && s->pending.size == 0 && !s->rewrite_pending) {
+                for (;;) {
+                        if (s->stop || s->rewrite_pending || (s->pending.size > 0 && s->urgent_seq > s->synced_seq))
+                                break;
                         s->writer_waiting = true;
-                        pthread_cond_wait(&s->cond, &s->lock);
+                        if (s->pending.size == 0) {
+                                pthread_cond_wait(&s->cond, &s->lock);
+                                continue;
+                        }
+                        /* Only records nobody waits for: they go with the next urgent one, or
+                         * when the oldest has waited LAZY_SYNC_USEC. */
+                        uint64_t due = s->lazy_since + LAZY_SYNC_USEC;
+                        if (now_usec(CLOCK_MONOTONIC) >= due)
+                                break;
+                        struct timespec ts = { .tv_sec = (time_t) (due / 1000000),
+                                               .tv_nsec = (long) (due % 1000000) * 1000 };
+                        (void) pthread_cond_timedwait(&s->cond, &s->lock, &ts);
                 }
                 s->writer_waiting = false;
                 if (s->pending.size == 0 && !s->rewrite_pending && s->stop)
@@ -190,6 +208,7 @@ static void *writer_main(void *userdata) {
                 batch = s->pending;
                 s->pending = tmp;
                 s->pending.size = 0;
+                s->lazy_since = 0;
                 uint64_t seq = s->pending_seq;
                 pthread_mutex_unlock(&s->lock);
 
@@ -214,13 +233,19 @@ static void *writer_main(void *userdata) {
                                 s->pending = merged;
                         } else
                                 buffer_done(&merged);
+                        bool changed = s->write_error != r;
                         s->write_error = r;
                         batch.size = 0;
                         pthread_mutex_unlock(&s->lock);
+                        if (changed) { /* so the loop logs it */
+                                uint64_t one = 1;
+                                (void) !write(s->efd, &one, sizeof one);
+                        }
                         sleep(1);
                         pthread_mutex_lock(&s->lock);
                         continue;
                 }
+                bool recovered = s->write_error != 0;
                 s->write_error = 0;
                 /* Busy: that sync carried a group and more records arrived while it ran. Let
                  * more gather before the next one (JournalSyncDelaySec=): each sync costs the
@@ -231,9 +256,15 @@ static void *writer_main(void *userdata) {
                 s->synced_seq = seq;
                 s->syncs++;
                 batch.size = 0;
+                /* The loop hears of a sync only when it has output waiting for one (or an error
+                 * to report as gone): waking it for nothing costs a cancel in flight the time of
+                 * a wake-up on a busy CPU. */
+                bool poke = s->loop_waiting || recovered;
                 pthread_mutex_unlock(&s->lock);
-                uint64_t one = 1;
-                (void) !write(s->efd, &one, sizeof one);
+                if (poke) {
+                        uint64_t one = 1;
+                        (void) !write(s->efd, &one, sizeof one);
+                }
                 if (busy && s->sync_delay_usec > 0) {
                         struct timespec ts = { .tv_sec = (time_t) (s->sync_delay_usec / 1000000),
                                                .tv_nsec = (long) (s->sync_delay_usec % 1000000) * 1000 };
@@ -271,6 +302,11 @@ static void run_deferred(Store *s) {
                 d->fn(d->userdata);
                 free(d);
         }
+        /* Callbacks may have deferred more; whatever is queued now is what the writer must
+         * tell us about. */
+        pthread_mutex_lock(&s->lock);
+        s->loop_waiting = s->deferred_head != NULL;
+        pthread_mutex_unlock(&s->lock);
 }
 
 static int on_synced(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
@@ -295,7 +331,11 @@ int store_open(sd_event *event, const char *dir, Store **ret) {
                 return log_oom();
         s->fd = s->efd = -EBADF;
         pthread_mutex_init(&s->lock, NULL);
-        pthread_cond_init(&s->cond, NULL);
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        (void) pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* lazy deadlines are monotonic */
+        pthread_cond_init(&s->cond, &attr);
+        pthread_condattr_destroy(&attr);
         s->event = sd_event_ref(event);
         s->dir = strdup(dir);
         if (!s->dir || asprintf(&s->path, "%s/%s", dir, STORE_JOURNAL_NAME) < 0)
@@ -474,22 +514,28 @@ int store_frame(Buffer *b, const char *json, size_t len) {
         return (int) (len + 10);
 }
 
-int64_t store_append(Store *s, const char *json, size_t len) {
+int64_t store_append(Store *s, const char *json, size_t len, bool urgent) {
         int r;
 
         r = start_writer(s);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&s->lock);
+        bool was_empty = s->pending.size == 0;
         r = store_frame(&s->pending, json, len);
         if (r >= 0) {
                 s->pending_seq = ++s->appended_seq;
+                if (urgent)
+                        s->urgent_seq = s->appended_seq;
+                else if (s->lazy_since == 0)
+                        s->lazy_since = MAX(now_usec(CLOCK_MONOTONIC), (uint64_t) 1);
         }
-        /* Only a writer that waits for work needs waking: one that is writing, syncing or
-         * letting records gather takes these with the next batch. Signalled after unlocking,
-         * so that it does not wake only to block on the lock we hold; it re-checks its
-         * condition under the lock, so no wake-up is lost. */
-        bool wake = r >= 0 && s->writer_waiting;
+        /* Only a writer that waits for work needs waking: for a record someone will wait for,
+         * or for the first one nobody does (it then sleeps until that one is due). One that is
+         * writing, syncing or letting records gather takes these with the next batch.
+         * Signalled after unlocking, so that it does not wake only to block on the lock we
+         * hold; it re-checks its condition under the lock, so no wake-up is lost. */
+        bool wake = r >= 0 && (urgent || was_empty) && s->writer_waiting;
         pthread_mutex_unlock(&s->lock);
         if (wake)
                 pthread_cond_signal(&s->cond);
@@ -525,12 +571,29 @@ int store_defer_until(Store *s, uint64_t seq, void (*fn)(void *userdata), void *
         d = malloc(sizeof *d);
         if (!d)
                 return -ENOMEM;
+        /* Someone waits for seq now: a record appended as nobody's business becomes urgent. */
+        bool wake = false, synced_meanwhile;
+        pthread_mutex_lock(&s->lock);
+        s->loop_waiting = true;
+        if (s->urgent_seq < seq) {
+                s->urgent_seq = seq;
+                wake = s->writer_waiting;
+        }
+        /* A sync that finished before loop_waiting was set did not poke us. */
+        synced_meanwhile = s->synced_seq >= seq;
+        pthread_mutex_unlock(&s->lock);
+        if (wake)
+                pthread_cond_signal(&s->cond);
         *d = (Deferred) { .seq = seq, .fn = fn, .userdata = userdata };
         if (s->deferred_tail)
                 s->deferred_tail->next = d;
         else
                 s->deferred_head = d;
         s->deferred_tail = d;
+        if (synced_meanwhile && s->efd >= 0) {
+                uint64_t one = 1;
+                (void) !write(s->efd, &one, sizeof one);
+        }
         return 0;
 }
 

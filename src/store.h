@@ -36,8 +36,10 @@ typedef int (*store_record_t)(char *json, size_t len, void *userdata);
 int store_load(Store *s, store_record_t cb, void *userdata, char **ret_error);
 
 /* Queues a record (one line of JSON text); returns its sequence number (> 0) or a negative
- * errno. */
-int64_t store_append(Store *s, const char *json, size_t len);
+ * errno. An urgent record is synced at once (with whatever accumulated); another one waits
+ * until a record after it is urgent, someone defers output on it (store_defer*()), or it is
+ * 100 ms old — whichever comes first. */
+int64_t store_append(Store *s, const char *json, size_t len, bool urgent);
 
 /* Appends one record in the journal's line format (CRC, space, JSON, newline) to b; returns
  * the bytes added. For building a compaction snapshot. */

@@ -3,11 +3,22 @@
  * json-text.c — see json-text.h.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <json-c/printbuf.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "json-text.h"
+
+/* The bytes a JSON string cannot hold as they are: controls, '"' and '\\'; and NUL, which
+ * ends the C string. */
+static const bool needs_escape[256] = {
+        [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1, [0x07] = 1,
+        [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1,
+        [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+        [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1,
+        ['"'] = 1,  ['\\'] = 1,
+};
 
 int json_write_string(Buffer *b, const char *s) {
         static const char hex[] = "0123456789abcdef";
@@ -23,8 +34,12 @@ int json_write_string(Buffer *b, const char *s) {
                 char esc[6] = { '\\' };
                 size_t n = 2;
 
-                if (c >= 0x20 && c != '"' && c != '\\')
-                        continue;
+                /* Skip what needs no escape a table lookup at a time. */
+                while (!needs_escape[c]) {
+                        c = (unsigned char) *++s;
+                        if (!c)
+                                goto done;
+                }
                 if ((r = buffer_append(b, run, (size_t) (s - run))) < 0)
                         return r;
                 switch (c) {
@@ -45,6 +60,7 @@ int json_write_string(Buffer *b, const char *s) {
                         return r;
                 run = s + 1;
         }
+done:
         if ((r = buffer_append(b, run, (size_t) (s - run))) < 0)
                 return r;
         return json_write_literal(b, "\"");

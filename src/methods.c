@@ -108,7 +108,7 @@ static void reply_durable(Manager *m, Call *call, json_object *result, Error *er
  * is what makes an acknowledged cancel survive a crash (recovery sends it again, and Graph
  * repeats its answer), and it was written while the request was on the wire — so the sync
  * costs the caller nothing whenever Graph is slower than the disk. The record of Graph's
- * answer follows in the next group commit. */
+ * answer is synced with the next record somebody waits for, or within 100 ms (store.h). */
 static void reply_cancel(Manager *m, Call *call, Operation *op, json_object *result, Error *error) {
         reply_durable_at(m, call, result, error, op->journal_seq);
 }

@@ -127,6 +127,13 @@ static bool has_unusable_escape(const char *p, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 int cp = -1;
 
+                if (!want_low) {
+                        /* Most lines have no backslash at all. */
+                        const char *q = memchr(p + i, '\\', n - i);
+                        if (!q)
+                                break;
+                        i = (size_t) (q - p);
+                }
                 if (p[i] == '\\' && n - i >= 6 && p[i + 1] == 'u')
                         cp = hex4(p + i + 2);
                 if (want_low) {

@@ -31,6 +31,17 @@ bool utf8_is_valid(const char *s, size_t n, size_t *ret_chars) {
                 uint32_t cp;
                 size_t len;
 
+                /* Runs of ASCII, eight bytes at a time: nearly everything here is ASCII. */
+                while (end - p >= 8) {
+                        uint64_t w;
+                        memcpy(&w, p, sizeof w);
+                        if (w & UINT64_C(0x8080808080808080))
+                                break;
+                        p += 8;
+                        chars += 8;
+                }
+                if (p >= end)
+                        break;
                 if (p[0] < 0x80) {
                         cp = p[0];
                         len = 1;

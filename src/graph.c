@@ -232,16 +232,6 @@ static int graph_error_from_body(long status, const char *request_id, json_objec
  * instead of a json-c tree: this runs once per cancel. Members are taken as json-c would give
  * them (strings only if they are strings, the last of duplicates, numbers as ints), and
  * anything after the object is ignored, as json-c does. */
-static int set_dup(char **field, const char *value) {
-        char *c = NULL;
-
-        if (value && !(c = strdup(value)))
-                return -ENOMEM;
-        free(*field);
-        *field = c;
-        return 0;
-}
-
 /* A string member, or NULL for any other type (which is skipped). */
 static int read_string_member(JsonReader *c, const char **ret) {
         json_skip_ws(c);
@@ -267,7 +257,7 @@ static int result_info_member(JsonReader *c, const char *key, void *userdata) {
         if (streq(key, "message")) {
                 if ((r = read_string_member(c, &v)) < 0)
                         return r;
-                return set_dup(&a->result_message, v);
+                return free_and_strdup(&a->result_message, v);
         }
         return json_skip_value(c, 2);
 }
@@ -306,7 +296,7 @@ static int operation_member(JsonReader *c, const char *key, void *userdata) {
                 return json_skip_value(c, 1);
         if ((r = read_string_member(c, &v)) < 0)
                 return r;
-        return set_dup(field, v);
+        return free_and_strdup(field, v);
 }
 
 static int success_body_parse(const char *body, size_t len, GraphAnswer *a) {

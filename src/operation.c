@@ -457,6 +457,24 @@ int operation_fail(Operation *op, const Error *err) {
         return 0;
 }
 
+int operation_write_outcome(const Operation *op, Buffer *b) {
+        int r = 0;
+
+        if (op->has_result_info) {
+                if ((r = json_write_literal(b, ",\"resultInfo\":{\"code\":")) < 0 ||
+                    (r = json_write_int(b, op->result_code)) < 0 || (r = json_write_literal(b, ",\"subcode\":")) < 0 ||
+                    (r = json_write_int(b, op->result_subcode)) < 0 || (r = json_write_literal(b, ",\"message\":")) < 0 ||
+                    (r = json_write_string(b, op->result_message)) < 0 || (r = json_write_literal(b, "}")) < 0)
+                        return r;
+        }
+        if (op->completion_reason &&
+            ((r = json_write_literal(b, ",\"completionReason\":")) < 0 || (r = json_write_string(b, op->completion_reason)) < 0))
+                return r;
+        if (op->error && ((r = json_write_literal(b, ",\"error\":")) < 0 || (r = error_write_operation_json(op->error, b)) < 0))
+                return r;
+        return 0;
+}
+
 int operation_write_json(const Operation *op, Buffer *b) {
         int r;
 
@@ -479,23 +497,7 @@ int operation_write_json(const Operation *op, Buffer *b) {
         W(json_write_string(b, op->graph_operation_id));
         if (op->all >= 0)
                 W(op->all ? json_write_literal(b, ",\"all\":true") : json_write_literal(b, ",\"all\":false"));
-        if (op->has_result_info) {
-                W(json_write_literal(b, ",\"resultInfo\":{\"code\":"));
-                W(json_write_int(b, op->result_code));
-                W(json_write_literal(b, ",\"subcode\":"));
-                W(json_write_int(b, op->result_subcode));
-                W(json_write_literal(b, ",\"message\":"));
-                W(json_write_string(b, op->result_message));
-                W(json_write_literal(b, "}"));
-        }
-        if (op->completion_reason) {
-                W(json_write_literal(b, ",\"completionReason\":"));
-                W(json_write_string(b, op->completion_reason));
-        }
-        if (op->error) {
-                W(json_write_literal(b, ",\"error\":"));
-                W(error_write_operation_json(op->error, b));
-        }
+        W(operation_write_outcome(op, b));
         W(json_write_literal(b, ",\"createdAt\":"));
         W(json_write_rfc3339(b, op->created_usec));
         W(json_write_literal(b, ",\"updatedAt\":"));
@@ -513,16 +515,6 @@ json_object *operation_to_json(const Operation *op) {
                 return NULL;
         }
         return json_text_new(&b);
-}
-
-static int replace_string(char **field, const char *value) {
-        char *c = NULL;
-
-        if (value && !(c = strdup(value)))
-                return -ENOMEM;
-        free(*field);
-        *field = c;
-        return 0;
 }
 
 int operation_table_restore(OperationTable *t, const OperationRecord *rec, Operation **ret) {
@@ -574,8 +566,8 @@ int operation_table_restore(OperationTable *t, const OperationRecord *rec, Opera
         op->has_result_info = rec->has_result_info;
         op->result_code = rec->result_code;
         op->result_subcode = rec->result_subcode;
-        if ((r = replace_string(&op->result_message, rec->has_result_info ? rec->result_message : NULL)) < 0 ||
-            (r = replace_string(&op->completion_reason, rec->completion_reason)) < 0)
+        if ((r = free_and_strdup(&op->result_message, rec->has_result_info ? rec->result_message : NULL)) < 0 ||
+            (r = free_and_strdup(&op->completion_reason, rec->completion_reason)) < 0)
                 goto fail;
         op->error = error_free(op->error);
         if (rec->error_json) {

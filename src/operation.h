@@ -138,4 +138,7 @@ void operation_changed(Operation *op);
 /* The operation as clients see it (docs/protocol.md), as JSON text appended to b, or as a
  * json-c value holding that text (NULL on OOM). */
 int operation_write_json(const Operation *op, Buffer *b);
+/* The members after "graphOperationId" that say how it ended, each only when set, each with
+ * its leading comma: "resultInfo", "completionReason", "error". Shared with the journal. */
+int operation_write_outcome(const Operation *op, Buffer *b);
 json_object *operation_to_json(const Operation *op);

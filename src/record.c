@@ -54,25 +54,7 @@ int record_write(const Operation *op, bool full, Buffer *b) {
                 W(APPEND_LITERAL(b, ",\"graphOperationId\":"));
                 W(json_write_string(b, op->graph_operation_id));
         }
-        if (op->has_result_info) {
-                W(APPEND_LITERAL(b, ",\"resultInfo\":{\"code\":"));
-                W(json_write_int(b, op->result_code));
-                W(APPEND_LITERAL(b, ",\"subcode\":"));
-                W(json_write_int(b, op->result_subcode));
-                if (op->result_message) {
-                        W(APPEND_LITERAL(b, ",\"message\":"));
-                        W(json_write_string(b, op->result_message));
-                }
-                W(APPEND_LITERAL(b, "}"));
-        }
-        if (op->completion_reason) {
-                W(APPEND_LITERAL(b, ",\"completionReason\":"));
-                W(json_write_string(b, op->completion_reason));
-        }
-        if (op->error) {
-                W(APPEND_LITERAL(b, ",\"error\":"));
-                W(error_write_operation_json(op->error, b));
-        }
+        W(operation_write_outcome(op, b));
         W(APPEND_LITERAL(b, ",\"updatedUsec\":"));
         W(json_write_int(b, (int64_t) op->updated_usec));
         W(APPEND_LITERAL(b, "}}"));

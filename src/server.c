@@ -82,6 +82,7 @@ struct Server {
 static void connection_close(Connection *c);
 static void connection_flush(Connection *c);
 static int connection_written(Connection *c);
+static int connection_unwrite(Connection *c, size_t before, int r);
 
 /* Lines about a misbehaving client (refused connections, over-long or stalled lines, unread
  * replies) cost it nothing to provoke again and again: log at most 10 per 10 s, so that a
@@ -119,13 +120,17 @@ static int connection_write(Connection *c, json_object *j) {
         if (c->fd < 0)
                 return 0;
         r = rpc_serialize_append(j, &c->out);
-        if (r < 0) {
-                c->out.size = before; /* drop a partial line */
-                if (c->out.data)
-                        c->out.data[before] = '\0';
-                return r;
-        }
+        if (r < 0)
+                return connection_unwrite(c, before, r);
         return connection_written(c);
+}
+
+/* Drops a partial line from the output buffer, passing r on. */
+static int connection_unwrite(Connection *c, size_t before, int r) {
+        c->out.size = before;
+        if (c->out.data)
+                c->out.data[before] = '\0';
+        return r;
 }
 
 /* After a line went into the output buffer: MaxOutputBytes=, and a flush once this event is
@@ -283,12 +288,8 @@ static int write_reply_text(Connection *c, json_object *id, json_object *result)
                 r = buffer_append(&c->out, text, len);
         if (r >= 0)
                 r = json_write_literal(&c->out, "}\n");
-        if (r < 0) {
-                c->out.size = before; /* drop a partial line */
-                if (c->out.data)
-                        c->out.data[before] = '\0';
-                return r;
-        }
+        if (r < 0)
+                return connection_unwrite(c, before, r);
         return connection_written(c);
 }
 

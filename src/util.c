@@ -185,6 +185,16 @@ void buffer_done(Buffer *b) {
         *b = (Buffer) {};
 }
 
+int free_and_strdup(char **p, const char *s) {
+        char *c = NULL;
+
+        if (s && !(c = strdup(s)))
+                return -ENOMEM;
+        free(*p);
+        *p = c;
+        return 0;
+}
+
 char *id_normalize(const char *s) {
         char *r = malloc(strlen(s) + 1), *o = r;
 

@@ -37,4 +37,7 @@ void buffer_done(Buffer *b);
 
 /* Lower-cases s and drops '-', so that Graph ids written "9F3C…" in URLs and "9f3c-…" in bodies
  * compare equal. Returns a new string. */
+/* Replaces *p with a copy of s (NULL frees it): 0, or -ENOMEM with *p untouched. */
+int free_and_strdup(char **p, const char *s);
+
 char *id_normalize(const char *s);

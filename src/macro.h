@@ -98,3 +98,12 @@ static inline void *mfree(void *p) {
         free(p);
         return NULL;
 }
+
+/* Evaluates expr, an int function call; returns its value from the caller when negative. For
+ * long runs of appends where every step can only fail with -ENOMEM. */
+#define TRY(expr)                         \
+        do {                              \
+                int _try_r = (expr);      \
+                if (_try_r < 0)           \
+                        return _try_r;    \
+        } while (0)

@@ -476,34 +476,24 @@ int operation_write_outcome(const Operation *op, Buffer *b) {
 }
 
 int operation_write_json(const Operation *op, Buffer *b) {
-        int r;
-
-#define W(expr)                   \
-        do {                      \
-                r = (expr);       \
-                if (r < 0)        \
-                        return r; \
-        } while (0)
-
-        W(json_write_literal(b, "{\"id\":"));
-        W(json_write_string(b, op->id));
-        W(json_write_literal(b, ",\"callId\":"));
-        W(json_write_string(b, op->call_id));
-        W(json_write_literal(b, ",\"clientContext\":"));
-        W(json_write_string(b, op->client_context));
-        W(json_write_literal(b, ",\"status\":"));
-        W(json_write_string(b, operation_status_to_string(op->status)));
-        W(json_write_literal(b, ",\"graphOperationId\":"));
-        W(json_write_string(b, op->graph_operation_id));
+        TRY(json_write_literal(b, "{\"id\":"));
+        TRY(json_write_string(b, op->id));
+        TRY(json_write_literal(b, ",\"callId\":"));
+        TRY(json_write_string(b, op->call_id));
+        TRY(json_write_literal(b, ",\"clientContext\":"));
+        TRY(json_write_string(b, op->client_context));
+        TRY(json_write_literal(b, ",\"status\":"));
+        TRY(json_write_string(b, operation_status_to_string(op->status)));
+        TRY(json_write_literal(b, ",\"graphOperationId\":"));
+        TRY(json_write_string(b, op->graph_operation_id));
         if (op->all >= 0)
-                W(op->all ? json_write_literal(b, ",\"all\":true") : json_write_literal(b, ",\"all\":false"));
-        W(operation_write_outcome(op, b));
-        W(json_write_literal(b, ",\"createdAt\":"));
-        W(json_write_rfc3339(b, op->created_usec));
-        W(json_write_literal(b, ",\"updatedAt\":"));
-        W(json_write_rfc3339(b, op->updated_usec));
-        W(json_write_literal(b, "}"));
-#undef W
+                TRY(op->all ? json_write_literal(b, ",\"all\":true") : json_write_literal(b, ",\"all\":false"));
+        TRY(operation_write_outcome(op, b));
+        TRY(json_write_literal(b, ",\"createdAt\":"));
+        TRY(json_write_rfc3339(b, op->created_usec));
+        TRY(json_write_literal(b, ",\"updatedAt\":"));
+        TRY(json_write_rfc3339(b, op->updated_usec));
+        TRY(json_write_literal(b, "}"));
         return 0;
 }
 

@@ -20,45 +20,33 @@
 
 /* ---- writing -------------------------------------------------------------------------- */
 
-#define APPEND_LITERAL(b, s) json_write_literal(b, s)
-
 int record_write(const Operation *op, bool full, Buffer *b) {
-        int r = 0;
-
-#define W(expr)                  \
-        do {                     \
-                r = (expr);      \
-                if (r < 0)       \
-                        return r; \
-        } while (0)
-
-        W(APPEND_LITERAL(b, "{\"op\":{\"id\":"));
-        W(json_write_string(b, op->id));
+        TRY(json_write_literal(b, "{\"op\":{\"id\":"));
+        TRY(json_write_string(b, op->id));
         if (full) {
-                W(APPEND_LITERAL(b, ",\"callId\":"));
-                W(json_write_string(b, op->call_id));
+                TRY(json_write_literal(b, ",\"callId\":"));
+                TRY(json_write_string(b, op->call_id));
                 if (op->client_context) {
-                        W(APPEND_LITERAL(b, ",\"clientContext\":"));
-                        W(json_write_string(b, op->client_context));
+                        TRY(json_write_literal(b, ",\"clientContext\":"));
+                        TRY(json_write_string(b, op->client_context));
                 }
-                W(APPEND_LITERAL(b, ",\"uid\":"));
-                W(json_write_int(b, (int64_t) op->uid));
+                TRY(json_write_literal(b, ",\"uid\":"));
+                TRY(json_write_int(b, (int64_t) op->uid));
                 if (op->all >= 0)
-                        W(op->all ? APPEND_LITERAL(b, ",\"all\":true") : APPEND_LITERAL(b, ",\"all\":false"));
-                W(APPEND_LITERAL(b, ",\"createdUsec\":"));
-                W(json_write_int(b, (int64_t) op->created_usec));
+                        TRY(op->all ? json_write_literal(b, ",\"all\":true") : json_write_literal(b, ",\"all\":false"));
+                TRY(json_write_literal(b, ",\"createdUsec\":"));
+                TRY(json_write_int(b, (int64_t) op->created_usec));
         }
-        W(APPEND_LITERAL(b, ",\"status\":"));
-        W(json_write_string(b, operation_status_to_string(op->status)));
+        TRY(json_write_literal(b, ",\"status\":"));
+        TRY(json_write_string(b, operation_status_to_string(op->status)));
         if (op->graph_operation_id) {
-                W(APPEND_LITERAL(b, ",\"graphOperationId\":"));
-                W(json_write_string(b, op->graph_operation_id));
+                TRY(json_write_literal(b, ",\"graphOperationId\":"));
+                TRY(json_write_string(b, op->graph_operation_id));
         }
-        W(operation_write_outcome(op, b));
-        W(APPEND_LITERAL(b, ",\"updatedUsec\":"));
-        W(json_write_int(b, (int64_t) op->updated_usec));
-        W(APPEND_LITERAL(b, "}}"));
-#undef W
+        TRY(operation_write_outcome(op, b));
+        TRY(json_write_literal(b, ",\"updatedUsec\":"));
+        TRY(json_write_int(b, (int64_t) op->updated_usec));
+        TRY(json_write_literal(b, "}}"));
         return 0;
 }
 

@@ -72,7 +72,7 @@ struct Store {
         bool stop;
         int write_error;
 
-        uint64_t sync_delay_usec; /* set before the writer starts */
+        uint64_t sync_delay_usec; /* under lock: JournalSyncDelaySec=, changed by reloads */
 
         /* Loop thread only: */
         uint64_t appended_seq;
@@ -260,14 +260,15 @@ static void *writer_main(void *userdata) {
                  * to report as gone): waking it for nothing costs a cancel in flight the time of
                  * a wake-up on a busy CPU. */
                 bool poke = s->loop_waiting || recovered;
+                uint64_t delay = s->sync_delay_usec; /* a reload may change it */
                 pthread_mutex_unlock(&s->lock);
                 if (poke) {
                         uint64_t one = 1;
                         (void) !write(s->efd, &one, sizeof one);
                 }
-                if (busy && s->sync_delay_usec > 0) {
-                        struct timespec ts = { .tv_sec = (time_t) (s->sync_delay_usec / 1000000),
-                                               .tv_nsec = (long) (s->sync_delay_usec % 1000000) * 1000 };
+                if (busy && delay > 0) {
+                        struct timespec ts = { .tv_sec = (time_t) (delay / 1000000),
+                                               .tv_nsec = (long) (delay % 1000000) * 1000 };
                         (void) clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
                 }
                 pthread_mutex_lock(&s->lock);

@@ -55,7 +55,7 @@ static int hex4(const char *p) {
         return v;
 }
 
-/* One \uXXXX escape (or a surrogate pair of them) at c->p, just past the backslash and 'u'.
+/* One \u escape with its four hex digits (or a surrogate pair of them) at c->p, just past the backslash and 'u'.
  * Returns the code point; refuses NUL and unpaired surrogates. */
 static int32_t read_u_escape(JsonReader *c) {
         int hi, lo;

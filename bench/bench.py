@@ -161,9 +161,11 @@ class Daemon:
         argv = [args.daemon, "--config", self.conf]
         if valgrind:
             argv = valgrind + argv
-        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
+        # The environment the shipped unit gives the daemon (systemd/mediacanceld.service.in).
+        unit_env = {"GNUTLS_NO_IMPLICIT_INIT": "1", "NOTIFY_SOCKET": self.notify_path}
+        env = dict(os.environ, **unit_env)
         self.argv = argv
-        self.cmd = record_cmd(argv, {"NOTIFY_SOCKET": self.notify_path})
+        self.cmd = record_cmd(argv, unit_env)
         self.log_path = os.path.join(work, "daemon%d.log" % Daemon.n)
         t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

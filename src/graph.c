@@ -187,7 +187,9 @@ int parse_retry_after(const char *s, uint64_t now, uint64_t *ret_usec) {
                         end++;
                 if (errno != 0 || *end != '\0' || !isfinite(d) || d < 0 || d > 86400.0)
                         return -EINVAL;
-                *ret_usec = (uint64_t) llround(d * 1e6);
+                /* Rounded half up; d is small and not negative, and this keeps libm out of the
+                 * daemon (one library fewer to load and map). */
+                *ret_usec = (uint64_t) (d * 1e6 + 0.5);
                 return 0;
         }
         /* HTTP-date, IMF-fixdate form: "Sun, 06 Nov 1994 08:49:37 GMT". */

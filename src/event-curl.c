@@ -10,6 +10,7 @@
 
 #include "event-curl.h"
 #include "log.h"
+#include "memory-trim.h"
 
 /* 8 connections × curl's 100 streams each: three times MaxInFlight's default of 256, so a
  * server that allows fewer streams per connection still gets every slot on the wire. */
@@ -19,6 +20,8 @@
  * the pool is sized for the handles that turn over within one loop iteration at saturation,
  * not for MaxInFlight. */
 #define CURL_GLUE_POOL_MAX 64
+/* What the pool keeps once a burst is over (see memory-trim.h): enough for a steady trickle. */
+#define CURL_GLUE_POOL_KEEP_IDLE 8
 
 struct CurlGlue {
         sd_event *event;
@@ -29,6 +32,7 @@ struct CurlGlue {
         bool capped; /* a server multiplexed: connections per host are capped */
         unsigned n_transfers;
         struct Transfer *transfers; /* every easy handle we added, so teardown can find them */
+        MemoryTrim *trim; /* gives a burst's buffers back to the kernel once it is over */
 };
 
 static struct {
@@ -55,6 +59,7 @@ static void transfer_unlink_free(CurlGlue *g, Transfer *t) {
         (void) curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
         (void) curl_multi_remove_handle(g->multi, t->easy);
         g->n_transfers--;
+        memory_trim_note(g->trim, g->n_transfers);
         free(t);
 }
 
@@ -203,6 +208,12 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         return r < 0 ? -1 : 0;
 }
 
+static void pool_shrink(void *userdata) {
+        (void) userdata;
+        while (pool.n > CURL_GLUE_POOL_KEEP_IDLE)
+                curl_easy_cleanup(pool.easy[--pool.n]);
+}
+
 int curl_glue_new(sd_event *event, CurlGlue **ret) {
         CurlGlue *g = calloc(1, sizeof *g);
         int r;
@@ -221,6 +232,9 @@ int curl_glue_new(sd_event *event, CurlGlue **ret) {
         r = sd_event_add_time(event, &g->timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, g);
         if (r >= 0)
                 r = sd_event_add_defer(event, &g->kick, on_kick, g);
+        if (r >= 0)
+                r = memory_trim_new(event, MEMORY_TRIM_BUSY_THRESHOLD, MEMORY_TRIM_QUIET_USEC, pool_shrink, NULL,
+                                    &g->trim);
         if (r < 0) {
                 curl_glue_free(g);
                 return r;
@@ -258,6 +272,7 @@ CurlGlue *curl_glue_free(CurlGlue *g) {
                         curl_easy_cleanup(pool.easy[--pool.n]);
         sd_event_source_disable_unref(g->timer);
         sd_event_source_disable_unref(g->kick);
+        memory_trim_free(g->trim);
         sd_event_unref(g->event);
         free(g);
         return NULL;
@@ -279,6 +294,7 @@ int curl_glue_add(CurlGlue *g, CURL *easy, curl_glue_done_t done, void *userdata
                 g->transfers->prev = t;
         g->transfers = t;
         g->n_transfers++;
+        memory_trim_note(g->trim, g->n_transfers);
         return 0;
 }
 

@@ -8,6 +8,9 @@
 #include "http.h"
 #include "log.h"
 
+/* curl's smallest upload buffer (CURLOPT_UPLOAD_BUFFERSIZE): request bodies here are tiny. */
+#define HTTP_UPLOAD_BUFFER_SIZE 16384L
+
 static size_t on_body(char *p, size_t size, size_t n, void *userdata) {
         HttpRequest *r = userdata;
         size_t len = size * n;
@@ -210,6 +213,10 @@ int http_request_new(const char *url, const char *post, const char *content_type
         if (post) {
                 SET(CURLOPT_POSTFIELDS, r->post);
                 SET(CURLOPT_POSTFIELDSIZE, (long) strlen(r->post));
+                /* curl stages a body in an upload buffer of its own, 64 KiB by default, for
+                 * every request in flight: 16 MiB with 256 of them, for bodies of a few
+                 * dozen bytes. 16 KiB is curl's minimum. */
+                SET(CURLOPT_UPLOAD_BUFFERSIZE, HTTP_UPLOAD_BUFFER_SIZE);
         }
 #undef SET
         if (c != CURLE_OK)

@@ -202,6 +202,8 @@ def main():
     ap.add_argument("--rate", type=float, default=50, help="cancels per second")
     ap.add_argument("--warmup", type=float, default=None, help="minutes excluded from the flatness check")
     ap.add_argument("--report", help="write the per-minute figures here as JSON")
+    ap.add_argument("--daemon-prefix", default="",
+                    help="run the daemon under this command, e.g. 'valgrind --tool=massif'")
     args = ap.parse_args()
     # Stop cleanly (daemon and stand-in too) on SIGTERM, and on SIGINT even when started in
     # the background, where SIGINT arrives ignored.
@@ -227,9 +229,13 @@ def main():
                 "[Operations]\nRetentionSec=60\nStateDirectory=%s\n"
                 % (TENANT, CLIENT_ID, os.path.join(work, "client-secret"), standin.port, standin.port,
                    os.path.join(work, "ca.pem"), sock_path, os.path.join(work, "state")))
-    daemon = subprocess.Popen([os.path.join(args.build, "mediacanceld"), "--config",
-                               os.path.join(work, "mediacanceld.conf"), "--log-level", "info"],
-                              stdout=open(os.path.join(work, "daemon.log"), "w"), stderr=subprocess.STDOUT)
+    try:
+        daemon = subprocess.Popen(args.daemon_prefix.split() + [os.path.join(args.build, "mediacanceld"),
+                                   "--config", os.path.join(work, "mediacanceld.conf"), "--log-level", "info"],
+                                  stdout=open(os.path.join(work, "daemon.log"), "w"), stderr=subprocess.STDOUT)
+    except OSError:
+        standin.stop()  # not left running behind a wrong --build
+        raise
     for _ in range(200):
         if os.path.exists(sock_path):
             break
@@ -237,7 +243,13 @@ def main():
 
     rows = []
     unverifiable = set()
-    load = Load(sock_path, 4, args.rate)
+    try:
+        load = Load(sock_path, 4, args.rate)
+    except OSError:
+        daemon.kill()
+        standin.stop()
+        log("the daemon did not start; its log: %s" % os.path.join(work, "daemon.log"))
+        raise
     ok = True
     try:
         start = time.monotonic()

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * memory-trim.c — see memory-trim.h. One sd-event timer, armed when the in-flight count drops
- * to zero after a busy spell and checked again when it fires.
+ * low after a busy spell and checked again when it fires.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -14,6 +14,7 @@
 struct MemoryTrim {
         sd_event_source *timer;
         unsigned busy_threshold;
+        unsigned low; /* fewer in flight than this is quiet */
         uint64_t quiet_usec;
         memory_trim_release_t release;
         void *userdata;
@@ -27,8 +28,8 @@ static int on_quiet(sd_event_source *s, uint64_t usec, void *userdata) {
 
         (void) s;
         (void) usec;
-        /* Busy again meanwhile: the next drop to zero re-arms the timer. */
-        if (t->in_flight > 0)
+        /* Busy again: the next drop re-arms the timer. */
+        if (t->in_flight >= t->low)
                 return 0;
         if (t->release)
                 t->release(t->userdata);
@@ -50,6 +51,7 @@ int memory_trim_new(sd_event *event, unsigned busy_threshold, uint64_t quiet_use
         if (!t)
                 return -ENOMEM;
         t->busy_threshold = busy_threshold;
+        t->low = MAX(busy_threshold / MEMORY_TRIM_LOW_DIVISOR, 1U);
         t->quiet_usec = quiet_usec;
         t->release = release;
         t->userdata = userdata;
@@ -81,10 +83,10 @@ void memory_trim_note(MemoryTrim *t, unsigned n) {
         t->in_flight = n;
         if (n > t->peak)
                 t->peak = n;
-        if (n > 0 || t->peak < t->busy_threshold)
+        if (n >= t->low || t->peak < t->busy_threshold)
                 return;
-        /* Armed already: the quiet interval counts from the first drop to zero; one that is
-         * interrupted is caught when the timer fires. */
+        /* Armed already: the quiet interval counts from the first drop; a spell that comes back
+         * meanwhile is caught when the timer fires. */
         (void) sd_event_source_get_enabled(t->timer, &enabled);
         if (enabled != SD_EVENT_OFF)
                 return;

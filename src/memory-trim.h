@@ -5,7 +5,7 @@
  * flight (curl's buffers, TLS connections) that is megabytes that stay resident while the
  * daemon idles, and RSS then shows the largest burst so far instead of what is in use.
  * The owner reports how many requests are in flight; after a busy spell, once the count has
- * stayed at zero for a quiet interval, malloc_trim() releases every free page.
+ * stayed low for a quiet interval, malloc_trim() releases every free page.
  */
 #pragma once
 
@@ -17,8 +17,11 @@
 /* A spell with at least this many requests in flight is worth trimming after: more than the
  * easy-handle pool keeps (event-curl.c), so handles and their buffers were freed. */
 #define MEMORY_TRIM_BUSY_THRESHOLD 64U
-/* How long the count must stay at zero: long enough that a burst which pauses is not trimmed
- * in the middle, short enough that the memory returns while someone is looking. */
+/* Low means below an eighth of the busy threshold (below 1 for a threshold under 16): a steady
+ * trickle of requests does not keep a burst's memory in the process. */
+#define MEMORY_TRIM_LOW_DIVISOR 8U
+/* How long the count must stay low: long enough that a burst which pauses is not trimmed in
+ * the middle, short enough that the memory returns while someone is looking. */
 #define MEMORY_TRIM_QUIET_USEC UINT64_C(2000000)
 
 typedef struct MemoryTrim MemoryTrim;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * check_memory.c — unit tests for memory-trim.c: when the heap is trimmed (after a spell at or
- * above the busy threshold, once the in-flight count has stayed at zero for the quiet
- * interval; not after a small spell, not while busy again), that the owner's release hook runs
- * just before each trim, and that the trim really gives freed heap pages back to the kernel.
+ * above the busy threshold, once the in-flight count has stayed low for the quiet interval —
+ * zero, or under an eighth of the threshold; not after a small spell, not while busy again),
+ * that the owner's release hook runs just before each trim, and that the trim really gives
+ * freed heap pages back to the kernel.
  */
 #include <check.h>
 #include <malloc.h>
@@ -116,6 +117,33 @@ START_TEST(test_busy_again_waits) {
 }
 END_TEST
 
+/* With a threshold of 64, under 8 in flight is quiet: a steady trickle after a burst does not
+ * keep the burst's memory; 8 or more is still busy. */
+START_TEST(test_trickle_counts_as_quiet) {
+        sd_event *e = event_new();
+        MemoryTrim *t = NULL;
+        unsigned released = 0;
+
+        ck_assert_int_eq(memory_trim_new(e, 64, QUIET_USEC, on_release, &released, &t), 0);
+        memory_trim_note(t, 64);
+        memory_trim_note(t, 8); /* not low yet */
+        run_loop(e, t, 10 * QUIET_USEC, 1);
+        ck_assert_uint_eq(memory_trim_count(t), 0);
+        memory_trim_note(t, 7); /* low: armed */
+        memory_trim_note(t, 3);
+        run_loop(e, t, 2000000, 1);
+        ck_assert_uint_eq(memory_trim_count(t), 1);
+        ck_assert_uint_eq(released, 1);
+        /* A spell that peaks at 63 is not worth it. */
+        memory_trim_note(t, 63);
+        memory_trim_note(t, 1);
+        run_loop(e, t, 10 * QUIET_USEC, 2);
+        ck_assert_uint_eq(memory_trim_count(t), 1);
+        memory_trim_free(t);
+        sd_event_unref(e);
+}
+END_TEST
+
 START_TEST(test_free_accepts_null) {
         ck_assert_ptr_null(memory_trim_free(NULL));
         memory_trim_note(NULL, 5);
@@ -195,6 +223,7 @@ static Suite *memory_suite(void) {
         tcase_add_test(tc, test_trim_after_busy_spell);
         tcase_add_test(tc, test_no_trim_below_threshold);
         tcase_add_test(tc, test_busy_again_waits);
+        tcase_add_test(tc, test_trickle_counts_as_quiet);
         tcase_add_test(tc, test_free_accepts_null);
         tcase_add_test(tc, test_trim_returns_pages);
         suite_add_tcase(s, tc);

@@ -26,121 +26,112 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
+/* An event loop, a MemoryTrim on it, and a count of the owner's release hook calls. */
+typedef struct Fixture {
+        sd_event *event;
+        MemoryTrim *trim;
+        unsigned released;
+} Fixture;
+
+static void on_release(void *userdata) {
+        ((Fixture *) userdata)->released++;
+}
+
+static void fixture_init(Fixture *f, unsigned busy_threshold) {
+        *f = (Fixture) {};
+        ck_assert_int_eq(sd_event_new(&f->event), 0);
+        ck_assert_int_eq(memory_trim_new(f->event, busy_threshold, QUIET_USEC, on_release, f, &f->trim), 0);
+}
+
+static void fixture_done(Fixture *f) {
+        memory_trim_free(f->trim);
+        sd_event_unref(f->event);
+}
+
 /* Runs the loop for usec, or until the trim count reaches until_count. */
-static void run_loop(sd_event *e, MemoryTrim *t, uint64_t usec, unsigned until_count) {
+static void run_loop(Fixture *f, uint64_t usec, unsigned until_count) {
         uint64_t end = now_usec() + usec;
 
-        while (memory_trim_count(t) < until_count && now_usec() < end)
-                ck_assert_int_ge(sd_event_run(e, 5000), 0);
+        while (memory_trim_count(f->trim) < until_count && now_usec() < end)
+                ck_assert_int_ge(sd_event_run(f->event, 5000), 0);
 }
 
-/* The owner's release hook: counts its calls. */
-static void on_release(void *userdata) {
-        (*(unsigned *) userdata)++;
+/* Reports a spell: the count rises to peak one by one, then falls to end. */
+static void spell(Fixture *f, unsigned peak, unsigned end) {
+        for (unsigned n = 1; n <= peak; n++)
+                memory_trim_note(f->trim, n);
+        memory_trim_note(f->trim, end);
 }
 
-static sd_event *event_new(void) {
-        sd_event *e = NULL;
-
-        ck_assert_int_eq(sd_event_new(&e), 0);
-        return e;
+/* Expects n trims in all: waits up to 2 s for the n-th when it is due, otherwise ten quiet
+ * intervals to see that no further one comes; each trim came after the owner's release hook. */
+static void expect_trims(Fixture *f, unsigned n) {
+        if (memory_trim_count(f->trim) < n)
+                run_loop(f, 2000000, n);
+        run_loop(f, 10 * QUIET_USEC, n + 1);
+        ck_assert_uint_eq(memory_trim_count(f->trim), n);
+        ck_assert_uint_eq(f->released, n);
 }
 
 START_TEST(test_trim_after_busy_spell) {
-        sd_event *e = event_new();
-        MemoryTrim *t = NULL;
-        unsigned released = 0;
+        Fixture f;
 
-        ck_assert_int_eq(memory_trim_new(e, 4, QUIET_USEC, on_release, &released, &t), 0);
-        for (unsigned n = 1; n <= 5; n++)
-                memory_trim_note(t, n);
-        for (unsigned n = 5; n-- > 0;)
-                memory_trim_note(t, n);
-        ck_assert_uint_eq(memory_trim_count(t), 0); /* not before the quiet interval */
-        run_loop(e, t, 2000000, 1);
-        ck_assert_uint_eq(memory_trim_count(t), 1);
-        ck_assert_uint_eq(released, 1); /* the owner dropped its idle pools first */
+        fixture_init(&f, 4);
+        spell(&f, 5, 0);
+        ck_assert_uint_eq(memory_trim_count(f.trim), 0); /* not before the quiet interval */
+        expect_trims(&f, 1);
         /* Once per spell: quiet from now on means nothing more to do. */
-        memory_trim_note(t, 0);
-        run_loop(e, t, 10 * QUIET_USEC, 2);
-        ck_assert_uint_eq(memory_trim_count(t), 1);
+        memory_trim_note(f.trim, 0);
+        expect_trims(&f, 1);
         /* The next busy spell is trimmed after, too. */
-        memory_trim_note(t, 4);
-        memory_trim_note(t, 0);
-        run_loop(e, t, 2000000, 2);
-        ck_assert_uint_eq(memory_trim_count(t), 2);
-        ck_assert_uint_eq(released, 2);
-        memory_trim_free(t);
-        sd_event_unref(e);
+        spell(&f, 4, 0);
+        expect_trims(&f, 2);
+        fixture_done(&f);
 }
 END_TEST
 
 START_TEST(test_no_trim_below_threshold) {
-        sd_event *e = event_new();
-        MemoryTrim *t = NULL;
-        unsigned released = 0;
+        Fixture f;
 
-        ck_assert_int_eq(memory_trim_new(e, 4, QUIET_USEC, on_release, &released, &t), 0);
-        memory_trim_note(t, 3);
-        memory_trim_note(t, 0);
-        run_loop(e, t, 10 * QUIET_USEC, 1);
-        ck_assert_uint_eq(memory_trim_count(t), 0);
+        fixture_init(&f, 4);
+        spell(&f, 3, 0);
+        expect_trims(&f, 0);
         /* Small spells do not add up: the threshold is about one spell's peak. */
-        memory_trim_note(t, 3);
-        memory_trim_note(t, 0);
-        run_loop(e, t, 10 * QUIET_USEC, 1);
-        ck_assert_uint_eq(memory_trim_count(t), 0);
-        ck_assert_uint_eq(released, 0);
-        memory_trim_free(t);
-        sd_event_unref(e);
+        spell(&f, 3, 0);
+        expect_trims(&f, 0);
+        fixture_done(&f);
 }
 END_TEST
 
 START_TEST(test_busy_again_waits) {
-        sd_event *e = event_new();
-        MemoryTrim *t = NULL;
-        unsigned released = 0;
+        Fixture f;
 
-        ck_assert_int_eq(memory_trim_new(e, 4, QUIET_USEC, on_release, &released, &t), 0);
-        memory_trim_note(t, 8);
-        memory_trim_note(t, 0); /* armed */
-        memory_trim_note(t, 2); /* busy again before it fires */
-        run_loop(e, t, 10 * QUIET_USEC, 1);
-        ck_assert_uint_eq(memory_trim_count(t), 0);
-        ck_assert_uint_eq(released, 0); /* pools are not dropped under load either */
+        fixture_init(&f, 4);
+        spell(&f, 8, 0);             /* armed */
+        memory_trim_note(f.trim, 2); /* busy again before it fires */
+        expect_trims(&f, 0);         /* and no pool is dropped under load either */
         /* The drop to zero after that arms it again; the spell's peak is remembered. */
-        memory_trim_note(t, 0);
-        run_loop(e, t, 2000000, 1);
-        ck_assert_uint_eq(memory_trim_count(t), 1);
-        memory_trim_free(t);
-        sd_event_unref(e);
+        memory_trim_note(f.trim, 0);
+        expect_trims(&f, 1);
+        fixture_done(&f);
 }
 END_TEST
 
 /* With a threshold of 64, under 8 in flight is quiet: a steady trickle after a burst does not
  * keep the burst's memory; 8 or more is still busy. */
 START_TEST(test_trickle_counts_as_quiet) {
-        sd_event *e = event_new();
-        MemoryTrim *t = NULL;
-        unsigned released = 0;
+        Fixture f;
 
-        ck_assert_int_eq(memory_trim_new(e, 64, QUIET_USEC, on_release, &released, &t), 0);
-        memory_trim_note(t, 64);
-        memory_trim_note(t, 8); /* not low yet */
-        run_loop(e, t, 10 * QUIET_USEC, 1);
-        ck_assert_uint_eq(memory_trim_count(t), 0);
-        memory_trim_note(t, 7); /* low: armed */
-        memory_trim_note(t, 3);
-        run_loop(e, t, 2000000, 1);
-        ck_assert_uint_eq(memory_trim_count(t), 1);
-        ck_assert_uint_eq(released, 1);
+        fixture_init(&f, 64);
+        spell(&f, 64, 8); /* not low yet */
+        expect_trims(&f, 0);
+        memory_trim_note(f.trim, 7); /* low: armed */
+        memory_trim_note(f.trim, 3);
+        expect_trims(&f, 1);
         /* A spell that peaks at 63 is not worth it. */
-        memory_trim_note(t, 63);
-        memory_trim_note(t, 1);
-        run_loop(e, t, 10 * QUIET_USEC, 2);
-        ck_assert_uint_eq(memory_trim_count(t), 1);
-        memory_trim_free(t);
-        sd_event_unref(e);
+        spell(&f, 63, 1);
+        expect_trims(&f, 1);
+        fixture_done(&f);
 }
 END_TEST
 
@@ -173,9 +164,8 @@ static long anonymous_kib(void) {
  * returns at the heap's top. */
 START_TEST(test_trim_returns_pages) {
         static void *big[N_CHUNKS], *small[N_CHUNKS];
-        sd_event *e = event_new();
-        MemoryTrim *t = NULL;
         long before, after;
+        Fixture f;
 
         for (unsigned i = 0; i < N_CHUNKS; i++) {
                 big[i] = malloc(BIG);
@@ -190,29 +180,21 @@ START_TEST(test_trim_returns_pages) {
         /* Under a sanitizer or valgrind, malloc is not glibc's and malloc_trim() has nothing to
          * work on: only the timing above is tested there. */
         struct mallinfo2 mi = mallinfo2();
-        if (mi.fordblks < (size_t) N_CHUNKS * BIG / 2) {
+        if (mi.fordblks >= (size_t) N_CHUNKS * BIG / 2) {
+                fixture_init(&f, 1);
+                before = anonymous_kib();
+                spell(&f, 1, 0);
+                expect_trims(&f, 1);
+                after = anonymous_kib();
+                /* 48 MiB were freed into holes; nearly all of it must leave the process. */
+                ck_assert_msg(before - after >= (long) N_CHUNKS * BIG / 1024 * 3 / 4,
+                              "anonymous memory %ld KiB -> %ld KiB", before, after);
+                fixture_done(&f);
+        } else
                 fprintf(stderr, "check_memory: malloc is not glibc's here; RSS part skipped\n");
-                for (unsigned i = 0; i < N_CHUNKS; i++)
-                        free(small[i]);
-                sd_event_unref(e);
-                return;
-        }
-
-        before = anonymous_kib();
-        ck_assert_int_eq(memory_trim_new(e, 1, QUIET_USEC, NULL, NULL, &t), 0);
-        memory_trim_note(t, 1);
-        memory_trim_note(t, 0);
-        run_loop(e, t, 2000000, 1);
-        ck_assert_uint_eq(memory_trim_count(t), 1);
-        after = anonymous_kib();
-        /* 48 MiB were freed into holes; nearly all of it must leave the process. */
-        ck_assert_msg(before - after >= (long) N_CHUNKS * BIG / 1024 * 3 / 4,
-                      "anonymous memory %ld KiB -> %ld KiB", before, after);
 
         for (unsigned i = 0; i < N_CHUNKS; i++)
                 free(small[i]);
-        memory_trim_free(t);
-        sd_event_unref(e);
 }
 END_TEST
 

@@ -213,11 +213,13 @@ int http_request_new(const char *url, const char *post, const char *content_type
         if (post) {
                 SET(CURLOPT_POSTFIELDS, r->post);
                 SET(CURLOPT_POSTFIELDSIZE, (long) strlen(r->post));
-                /* curl stages a body in an upload buffer of its own, 64 KiB by default, for
-                 * every request in flight: 16 MiB with 256 of them, for bodies of a few
-                 * dozen bytes. 16 KiB is curl's minimum. */
-                SET(CURLOPT_UPLOAD_BUFFERSIZE, HTTP_UPLOAD_BUFFER_SIZE);
         }
+        /* curl stages what it sends in an upload buffer of its own, 64 KiB by default, for every
+         * request in flight: 16 MiB with 256 of them, for bodies of a few dozen bytes. 16 KiB
+         * is curl's minimum. Set on every request, GETs too: curl_easy_reset() on a pooled
+         * handle puts the size back to 64 KiB but keeps the buffer it allocated, and curl then
+         * sizes its copies by the setting; setting it again frees the buffer so the two agree. */
+        SET(CURLOPT_UPLOAD_BUFFERSIZE, HTTP_UPLOAD_BUFFER_SIZE);
 #undef SET
         if (c != CURLE_OK)
                 return -EINVAL;

@@ -128,6 +128,21 @@ def rpc(path, method, params=None, timeout=10):
         return json.loads(buf)
 
 
+def unit_environment():
+    """Environment= assignments of the shipped unit, so the bench runs the daemon as deployed."""
+    env = {}
+    with open(os.path.join(TOP, "systemd", "mediacanceld.service.in")) as f:
+        for line in f:
+            if line.startswith("Environment="):
+                for word in shlex.split(line[len("Environment="):]):
+                    k, _, v = word.partition("=")
+                    env[k] = v
+    return env
+
+
+UNIT_ENVIRONMENT = unit_environment()
+
+
 class Daemon:
     """One mediacanceld against the stand-in; READY=1 arrives on a NOTIFY_SOCKET we own."""
 
@@ -161,8 +176,8 @@ class Daemon:
         argv = [args.daemon, "--config", self.conf]
         if valgrind:
             argv = valgrind + argv
-        # The environment the shipped unit gives the daemon (systemd/mediacanceld.service.in).
-        unit_env = {"GNUTLS_NO_IMPLICIT_INIT": "1", "NOTIFY_SOCKET": self.notify_path}
+        # The environment the shipped unit gives the daemon.
+        unit_env = dict(UNIT_ENVIRONMENT, NOTIFY_SOCKET=self.notify_path)
         env = dict(os.environ, **unit_env)
         self.argv = argv
         self.cmd = record_cmd(argv, unit_env)

@@ -471,6 +471,10 @@ START_TEST(test_parse_retry_after) {
         ck_assert_uint_eq(v, 2128000);
         ck_assert_int_eq(parse_retry_after("0.0005", 0, &v), 0);
         ck_assert_uint_eq(v, 500);
+        ck_assert_int_eq(parse_retry_after("0.0000005", 0, &v), 0); /* half a µs rounds up */
+        ck_assert_uint_eq(v, 1);
+        ck_assert_int_eq(parse_retry_after("0.0000004", 0, &v), 0);
+        ck_assert_uint_eq(v, 0);
         ck_assert_int_eq(parse_retry_after(" 5 ", 0, &v), 0);
         ck_assert_uint_eq(v, SEC(5));
         ck_assert_int_eq(parse_retry_after("86400", 0, &v), 0);

@@ -84,6 +84,8 @@ static Config *make_config(const char *api_version, const char *calls_path, unsi
         c->max_operations = max_operations;
         c->max_in_flight_per_connection = 8;
         c->max_request_bytes = 2048;
+        c->max_batch_items = 6; /* small enough that mutated batches cross it */
+        c->max_values_per_line = 96;
         c->max_output_bytes = 64 * 1024;
         return c;
 }

@@ -183,7 +183,7 @@ static void lookup_all(OperationTable *t, char **ids, size_t n_ids) {
         for (unsigned k = 0; k < N_OPS; k++) {
                 char call_id[16];
                 snprintf(call_id, sizeof call_id, "call-%u", k);
-                op = operation_table_find_pending(t, call_id, "ctx");
+                op = operation_table_find_pending(t, 0, call_id, "ctx");
                 fuzz_assert(!op || strcmp(op->call_id, call_id) == 0);
         }
 }

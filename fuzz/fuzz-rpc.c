@@ -87,6 +87,41 @@ static void write_and_check(json_object *reply, json_object *expect_id, bool bat
         json_object_put(back);
 }
 
+/* What rpc_line_check_shape() counts, counted on the tree json-c built. */
+static size_t count_values(json_object *o) {
+        size_t n = 0;
+
+        if (json_object_is_type(o, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        n += 1 + count_values(json_object_array_get_idx(o, i));
+        else if (json_object_is_type(o, json_type_object)) {
+                json_object_object_foreach(o, _key, v) {
+                        (void) _key;
+                        n += 1 + count_values(v);
+                }
+        }
+        return n;
+}
+
+/* For a line json-c accepted, the text is never too deep, its batch count is exact, and its
+ * value count is at least the tree's (json-c keeps one of two members with the same name; the
+ * text has both, and both cost parsing). */
+static void check_shape(const char *line, size_t len, json_object *root) {
+        size_t values = count_values(root);
+        size_t items = json_object_is_type(root, json_type_array) ? json_object_array_length(root) : 0;
+        const char *limit = NULL;
+
+        fuzz_assert(rpc_line_check_shape(line, len, RPC_MAX_DEPTH_DEFAULT, items, SIZE_MAX, &limit) == 0);
+        if (values > 0) {
+                fuzz_assert(rpc_line_check_shape(line, len, RPC_MAX_DEPTH_DEFAULT, SIZE_MAX, values - 1, &limit) == -E2BIG);
+                fuzz_assert(strcmp(limit, "MaxValuesPerLine") == 0);
+        }
+        if (items > 0) {
+                fuzz_assert(rpc_line_check_shape(line, len, RPC_MAX_DEPTH_DEFAULT, items - 1, SIZE_MAX, &limit) == -E2BIG);
+                fuzz_assert(strcmp(limit, "MaxBatchItems") == 0);
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
         json_object *batch = NULL;
@@ -111,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         fuzz_assert(m->n_items >= 1);
         fuzz_assert(!m->is_batch || json_object_is_type(m->root, json_type_array));
+        check_shape((const char *) data, size, m->root);
 
         if (m->is_batch)
                 batch = json_object_new_array();

@@ -709,6 +709,8 @@ static const ConfigItem config_items[] = {
 
         ITEM("Socket", "Path",                config_parse_path,        socket_path,                  0, SOCKET_PATH_MAX, CONFIG_DEFAULT_SOCKET_PATH),
         ITEM("Socket", "MaxRequestBytes",     config_parse_size,        max_request_bytes,            256, MIB(64), "1M"),
+        ITEM("Socket", "MaxBatchItems",       config_parse_unsigned,    max_batch_items,              1, 65536, "64"),
+        ITEM("Socket", "MaxValuesPerLine",    config_parse_unsigned,    max_values_per_line,          16, 10000000, "65536"),
         ITEM("Socket", "MaxConnections",      config_parse_unsigned,    max_connections,              1, 65536, "256"),
         ITEM("Socket", "MaxConnectionsPerUser", config_parse_unsigned,  max_connections_per_user,     1, 65536, "32"),
         ITEM("Socket", "MaxInFlightPerConnection", config_parse_unsigned, max_in_flight_per_connection, 1, 65536, "64"),

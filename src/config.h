@@ -63,6 +63,8 @@ typedef struct Config {
         /* [Socket] */
         char *socket_path;
         size_t max_request_bytes;
+        unsigned max_batch_items;   /* entries of one batch (a line that is an array) */
+        unsigned max_values_per_line; /* array elements and object members of one line, all depths */
         unsigned max_connections;
         unsigned max_connections_per_user;
         unsigned max_in_flight_per_connection;

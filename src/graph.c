@@ -298,6 +298,8 @@ static int operation_member(JsonReader *c, const char *key, void *userdata) {
                 return json_skip_value(c, 1);
         if ((r = read_string_member(c, &v)) < 0)
                 return r;
+        if (field == &a->operation_id && strlen(v) > GRAPH_OPERATION_ID_MAX)
+                return 0; /* not an id Graph gives: as if there were none */
         return free_and_strdup(field, v);
 }
 
@@ -379,7 +381,7 @@ int graph_answer_parse(long status, const char *location, const char *request_id
                 const char *slash = memrchr(location, '/', path_len);
                 const char *seg = slash ? slash + 1 : location;
                 size_t n = path_len - (size_t) (seg - location);
-                if (n > 0 && !(a.operation_id = strndup(seg, n)))
+                if (n > 0 && n <= GRAPH_OPERATION_ID_MAX && !(a.operation_id = strndup(seg, n)))
                         goto oom;
         }
         *ret = a;

@@ -592,8 +592,8 @@ static void method_cancel(Manager *m, Call *call) {
 
         /* The same cancel again while the first is not final: one request to Graph, and this
          * caller learns what the first one learns. */
-        op = context ? operation_table_find_pending(m->operations, call_id, context) : NULL;
-        if (op && op->uid == call->uid) {
+        op = context ? operation_table_find_pending(m->operations, call->uid, call_id, context) : NULL;
+        if (op) {
                 bool answered = op->status != OPERATION_QUEUED && op->status != OPERATION_SUBMITTING;
                 if (wait && !operation_status_is_settled(op->status)) {
                         Listener *l = listener_attach(m, op, LISTENER_WAIT_SETTLED);
@@ -724,9 +724,11 @@ static void method_operation_list(Manager *m, Call *call) {
 
 /* ---- notifications.deliver ---------------------------------------------------------- */
 
-/* Which tracked operation a notification is about: by Graph's operation id, or — only while
- * we do not know that id yet (the notification overtook the cancel's answer) — by the
- * clientContext we sent and the call id in the resource URL. */
+/* Which tracked operation a notification is about: by Graph's operation id, which always
+ * wins, or — only while we do not know that id yet (the notification overtook the cancel's
+ * answer) — by the clientContext we sent and the call id in the resource URL, and then only
+ * when exactly one operation could be meant: contexts are chosen by callers, and two callers
+ * (or one caller's repeats) may share one. */
 static Operation *match_notification(Manager *m, const NotifyEntry *n) {
         Operation *op = NULL;
 
@@ -738,10 +740,7 @@ static Operation *match_notification(Manager *m, const NotifyEntry *n) {
         if (op)
                 return op;
         /* The URL spells the call id upper case without dashes: compared normalised. */
-        op = operation_table_find_by_call_context(m->operations, n->call_id, n->client_context);
-        if (op && !op->graph_operation_id)
-                return op;
-        return NULL;
+        return operation_table_find_unnamed(m->operations, n->call_id, n->client_context);
 }
 
 static void method_notifications_deliver(Manager *m, Call *call) {
@@ -859,6 +858,8 @@ void manager_dispatch(Call *call, void *userdata) {
         Manager *m = userdata;
 
         call->roles = call->peer ? access_roles(m->config, call->peer, m->self_uid) : 0;
+        /* Only the table's own names are ever logged (below): the client's string may be
+         * anything, newlines included, and would forge journal lines. */
         for (size_t i = 0; i < ELEMENTSOF(methods); i++)
                 if (streq(call->method, methods[i].name)) {
                         if (!(call->roles & methods[i].role)) {
@@ -869,7 +870,7 @@ void manager_dispatch(Call *call, void *userdata) {
                                                                   .peer_uid = (unsigned) call->uid,
                                                                   .peer_pid = (int) call->pid },
                                                    "Refused %s from pid=%d uid=%u: not in the [Access] lists.",
-                                                   call->method, (int) call->pid, (unsigned) call->uid);
+                                                   methods[i].name, (int) call->pid, (unsigned) call->uid);
                                 return reply_error(call, error_new(ERROR_PERMISSION_DENIED, NULL,
                                                                    "uid %u may not call %s.", (unsigned) call->uid,
                                                                    call->method));

@@ -31,7 +31,7 @@ bool notify_split_operation_url(const char *url, char **ret_call_id, char **ret_
                 return false;
 
         char *c = strndup(p, call_len), *o = strndup(op, op_len);
-        if (!c || !o || !call_id_is_valid(c) || op_len > 128) {
+        if (!c || !o || !call_id_is_valid(c) || op_len > GRAPH_OPERATION_ID_MAX) {
                 free(c);
                 free(o);
                 return false;
@@ -76,6 +76,8 @@ static Error *parse_entry(json_object *o, size_t i, NotifyEntry *e) {
                 const char *status = member_string(data, "status");
                 e->status = graph_op_status_from_string(status);
                 e->data_id = member_string(data, "id");
+                if (e->data_id && strlen(e->data_id) > GRAPH_OPERATION_ID_MAX)
+                        e->data_id = NULL; /* not an id Graph gives: matched by the URL only */
                 e->client_context = member_string(data, "clientContext");
                 e->completion_reason = member_string(data, "completionReason");
                 if (json_object_object_get_ex(data, "resultInfo", &v) && v) {

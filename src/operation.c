@@ -23,7 +23,8 @@ struct OperationTable {
         operation_changed_t listener;
         void *listener_userdata;
         operation_destroy_t destroy;
-        struct lh_table *by_context; /* context_key (call + clientContext) → newest operation with it */
+        struct lh_table *by_context; /* context_key (uid + call + clientContext) → newest operation with it */
+        struct lh_table *unnamed;    /* call_context_key → newest of its operations without a Graph id */
         struct lh_table *pending_by_uid; /* uid+1 → number of operations not settled */
 };
 
@@ -77,8 +78,9 @@ int operation_table_new(unsigned max_operations, uint64_t retention_usec, Operat
         t->by_id = lh_kchar_table_new(1024, NULL);
         t->by_graph_id = lh_kchar_table_new(1024, NULL);
         t->by_context = lh_kchar_table_new(1024, NULL);
+        t->unnamed = lh_kchar_table_new(1024, NULL);
         t->pending_by_uid = lh_kptr_table_new(64, NULL);
-        if (!t->by_id || !t->by_graph_id || !t->by_context || !t->pending_by_uid) {
+        if (!t->by_id || !t->by_graph_id || !t->by_context || !t->unnamed || !t->pending_by_uid) {
                 operation_table_free(t);
                 return -ENOMEM;
         }
@@ -94,6 +96,7 @@ static void operation_free(Operation *op) {
         free(op->call_id);
         free(op->client_context);
         free(op->context_key);
+        free(op->call_context_key);
         free(op->graph_operation_id);
         free(op->graph_id_key);
         free(op->result_message);
@@ -124,8 +127,55 @@ static void context_index_drop(OperationTable *t, Operation *op) {
         index_drop(t->by_context, op->context_key, op);
 }
 
+/* The unnamed index keeps, per call and context, a list of the operations Graph has not named
+ * yet, newest first; the table entry points at the newest and uses its key string, so it is
+ * re-keyed when that one leaves. */
+static int unnamed_link(OperationTable *t, Operation *op) {
+        void *v = NULL;
+
+        if (!op->call_context_key)
+                return 0;
+        if (lh_table_lookup_ex(t->unnamed, op->call_context_key, &v)) {
+                Operation *head = v;
+                (void) lh_table_delete(t->unnamed, op->call_context_key);
+                op->unnamed_next = head;
+                head->unnamed_prev = op;
+        }
+        if (lh_table_insert(t->unnamed, op->call_context_key, op) < 0) {
+                /* Put the old head back (its entry was just freed, so this cannot need memory
+                 * beyond what the table has) and leave op out of the index. */
+                if (op->unnamed_next) {
+                        op->unnamed_next->unnamed_prev = NULL;
+                        (void) lh_table_insert(t->unnamed, op->unnamed_next->call_context_key, op->unnamed_next);
+                        op->unnamed_next = NULL;
+                }
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static void unnamed_unlink(OperationTable *t, Operation *op) {
+        void *v = NULL;
+
+        if (!op->call_context_key)
+                return;
+        if (op->unnamed_prev)
+                op->unnamed_prev->unnamed_next = op->unnamed_next;
+        else if (lh_table_lookup_ex(t->unnamed, op->call_context_key, &v) && v == op) {
+                (void) lh_table_delete(t->unnamed, op->call_context_key);
+                /* Re-inserting under the next one's key reuses the slot just freed. */
+                if (op->unnamed_next)
+                        (void) lh_table_insert(t->unnamed, op->unnamed_next->call_context_key, op->unnamed_next);
+        }
+        if (op->unnamed_next)
+                op->unnamed_next->unnamed_prev = op->unnamed_prev;
+        op->unnamed_prev = op->unnamed_next = NULL;
+}
+
 static void operation_remove(OperationTable *t, Operation *op) {
         context_index_drop(t, op);
+        if (!op->graph_operation_id)
+                unnamed_unlink(t, op);
         (void) lh_table_delete(t->by_id, op->id);
         index_drop(t->by_graph_id, op->graph_id_key, op);
         if (op->prev)
@@ -161,6 +211,8 @@ OperationTable *operation_table_free(OperationTable *t) {
                 lh_table_free(t->by_graph_id);
         if (t->by_context)
                 lh_table_free(t->by_context);
+        if (t->unnamed)
+                lh_table_free(t->unnamed);
         if (t->pending_by_uid)
                 lh_table_free(t->pending_by_uid);
         free(t);
@@ -180,16 +232,39 @@ Operation *operation_table_first(OperationTable *t) {
         return t->head;
 }
 
-/* The same clientContext may be used on many calls (a tag like "ivr-42"): the index is per
+/* The same clientContext may be used on many calls (a tag like "ivr-42"): both keys are per
  * call, or a newer cancel on another call would hide a pending one from dedupe and from
- * notification matching. */
-static char *context_key_new(const char *call_id, const char *client_context) {
+ * notification matching. The dedupe key is also per caller (operation_table_find_pending()). */
+static char *call_context_key_new(const char *call_id, const char *client_context) {
         _cleanup_free_ char *call = id_normalize(call_id);
         char *key;
 
         if (!call || asprintf(&key, "%s/%s", call, client_context) < 0)
                 return NULL;
         return key;
+}
+
+static char *context_key_new(uid_t uid, const char *call_id, const char *client_context) {
+        _cleanup_free_ char *call = id_normalize(call_id);
+        char *key;
+
+        if (!call || asprintf(&key, "%u/%s/%s", (unsigned) uid, call, client_context) < 0)
+                return NULL;
+        return key;
+}
+
+/* Both context keys, or -ENOMEM with neither. */
+static int operation_set_context_keys(Operation *op, const char *call_id, const char *client_context) {
+        if (!client_context)
+                return 0;
+        op->context_key = context_key_new(op->uid, call_id, client_context);
+        op->call_context_key = call_context_key_new(call_id, client_context);
+        if (!op->context_key || !op->call_context_key) {
+                op->context_key = mfree(op->context_key);
+                op->call_context_key = mfree(op->call_context_key);
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 Operation *operation_table_find_by_context(OperationTable *t, const char *client_context) {
@@ -199,20 +274,33 @@ Operation *operation_table_find_by_context(OperationTable *t, const char *client
         return NULL;
 }
 
-Operation *operation_table_find_by_call_context(OperationTable *t, const char *call_id, const char *client_context) {
+Operation *operation_table_find_unnamed(OperationTable *t, const char *call_id, const char *client_context) {
+        _cleanup_free_ char *key = NULL;
+        Operation *found = NULL;
+        void *v = NULL;
+
+        if (!call_id || !client_context || !(key = call_context_key_new(call_id, client_context)) ||
+            !lh_table_lookup_ex(t->unnamed, key, &v))
+                return NULL;
+        for (Operation *op = v; op; op = op->unnamed_next) {
+                if (operation_status_is_final(op->status))
+                        continue;
+                if (found)
+                        return NULL; /* ambiguous */
+                found = op;
+        }
+        return found;
+}
+
+Operation *operation_table_find_pending(OperationTable *t, uid_t uid, const char *call_id, const char *client_context) {
         _cleanup_free_ char *key = NULL;
         void *v = NULL;
 
-        if (!call_id || !client_context || !(key = context_key_new(call_id, client_context)) ||
+        if (!call_id || !client_context || !(key = context_key_new(uid, call_id, client_context)) ||
             !lh_table_lookup_ex(t->by_context, key, &v))
                 return NULL;
-        return v;
-}
-
-Operation *operation_table_find_pending(OperationTable *t, const char *call_id, const char *client_context) {
-        Operation *op = operation_table_find_by_call_context(t, call_id, client_context);
-
-        if (!op || operation_status_is_final(op->status))
+        Operation *op = v;
+        if (operation_status_is_final(op->status))
                 return NULL;
         return op;
 }
@@ -251,6 +339,11 @@ static int table_link(OperationTable *t, Operation *op) {
                 (void) lh_table_delete(t->by_id, op->id);
                 return -ENOMEM;
         }
+        if (!op->graph_operation_id && unnamed_link(t, op) < 0) {
+                context_index_drop(t, op);
+                (void) lh_table_delete(t->by_id, op->id);
+                return -ENOMEM;
+        }
         op->prev = t->tail;
         if (t->tail)
                 t->tail->next = op;
@@ -280,15 +373,15 @@ int operation_table_add(OperationTable *t, const char *call_id, const char *clie
                 free(op);
                 return r;
         }
+        op->uid = uid;
         op->call_id = strdup(call_id);
         op->client_context = client_context ? strdup(client_context) : NULL;
-        op->context_key = client_context ? context_key_new(call_id, client_context) : NULL;
-        if (!op->call_id || (client_context && (!op->client_context || !op->context_key))) {
+        if (!op->call_id || (client_context && !op->client_context) ||
+            operation_set_context_keys(op, call_id, client_context) < 0) {
                 operation_free(op);
                 return -ENOMEM;
         }
         op->all = all;
-        op->uid = uid;
         op->status = OPERATION_QUEUED;
         op->created_usec = op->updated_usec = now_usec(CLOCK_REALTIME);
         op->table = t;
@@ -386,6 +479,8 @@ static int set_graph_id(Operation *op, const char *id) {
                 return -ENOMEM;
         }
         index_drop(t->by_graph_id, op->graph_id_key, op);
+        if (!op->graph_operation_id)
+                unnamed_unlink(t, op); /* named now: notifications find it by this id */
         free(op->graph_operation_id);
         free(op->graph_id_key);
         op->graph_operation_id = copy;
@@ -530,10 +625,11 @@ int operation_table_restore(OperationTable *t, const OperationRecord *rec, Opera
                 if (!op)
                         return -ENOMEM;
                 memcpy(op->id, rec->id, 37);
+                op->uid = rec->has_uid ? rec->uid : 0;
                 op->call_id = strdup(rec->call_id);
                 op->client_context = rec->client_context ? strdup(rec->client_context) : NULL;
-                op->context_key = rec->client_context ? context_key_new(rec->call_id, rec->client_context) : NULL;
-                if (!op->call_id || (rec->client_context && (!op->client_context || !op->context_key))) {
+                if (!op->call_id || (rec->client_context && !op->client_context) ||
+                    operation_set_context_keys(op, rec->call_id, rec->client_context) < 0) {
                         operation_free(op);
                         return -ENOMEM;
                 }

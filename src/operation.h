@@ -48,7 +48,9 @@ typedef struct Operation {
         char *client_context;
         char *graph_operation_id;
         char *graph_id_key; /* normalised graph_operation_id, key of the second index */
-        char *context_key;  /* normalised callId + "/" + clientContext, key of the third */
+        char *context_key;  /* caller's uid + "/" + normalised callId + "/" + clientContext, key of the third */
+        char *call_context_key; /* normalised callId + "/" + clientContext: notifications carry no uid */
+        struct Operation *unnamed_prev, *unnamed_next; /* by call_context_key, while Graph has not named it */
         OperationStatus status;
         int all; /* -1 when not sent */
         bool has_result_info;
@@ -80,16 +82,21 @@ void operation_table_set_limits(OperationTable *t, unsigned max_operations, uint
 void operation_table_set_listener(OperationTable *t, operation_changed_t cb, void *userdata);
 void operation_table_set_destructor(OperationTable *t, operation_destroy_t destroy);
 
-/* The newest operation for this call and clientContext that is not final yet, if any. */
-Operation *operation_table_find_pending(OperationTable *t, const char *call_id, const char *client_context);
+/* The newest operation of this caller for this call and clientContext that is not final yet,
+ * if any. Per caller: a context such as "ivr-42" is easy to guess, and another uid's cancel
+ * with it must neither hide this caller's nor be taken for it. */
+Operation *operation_table_find_pending(OperationTable *t, uid_t uid, const char *call_id, const char *client_context);
 
 /* The newest operation sent with this clientContext, whatever its state and call (a walk). */
 Operation *operation_table_find_by_context(OperationTable *t, const char *client_context);
 
-/* The newest operation sent for this call with this clientContext, whatever its state. The
- * call id is compared like Graph's ids (case and dashes do not matter): resourceUrl spells it
- * upper case without dashes. */
-Operation *operation_table_find_by_call_context(OperationTable *t, const char *call_id, const char *client_context);
+/* The operation a notification about this call and clientContext means when it names a Graph
+ * operation id the table does not know: the one operation with this call and context that
+ * Graph has not named yet and that is not final. NULL when there is none, or more than one
+ * (several callers, or one caller's repeats, used the same context): a guess there could give
+ * one caller another's outcome. The call id is compared like Graph's ids (case and dashes do
+ * not matter): resourceUrl spells it upper case without dashes. */
+Operation *operation_table_find_unnamed(OperationTable *t, const char *call_id, const char *client_context);
 
 /* First and next operation in creation order, for walks over the table. */
 Operation *operation_table_first(OperationTable *t);

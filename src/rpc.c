@@ -157,6 +157,65 @@ static bool has_unusable_escape(const char *p, size_t n) {
         return want_low;
 }
 
+int rpc_line_check_shape(const char *line, size_t len, int max_depth, size_t max_batch_items, size_t max_values,
+                         const char **ret_limit) {
+        size_t depth = 0, values = 0, batch_items = 0;
+        bool seen_root = false, batch = false;
+        bool opened = false; /* a container began and its first entry is not seen yet */
+        const char *over = NULL; /* the first limit passed: the scan goes on for the depth only */
+
+        for (size_t i = 0; i < len; i++) {
+                char ch = line[i];
+                bool entry = false;
+
+                if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+                        continue;
+                if (!seen_root) {
+                        seen_root = true;
+                        batch = ch == '[';
+                }
+                if (opened && ch != ']' && ch != '}')
+                        entry = true; /* the first entry of a non-empty container */
+                opened = false;
+                switch (ch) {
+                case '"':
+                        /* Skip the string: a backslash always escapes the next byte. */
+                        for (i++; i < len && line[i] != '"'; i++)
+                                if (line[i] == '\\')
+                                        i++;
+                        break;
+                case '[':
+                case '{':
+                        if (++depth > (size_t) MAX(max_depth, 1))
+                                return -EBADMSG;
+                        opened = true;
+                        break;
+                case ']':
+                case '}':
+                        if (depth > 0)
+                                depth--;
+                        break;
+                case ',':
+                        entry = true;
+                        break;
+                default:
+                        break;
+                }
+                if (!entry || over)
+                        continue;
+                /* The entry's container is one level up when the entry itself opened one. */
+                size_t level = (ch == '[' || ch == '{') ? depth - 1 : depth;
+                if (batch && level == 1 && ++batch_items > max_batch_items)
+                        over = "MaxBatchItems";
+                else if (++values > max_values)
+                        over = "MaxValuesPerLine";
+        }
+        if (!over)
+                return 0;
+        *ret_limit = over;
+        return -E2BIG;
+}
+
 static bool only_whitespace(const char *p, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')

@@ -31,6 +31,18 @@ typedef struct RpcMessage {
         RpcItem items[];
 } RpcMessage;
 
+/* How much a line would make json-c build, counted on the text before anything is built:
+ * the entries of a batch (the elements of a top-level array) and the values of the whole line
+ * (array elements and object members at every depth). 0 when both are within their limits;
+ * -E2BIG beyond one, with *ret_limit set to the name of its configuration key
+ * ("MaxBatchItems" or "MaxValuesPerLine"); -EBADMSG for nesting deeper than max_depth, which
+ * the parser refuses as well, and which wins over a limit (a depth bomb is a ParseError). One
+ * pass over the text, so a line's cost is known before json-c allocates anything for it. A
+ * line that is not valid JSON is counted as far as it looks like JSON; the parser refuses it
+ * afterwards. */
+int rpc_line_check_shape(const char *line, size_t len, int max_depth, size_t max_batch_items, size_t max_values,
+                         const char **ret_limit);
+
 /* Parses one line (without its '\n'). Invalid JSON, invalid UTF-8, a NUL byte, nesting beyond
  * max_depth or trailing garbage return -EBADMSG: the caller answers ParseError with a null id.
  * An empty batch yields a single InvalidRequest item (the spec's answer is one error object,

@@ -28,9 +28,12 @@
 
 #define READ_CHUNK 65536
 
+/* A batch's replies wait until its last entry is answered (the spec sends them as one
+ * array). They wait as text, not as json-c objects: a few bytes each instead of a tree, and
+ * their exact size counts against MaxOutputBytes= (held_bytes) from the moment each is made. */
 struct Batch {
         Connection *conn;
-        json_object *replies;
+        Buffer text; /* "[reply,reply" so far */
         unsigned pending;
 };
 
@@ -52,6 +55,8 @@ struct Connection {
         Buffer out;
         Peer peer;
         bool denial_logged;
+        bool no_role;       /* the peer may call no method: one answer, then closed */
+        size_t held_bytes;  /* held for replies: unfinished batches' replies, pending calls' ids */
         unsigned n_calls;
         Call *calls;
         bool closing;  /* close once out is flushed */
@@ -81,6 +86,7 @@ struct Server {
 
 static void connection_close(Connection *c);
 static void connection_flush(Connection *c);
+static void arm_idle_timer(Connection *c);
 static int connection_written(Connection *c);
 static int connection_unwrite(Connection *c, size_t before, int r);
 
@@ -133,17 +139,27 @@ static int connection_unwrite(Connection *c, size_t before, int r) {
         return r;
 }
 
-/* After a line went into the output buffer: MaxOutputBytes=, and a flush once this event is
- * handled. */
-static int connection_written(Connection *c) {
-        if (c->out.size > c->server->config->max_output_bytes) {
+/* MaxOutputBytes= bounds everything the daemon holds for a client to read: the unsent
+ * output and the replies of batches that are not complete yet. Beyond it the client is
+ * disconnected. */
+static int connection_check_output(Connection *c) {
+        if (c->out.size + c->held_bytes > c->server->config->max_output_bytes) {
                 if (client_complaint_allowed(c->server))
                         log_warning("Client pid=%d uid=%u does not read its replies (more than MaxOutputBytes=%zu "
-                                    "buffered); disconnecting.",
+                                    "buffered or held for batches); disconnecting.",
                                     (int) c->peer.pid, (unsigned) c->peer.uid, c->server->config->max_output_bytes);
                 connection_close(c);
                 return -ENOBUFS;
         }
+        return 0;
+}
+
+/* After a line went into the output buffer: MaxOutputBytes=, and a flush once this event is
+ * handled. */
+static int connection_written(Connection *c) {
+        int r = connection_check_output(c);
+        if (r < 0)
+                return r;
         if (!c->unflushed) {
                 c->unflushed = true;
                 if (!c->server->flusher || sd_event_source_set_enabled(c->server->flusher, SD_EVENT_ONESHOT) < 0)
@@ -222,25 +238,57 @@ static void call_unlink(Call *call) {
         call->prev = call->next = NULL;
         c->n_calls--;
         c->server->n_calls--;
+        c->held_bytes -= MIN(c->held_bytes, call->held_bytes);
         call->conn = NULL;
 }
 
 static void call_free(Call *call) {
         call_unlink(call);
         json_object_put(call->id);
-        json_object_put(call->params);
         free(call->method);
         free(call);
 }
 
+static bool batch_connected(const Batch *b) {
+        return b->conn && b->conn->fd >= 0;
+}
+
+/* Adds reply (consumed; NULL for an entry that is not answered) and, after the last entry,
+ * writes the array. An entry whose reply cannot be kept for lack of memory is left out of the
+ * array, as the reply of a connection that closed is. */
 static void batch_add_reply(Batch *b, json_object *reply) {
-        if (reply)
-                json_object_array_add(b->replies, reply);
+        if (reply && batch_connected(b)) {
+                size_t n, before = b->text.size;
+                const char *s = json_object_to_json_string_length(
+                        reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+                int r = s ? buffer_append(&b->text, before == 0 ? "[" : ",", 1) : -ENOMEM;
+                if (r >= 0)
+                        r = buffer_append(&b->text, s, n);
+                if (r < 0) {
+                        b->text.size = before;
+                        log_oom();
+                } else {
+                        b->conn->held_bytes += b->text.size - before;
+                        (void) connection_check_output(b->conn); /* may close it */
+                }
+        }
+        json_object_put(reply);
         if (--b->pending > 0)
                 return;
-        if (b->conn && json_object_array_length(b->replies) > 0)
-                (void) connection_write(b->conn, b->replies);
-        json_object_put(b->replies);
+        if (b->conn)
+                b->conn->held_bytes -= MIN(b->conn->held_bytes, b->text.size);
+        if (batch_connected(b) && b->text.size > 0) {
+                Connection *c = b->conn;
+                size_t before = c->out.size;
+                int r = buffer_append(&c->out, b->text.data, b->text.size);
+                if (r >= 0)
+                        r = buffer_append(&c->out, "]\n", 2);
+                if (r < 0)
+                        (void) connection_unwrite(c, before, r);
+                else
+                        (void) connection_written(c);
+        }
+        buffer_done(&b->text);
         free(b);
 }
 
@@ -335,7 +383,14 @@ static Call *call_new(Connection *c, const RpcItem *item, Batch *b) {
         call->batch = b;
         call->has_id = item->has_id;
         call->id = json_object_get(item->id);
-        call->params = json_object_get(item->params);
+        /* The id waits with the call to be echoed: a string id may be nearly MaxRequestBytes=. */
+        if (json_object_is_type(item->id, json_type_string))
+                call->held_bytes = (size_t) json_object_get_string_len(item->id);
+        c->held_bytes += call->held_bytes;
+        /* Borrowed from the parsed line, which lives until the call is dispatched: handlers
+         * read their parameters then. Holding them longer would let every pending call keep
+         * its whole line's tree alive (up to MaxRequestBytes= of json-c objects each). */
+        call->params = item->params;
         call->uid = c->peer.uid;
         call->gid = c->peer.gid;
         call->pid = c->peer.pid;
@@ -358,6 +413,28 @@ static void process_line(Connection *c, const char *line, size_t len) {
         if (len == 0)
                 return; /* blank lines are keep-alives, not requests */
 
+        /* Before json-c builds anything: a line's cost grows with its values, and a batch's
+         * with its entries (each one a reply to build and hold). */
+        const char *limit = NULL;
+        r = rpc_line_check_shape(line, len, RPC_MAX_DEPTH_DEFAULT, s->config->max_batch_items,
+                                 s->config->max_values_per_line, &limit);
+        if (r == -EBADMSG) {
+                _cleanup_(error_freep) Error *e =
+                        error_new(ERROR_PARSE, NULL, "The line is not valid JSON (or not valid UTF-8).");
+                send_error_line(c, NULL, e);
+                return;
+        }
+        if (r < 0) {
+                _cleanup_(error_freep) Error *e =
+                        streq(limit, "MaxBatchItems")
+                                ? error_limit(limit, "A batch may hold at most MaxBatchItems=%u requests.",
+                                              s->config->max_batch_items)
+                                : error_limit(limit, "A line may hold at most MaxValuesPerLine=%u values.",
+                                              s->config->max_values_per_line);
+                send_error_line(c, NULL, e);
+                return;
+        }
+
         r = rpc_message_parse(line, len, RPC_MAX_DEPTH_DEFAULT, &m);
         if (r == -ENOMEM) {
                 _cleanup_(error_freep) Error *e = error_new(ERROR_INTERNAL, NULL, "Out of memory.");
@@ -376,7 +453,6 @@ static void process_line(Connection *c, const char *line, size_t len) {
                 if (!b)
                         return;
                 b->conn = c;
-                b->replies = json_object_new_array();
                 b->pending = 1; /* held until every item is dispatched */
         }
 
@@ -421,6 +497,8 @@ static void process_line(Connection *c, const char *line, size_t len) {
                 s->dispatch(call, s->userdata);
                 if (c->fd < 0)
                         break; /* the connection died while we answered */
+                if (connection_check_output(c) < 0)
+                        break; /* what it waits for is more than MaxOutputBytes= */
         }
         if (b)
                 batch_add_reply(b, NULL);
@@ -431,7 +509,13 @@ static int on_idle_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
 
         (void) es;
         (void) usec;
-        if (client_complaint_allowed(c->server))
+        if (c->no_role) {
+                if (client_complaint_allowed(c->server))
+                        log_info("Client pid=%d uid=%u holds no role and sent no request within IdleTimeoutSec=%.0fs; "
+                                 "disconnecting.",
+                                 (int) c->peer.pid, (unsigned) c->peer.uid,
+                                 (double) c->server->config->idle_timeout_usec / 1e6);
+        } else if (client_complaint_allowed(c->server))
                 log_info("Client pid=%d uid=%u sent part of a line and stalled for IdleTimeoutSec=%.0fs; disconnecting.",
                          (int) c->peer.pid, (unsigned) c->peer.uid, (double) c->server->config->idle_timeout_usec / 1e6);
         connection_close(c);
@@ -442,6 +526,8 @@ static int on_idle_timeout(sd_event_source *es, uint64_t usec, void *userdata) {
  * that keeps sending whole requests is never cut off, while one that trickles bytes into a
  * single line cannot hold the connection open forever. */
 static void update_idle_timer(Connection *c, bool progress) {
+        if (c->no_role)
+                return; /* its clock started when it connected and never restarts */
         if (c->in.size == 0) {
                 if (c->idle_timer)
                         (void) sd_event_source_set_enabled(c->idle_timer, SD_EVENT_OFF);
@@ -449,7 +535,12 @@ static void update_idle_timer(Connection *c, bool progress) {
         }
         if (!progress && c->idle_timer && sd_event_source_get_enabled(c->idle_timer, NULL) > 0)
                 return;
+        arm_idle_timer(c);
+}
+
+static void arm_idle_timer(Connection *c) {
         uint64_t at = now_usec(CLOCK_MONOTONIC) + c->server->config->idle_timeout_usec;
+
         if (!c->idle_timer) {
                 if (sd_event_add_time(c->server->event, &c->idle_timer, CLOCK_MONOTONIC, at, 0, on_idle_timeout, c) < 0)
                         return;
@@ -502,6 +593,15 @@ static void connection_read(Connection *c) {
                         process_line(c, c->in.data + start, len);
                         if (c->fd < 0)
                                 return;
+                        if (c->no_role) {
+                                /* Whatever it asked was refused: a peer that may call
+                                 * nothing gets that one answer, and its connection back
+                                 * for the others (MaxConnections=). */
+                                c->closing = true;
+                                buffer_done(&c->in);
+                                connection_flush(c);
+                                return;
+                        }
                         start += len + 1;
                 }
                 buffer_consume(&c->in, start);
@@ -706,6 +806,11 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                         continue;
                 }
                 (void) sd_event_source_set_description(c->io, "client");
+                /* A peer without a role could otherwise hold a connection (and a share of
+                 * MaxConnections=) for ever without sending a byte. */
+                c->no_role = access_roles(s->config, &c->peer, geteuid()) == 0;
+                if (c->no_role)
+                        arm_idle_timer(c);
                 c->next = s->connections;
                 if (s->connections)
                         s->connections->prev = c;
@@ -874,6 +979,13 @@ int server_listen(Server *s, const char *path_override) {
 
 void server_set_config(Server *s, const Config *config) {
         s->config = config;
+        /* [Access] may have changed: who holds no role now is answered once and closed. */
+        for (Connection *c = s->connections; c; c = c->next) {
+                bool no_role = access_roles(config, &c->peer, geteuid()) == 0;
+                if (no_role && !c->no_role)
+                        arm_idle_timer(c);
+                c->no_role = no_role;
+        }
 }
 
 void server_stop_listening(Server *s) {

@@ -28,12 +28,13 @@ struct Call {
         bool has_id;      /* false for a notification: nothing is sent back */
         json_object *id;
         char *method;
-        json_object *params;
+        json_object *params; /* borrowed: valid only while the call is being dispatched */
         uid_t uid;
         gid_t gid;
         pid_t pid;
         const Peer *peer; /* valid only while the call is being dispatched */
         unsigned roles;   /* AccessRole bits, set by the dispatcher */
+        size_t held_bytes; /* counted against MaxOutputBytes= while it waits: its id */
         void *userdata;   /* the handler's */
         Call *prev, *next;
 };

@@ -10,6 +10,9 @@
 
 #define CALL_ID_MAX 128
 #define CLIENT_CONTEXT_MAX 256
+/* Graph's operation ids are GUIDs; what an answer or a notification calls one is kept (and
+ * journaled, and put in URLs, escaped) only up to this many bytes, like a call id. */
+#define GRAPH_OPERATION_ID_MAX 128
 
 /* 1–128 characters of [A-Za-z0-9-]: the shape of Graph call ids. Everything else ("../x",
  * "%2e", "a/b", "?", "#", spaces, non-ASCII) is refused. */

@@ -315,37 +315,8 @@ static void open_socket_to_all(Harness *h) {
         ck_assert_int_eq(chmod(h->socket_path, 0666), 0);
 }
 
-/* A connection made by a child that became uid/gid with the given supplementary groups. The
- * kernel records the connecting process's credentials (SO_PEERCRED, SO_PEERGROUPS) on the
- * socket, so the parent, root, can then talk over it as that user. */
-static int connect_as(Harness *h, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, pid_t *ret_pid) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int status;
-
-        ck_assert_int_ge(fd, 0);
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", h->socket_path);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                if (setgroups(n_groups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
-                        _exit(10);
-                if (getuid() != uid || geteuid() != uid || getegid() != gid)
-                        _exit(11);
-                if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                        _exit(12);
-                _exit(0);
-        }
-        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "client as uid %u failed: %d", (unsigned) uid,
-                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        if (ret_pid)
-                *ret_pid = pid;
-        return fd;
-}
-
 static int connect_uid(Harness *h, uid_t uid) {
-        return connect_as(h, uid, GID_NONE, NULL, 0, NULL);
+        return harness_connect_as(h, uid, GID_NONE, NULL, 0, NULL);
 }
 
 static void expect_error_class(json_object *r, int code, const char *class) {
@@ -466,54 +437,93 @@ static ssize_t drain_until_eof(int fd, int timeout_ms) {
 
 /* ================================ integration: peer authorization ================================ */
 
+/* The answer to one line from a peer without a role, which must then find its connection
+ * closed: that peer can do nothing, and must not keep a share of MaxConnections=. */
+static json_object *call_then_closed(Harness *h, int fd, const char *method, const char *params) {
+        json_object *r = harness_call(h, fd, method, params);
+        ck_assert_msg(r != NULL, "no answer to %s", method);
+        ck_assert_msg(drain_until_eof(fd, 5000) == 0, "the daemon kept the connection of a peer without a role after %s",
+                      method);
+        close(fd);
+        return r;
+}
+
 START_TEST(test_peer_not_allowed) {
+        static const struct {
+                const char *method, *params;
+        } calls[] = {
+                { "cancel", "{\"callId\":\"" CALL_ID "\"}" },
+                { "status", NULL },
+                { "operation.list", NULL },
+                { "operation.get", "{\"operationId\":\"x\"}" },
+                { "operation.watch", "{\"operationId\":\"x\"}" },
+                { "notifications.deliver", "{\"value\":[]}" },
+        };
+        char pid_s[32];
         Harness h;
         harness_start(&h, NULL);
         open_socket_to_all(&h);
-        pid_t pid;
-        int fd = connect_as(&h, UID_STRANGER, GID_NONE, NULL, 0, &pid);
 
-        /* Every method, several times: PermissionDenied each time, nothing reaches Graph. */
-        for (int i = 0; i < 3; i++) {
-                expect_denied(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
-                expect_denied(&h, fd, "status", NULL);
-                expect_denied(&h, fd, "operation.list", NULL);
-                expect_denied(&h, fd, "operation.get", "{\"operationId\":\"x\"}");
-                expect_denied(&h, fd, "operation.watch", "{\"operationId\":\"x\"}");
-                expect_denied(&h, fd, "notifications.deliver", "{\"value\":[]}");
+        /* Every method: PermissionDenied, nothing reaches Graph, the connection is closed after
+         * that answer, and each connection's denial is logged once, with its own pid. */
+        for (size_t i = 0; i < ELEMENTSOF(calls); i++) {
+                pid_t pid;
+                int fd = harness_connect_as(&h, UID_STRANGER, GID_NONE, NULL, 0, &pid);
+                json_object *r = call_then_closed(&h, fd, calls[i].method, calls[i].params);
+                expect_error_class(r, -32001, "PermissionDenied");
+                ck_assert_ptr_nonnull(strstr(jstr(r, "error.message"), "60010"));
+                json_object_put(r);
+                snprintf(pid_s, sizeof pid_s, "pid=%d ", (int) pid);
+                ck_assert_int_eq(log_lines_with(&h, "Refused", pid_s), 1);
         }
-        json_object *r = harness_call(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
-        ck_assert_int_eq(jint(r, "error.code"), -32001);
-        ck_assert_ptr_nonnull(strstr(jstr(r, "error.message"), "60010"));
-        json_object_put(r);
-        /* An unknown method is still MethodNotFound: denial is about methods that exist. */
-        r = harness_call(&h, fd, "nope", NULL);
+        ck_assert_int_eq(log_lines_with(&h, "Refused", "uid=60010"), (int) ELEMENTSOF(calls));
+
+        /* An unknown method is still MethodNotFound: denial is about methods that exist. The
+         * name is the client's, newlines included: it is answered, never logged. */
+        int fd = harness_connect_as(&h, UID_STRANGER, GID_NONE, NULL, 0, NULL);
+        json_object *r = call_then_closed(&h, fd, "status\\nmediacanceld[1]: FORGED uid=0", NULL);
         ck_assert_int_eq(jint(r, "error.code"), -32601);
         json_object_put(r);
+        ck_assert_int_eq(log_lines_with(&h, "FORGED", NULL), 0);
+        /* So are a bad line and a batch: one answer, then closed. */
+        fd = harness_connect_as(&h, UID_STRANGER, GID_NONE, NULL, 0, NULL);
+        harness_send(fd, "{nope");
+        r = harness_read(fd, 5000);
+        ck_assert_int_eq(jint(r, "error.code"), -32700);
+        json_object_put(r);
+        ck_assert_int_eq(drain_until_eof(fd, 5000), 0);
+        close(fd);
         ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 0);
-
-        /* One log line for the connection, with the uid and pid, however many requests. */
-        char pid_s[32];
-        snprintf(pid_s, sizeof pid_s, "pid=%d ", (int) pid);
-        ck_assert_int_eq(log_lines_with(&h, "Refused", "uid=60010"), 1);
-        ck_assert_int_eq(log_lines_with(&h, "Refused", pid_s), 1);
-
-        /* A new connection from the same user is logged once more, with its own pid. */
-        pid_t pid2;
-        int fd2 = connect_as(&h, UID_STRANGER, GID_NONE, NULL, 0, &pid2);
-        expect_denied(&h, fd2, "status", NULL);
-        expect_denied(&h, fd2, "status", NULL);
-        snprintf(pid_s, sizeof pid_s, "pid=%d ", (int) pid2);
-        ck_assert_int_eq(log_lines_with(&h, "Refused", "uid=60010"), 2);
-        ck_assert_int_eq(log_lines_with(&h, "Refused", pid_s), 1);
 
         /* Root is still served. */
         int root = harness_connect(&h);
         char *op = cancel_ok(&h, root, CALL_ID, NULL, "completed");
         free(op);
+        wait_connections(&h, root, 1);
         close(root);
-        close(fd);
-        close(fd2);
+        harness_stop(&h);
+}
+END_TEST
+
+/* A peer without a role that connects and sends nothing is disconnected after
+ * IdleTimeoutSec=; a member's idle connection is not. */
+START_TEST(test_peer_no_role_idle) {
+        Harness h;
+        HarnessOptions o = { .config_extra = "[Socket]\nIdleTimeoutSec=1s\n[Access]\nAllowUsers=60001\n" };
+        harness_start(&h, &o);
+        open_socket_to_all(&h);
+        int member = connect_uid(&h, UID_A);
+        int stranger = connect_uid(&h, UID_STRANGER);
+
+        ck_assert_msg(drain_until_eof(stranger, 10000 * harness_slowdown()) == 0,
+                      "an idle peer without a role kept its connection");
+        close(stranger);
+        ck_assert_int_eq(log_lines_with(&h, "holds no role", "uid=60010"), 1);
+        /* The member sat idle as long, and is served. */
+        status_ok(&h, member);
+        sleep_ms(1500);
+        status_ok(&h, member);
+        close(member);
         harness_stop(&h);
 }
 END_TEST
@@ -554,22 +564,22 @@ START_TEST(test_peer_allow_groups) {
         open_socket_to_all(&h);
 
         /* Member through a supplementary group (SO_PEERGROUPS). */
-        int fd = connect_as(&h, UID_A, GID_NONE, (gid_t[]) { 7, GID_CLIENTS }, 2, NULL);
+        int fd = harness_connect_as(&h, UID_A, GID_NONE, (gid_t[]) { 7, GID_CLIENTS }, 2, NULL);
         char *op = cancel_ok(&h, fd, CALL_ID, NULL, "completed");
         free(op);
         status_ok(&h, fd);
         close(fd);
 
         /* Member through the primary group. */
-        fd = connect_as(&h, UID_B, GID_CLIENTS, NULL, 0, NULL);
+        fd = harness_connect_as(&h, UID_B, GID_CLIENTS, NULL, 0, NULL);
         status_ok(&h, fd);
         close(fd);
 
         /* Not a member: refused, though in other groups. */
-        fd = connect_as(&h, UID_B, GID_NONE, (gid_t[]) { GID_OTHER }, 1, NULL);
-        expect_denied(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
-        expect_denied(&h, fd, "status", NULL);
-        close(fd);
+        fd = harness_connect_as(&h, UID_B, GID_NONE, (gid_t[]) { GID_OTHER }, 1, NULL);
+        json_object *r = call_then_closed(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
+        expect_error_class(r, -32001, "PermissionDenied");
+        json_object_put(r);
         ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 1);
         harness_stop(&h);
 }
@@ -1113,6 +1123,195 @@ START_TEST(test_limit_max_output_bytes_events) {
 }
 END_TEST
 
+static char *repeat(const char *s, size_t n) {
+        size_t len = strlen(s);
+        char *r = malloc(len * n + 1);
+        for (size_t i = 0; i < n; i++)
+                memcpy(r + i * len, s, len);
+        r[len * n] = '\0';
+        return r;
+}
+
+/* A batch of n copies of entry, as one line (malloc'd). */
+static char *batch_of(const char *entry, size_t n) {
+        size_t len = strlen(entry);
+        char *line = malloc(n * (len + 1) + 2);
+        char *p = line;
+
+        ck_assert_ptr_nonnull(line);
+        *p++ = '[';
+        for (size_t i = 0; i < n; i++) {
+                memcpy(p, entry, len);
+                p += len;
+                *p++ = ',';
+        }
+        p[-1] = ']';
+        *p = '\0';
+        return line;
+}
+
+/* MaxBatchItems=: at the limit a batch is served whole; one entry more and nothing of it is
+ * done, one LimitExceeded answers the line (id null), and the connection stays. */
+START_TEST(test_limit_batch_items) {
+        Harness h;
+        HarnessOptions o = { .config_extra = "[Socket]\nMaxBatchItems=5\n" };
+        harness_start(&h, &o);
+        int fd = harness_connect(&h);
+
+        char *line = batch_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}", 5);
+        harness_send(fd, line);
+        free(line);
+        json_object *r = harness_read(fd, 10000);
+        ck_assert_msg(json_object_is_type(r, json_type_array) && json_object_array_length(r) == 5, "%s",
+                      json_object_to_json_string(r));
+        json_object_put(r);
+
+        line = batch_of("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"cancel\",\"params\":{\"callId\":\"" CALL_ID "\"}}", 6);
+        harness_send(fd, line);
+        free(line);
+        r = harness_read(fd, 10000);
+        expect_limit(r, "MaxBatchItems");
+        ck_assert(json_object_is_type(jpath(r, "id"), json_type_null));
+        json_object_put(r);
+        ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 0);
+        r = call_ok(&h, fd, "operation.list", NULL);
+        ck_assert_int_eq(json_object_array_length(jpath(r, "result.operations")), 0);
+        json_object_put(r);
+        status_ok(&h, fd);
+        close(fd);
+        harness_stop(&h);
+}
+END_TEST
+
+/* MaxValuesPerLine=: counted over the whole line before it is parsed. */
+START_TEST(test_limit_values_per_line) {
+        Harness h;
+        HarnessOptions o = { .config_extra = "[Socket]\nMaxValuesPerLine=100\n" };
+        harness_start(&h, &o);
+        int fd = harness_connect(&h);
+        char *elements, *line;
+
+        /* 4 members and 96 elements: 100 values, parsed (the method does not exist). */
+        elements = repeat("1,", 96);
+        elements[strlen(elements) - 1] = '\0';
+        ck_assert_int_ge(asprintf(&line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"nope\",\"params\":[%s]}", elements), 0);
+        harness_send(fd, line);
+        json_object *r = harness_read(fd, 5000);
+        ck_assert_int_eq(jint(r, "error.code"), -32601);
+        ck_assert_int_eq(jint(r, "id"), 1);
+        json_object_put(r);
+        free(line);
+        free(elements);
+
+        elements = repeat("1,", 97);
+        elements[strlen(elements) - 1] = '\0';
+        ck_assert_int_ge(asprintf(&line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"nope\",\"params\":[%s]}", elements), 0);
+        harness_send(fd, line);
+        r = harness_read(fd, 5000);
+        expect_limit(r, "MaxValuesPerLine");
+        ck_assert(json_object_is_type(jpath(r, "id"), json_type_null));
+        json_object_put(r);
+        free(line);
+        free(elements);
+        status_ok(&h, fd);
+        close(fd);
+        harness_stop(&h);
+}
+END_TEST
+
+/* Sends line and '\n' unless the daemon has hung up: false then. */
+static bool send_unless_closed(int fd, const char *line) {
+        size_t len = strlen(line);
+        char *buf = malloc(len + 1);
+        size_t done = 0;
+
+        ck_assert_ptr_nonnull(buf);
+        memcpy(buf, line, len);
+        buf[len] = '\n';
+        while (done <= len) {
+                ssize_t k = send(fd, buf + done, len + 1 - done, MSG_NOSIGNAL);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                done += (size_t) k;
+        }
+        free(buf);
+        return done == len + 1;
+}
+
+/* What waits for a reply counts against MaxOutputBytes= while it waits: the replies of a
+ * batch that a pending cancel holds open, and the ids of pending calls. A client that makes
+ * the daemon hold more is disconnected then, not once the answers come (here Graph takes
+ * 5 s); its cancels still go to Graph. */
+START_TEST(test_limit_held_replies) {
+        Harness h;
+        HarnessOptions o = { .standin_args = "--latency-ms 5000", .config_extra = "[Socket]\nMaxOutputBytes=1M\n" };
+        harness_start(&h, &o);
+        int other = harness_connect(&h), fd = harness_connect(&h);
+        char *id = repeat("x", 12000), *entry, *rest, *line;
+
+        /* One cancel and 63 entries whose InvalidRequest replies echo a 12 KB id: ~760 KB of
+         * replies held per line, under the limit once, over it twice. */
+        ck_assert_int_ge(asprintf(&entry, "{\"jsonrpc\":\"2.0\",\"id\":\"%s\",\"method\":7}", id), 0);
+        rest = batch_of(entry, 63);
+        ck_assert_int_ge(asprintf(&line, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"" CALL_ID
+                                         "\"}},%s",
+                                  rest + 1),
+                         0);
+        harness_send(fd, line);
+        (void) send_unless_closed(fd, line);
+        ck_assert_msg(drain_until_eof(fd, 30000) == 0, "the client was not disconnected, or got replies");
+        close(fd);
+        /* Disconnected while both cancels still wait for Graph. */
+        json_object *r = call_ok(&h, other, "operation.list", NULL);
+        json_object *ops = jpath(r, "result.operations");
+        ck_assert_int_eq(json_object_array_length(ops), 2);
+        for (size_t i = 0; i < 2; i++)
+                ck_assert_str_eq(jstr(json_object_array_get_idx(ops, i), "status"), "submitting");
+        json_object_put(r);
+        ck_assert_int_eq(log_lines_with(&h, "MaxOutputBytes=1048576", NULL), 1);
+        free(line);
+        free(rest);
+        free(entry);
+
+        /* Pending cancels with long string ids: 10 of 120 KB each are over 1 MiB held. */
+        fd = harness_connect(&h);
+        free(id);
+        id = repeat("y", 120000);
+        for (int i = 0; i < 10; i++) {
+                ck_assert_int_ge(asprintf(&line, "{\"jsonrpc\":\"2.0\",\"id\":\"%s%d\",\"method\":\"cancel\",\"params\":"
+                                                 "{\"callId\":\"" CALL_ID "\",\"clientContext\":\"held-%d\"}}",
+                                          id, i, i),
+                                 0);
+                bool sent = send_unless_closed(fd, line);
+                free(line);
+                if (!sent)
+                        break;
+        }
+        ck_assert_msg(drain_until_eof(fd, 30000) == 0, "the client was not disconnected, or got replies");
+        close(fd);
+        r = call_ok(&h, other, "status", NULL);
+        ck_assert_int_ge(jint(r, "result.operations.submitting"), 1);
+        json_object_put(r);
+        ck_assert_int_eq(log_lines_with(&h, "MaxOutputBytes=1048576", NULL), 2);
+        free(id);
+
+        /* The cancels outlive their caller. */
+        for (int i = 0; i < 400; i++) {
+                r = call_ok(&h, other, "status", NULL);
+                int64_t done = jint(r, "result.operations.completed");
+                json_object_put(r);
+                if (done >= 3)
+                        break;
+                sleep_ms(50);
+        }
+        ck_assert_int_ge(standin_stat(&h, "cancelRequests"), 3);
+        close(other);
+        harness_stop(&h);
+}
+END_TEST
+
 /* ================================ integration: hostile input ================================ */
 
 static void expect_parse_error(Harness *h, int fd, const char *line) {
@@ -1127,14 +1326,6 @@ static void expect_parse_error(Harness *h, int fd, const char *line) {
         status_ok(h, fd);
 }
 
-static char *repeat(const char *s, size_t n) {
-        size_t len = strlen(s);
-        char *r = malloc(len * n + 1);
-        for (size_t i = 0; i < n; i++)
-                memcpy(r + i * len, s, len);
-        r[len * n] = '\0';
-        return r;
-}
 
 START_TEST(test_hostile_params) {
         Harness h;
@@ -1301,6 +1492,86 @@ START_TEST(test_hostile_framing) {
 }
 END_TEST
 
+/* The daemon's peak resident memory (VmHWM), in KiB. */
+static long daemon_peak_kib(Harness *h) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/status", (int) h->daemon_pid);
+        char *text = read_file_text(path);
+        ck_assert_ptr_nonnull(text);
+        const char *p = strstr(text, "VmHWM:");
+        ck_assert_ptr_nonnull(p);
+        long kib = strtol(p + 6, NULL, 10);
+        free(text);
+        return kib;
+}
+
+/* Memory numbers mean something only with glibc's malloc and no shadow memory. */
+static bool plain_malloc(void) {
+#if defined(__SANITIZE_ADDRESS__)
+        return false;
+#else
+        return harness_slowdown() == 1;
+#endif
+}
+
+/* The line of the security review: 1 MB of "[1,1,1,…]", 520,000 entries, from a peer that
+ * needs no role, took the daemon to 1.7 GB and blocked it for seconds. Now: one
+ * LimitExceeded each time, the peak memory stays within a few MiB of where it was, and another
+ * client's status is answered between any two of those lines. */
+START_TEST(test_hostile_huge_batch) {
+        Harness h;
+        harness_start(&h, NULL);
+        open_socket_to_all(&h);
+        int other = harness_connect(&h), fd = harness_connect(&h);
+        char *line = batch_of("1", 520000);
+        ck_assert_uint_lt(strlen(line), 1048576);
+        status_ok(&h, other);
+        long before = daemon_peak_kib(&h);
+
+        for (int i = 0; i < 10; i++) {
+                harness_send(fd, line);
+                status_ok(&h, other);
+                json_object *r = harness_read(fd, 10000);
+                expect_limit(r, "MaxBatchItems");
+                json_object_put(r);
+        }
+        /* The same from a peer without a role: answered, then closed. */
+        int stranger = connect_uid(&h, UID_STRANGER);
+        harness_send(stranger, line);
+        json_object *r = harness_read(stranger, 10000);
+        expect_limit(r, "MaxBatchItems");
+        json_object_put(r);
+        ck_assert_int_eq(drain_until_eof(stranger, 5000), 0);
+        close(stranger);
+
+        /* The worst line the default limits let through to the parser: 65,536 values. */
+        char *elements = repeat("1,", 65532);
+        elements[strlen(elements) - 1] = '\0';
+        char *worst;
+        ck_assert_int_ge(asprintf(&worst, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\",\"params\":[%s]}", elements), 0);
+        for (int i = 0; i < 10; i++) {
+                harness_send(fd, worst);
+                status_ok(&h, other);
+                r = harness_read(fd, 10000);
+                ck_assert_int_eq(jint(r, "error.code"), -32602);
+                json_object_put(r);
+        }
+        long after = daemon_peak_kib(&h);
+        if (plain_malloc())
+                ck_assert_msg(after - before < 16 * 1024, "peak memory grew from %ld KiB to %ld KiB", before, after);
+        else
+                fprintf(stderr, "check_access: peak memory %ld -> %ld KiB (not compared under a sanitizer or valgrind)\n",
+                        before, after);
+        ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 0);
+        free(worst);
+        free(elements);
+        free(line);
+        close(fd);
+        close(other);
+        harness_stop(&h);
+}
+END_TEST
+
 /* Graph sees exactly the paths it should: every cancel request the stand-in logged is
  * /v1.0/communications/calls/<one of the valid ids>/cancelMediaProcessing. */
 START_TEST(test_crafted_call_ids) {
@@ -1407,6 +1678,36 @@ START_TEST(test_hostile_graph_operation_id) {
         }
         ck_assert_int_ge(gets, 2);
         json_object_put(st);
+
+        /* An id is kept up to 128 bytes, like a call id; a longer one is no id at all, in an
+         * answer and in a notification. */
+        char *id128 = repeat("a", 128), *id129 = repeat("b", 129), *rules, *body;
+        ck_assert_int_ge(asprintf(&rules,
+                                  "{\"rules\":[{\"kind\":\"cancel\",\"action\":\"status\",\"status\":200,\"count\":1,"
+                                  "\"body\":{\"id\":\"%s\",\"status\":\"running\"}},"
+                                  "{\"kind\":\"cancel\",\"action\":\"status\",\"status\":200,\"count\":1,"
+                                  "\"body\":{\"id\":\"%s\",\"status\":\"running\"}}]}",
+                                  id128, id129),
+                         0);
+        json_object_put(standin_post(&h, "/_standin/faults", rules));
+        r = call_ok(&h, fd, "cancel", "{\"callId\":\"call-three\",\"clientContext\":\"c3\"}");
+        ck_assert_str_eq(jstr(r, "result.operation.graphOperationId"), id128);
+        json_object_put(r);
+        r = call_ok(&h, fd, "cancel", "{\"callId\":\"call-four\",\"clientContext\":\"c4\"}");
+        ck_assert_ptr_null(jstr(r, "result.operation.graphOperationId"));
+        json_object_put(r);
+        ck_assert_int_ge(asprintf(&body,
+                                  "{\"value\":[{\"changeType\":\"deleted\",\"resourceUrl\":\"/communications/calls/"
+                                  "call-four/operations/%s\",\"resourceData\":{\"id\":\"%s\",\"status\":\"completed\"}}]}",
+                                  id129, id129),
+                         0);
+        r = call_ok(&h, fd, "notifications.deliver", body);
+        ck_assert_int_eq(jint(r, "result.matched"), 0);
+        json_object_put(r);
+        free(body);
+        free(rules);
+        free(id128);
+        free(id129);
         close(fd);
         harness_stop(&h);
 }
@@ -1701,6 +2002,7 @@ static Suite *access_suite(void) {
         tc = tcase_create("peers");
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_peer_not_allowed);
+        tcase_add_test(tc, test_peer_no_role_idle);
         tcase_add_test(tc, test_peer_allow_users);
         tcase_add_test(tc, test_peer_allow_groups);
         tcase_add_test(tc, test_peer_notify_only);
@@ -1717,12 +2019,16 @@ static Suite *access_suite(void) {
         tcase_add_test(tc, test_limit_idle_timeout);
         tcase_add_test(tc, test_limit_max_output_bytes);
         tcase_add_test(tc, test_limit_max_output_bytes_events);
+        tcase_add_test(tc, test_limit_batch_items);
+        tcase_add_test(tc, test_limit_values_per_line);
+        tcase_add_test(tc, test_limit_held_replies);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("hostile");
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_hostile_params);
         tcase_add_test(tc, test_hostile_framing);
+        tcase_add_test(tc, test_hostile_huge_batch);
         tcase_add_test(tc, test_crafted_call_ids);
         tcase_add_test(tc, test_hostile_graph_operation_id);
         suite_add_tcase(s, tc);

@@ -226,6 +226,98 @@ START_TEST(test_reply_error_and_notification_wire) {
 }
 END_TEST
 
+/* ---- the shape of a line, before it is parsed ---- */
+
+/* 0, or the name of the limit the line is over. */
+static const char *shape(const char *line, size_t max_batch, size_t max_values) {
+        const char *limit = "untouched";
+        int r = rpc_line_check_shape(line, strlen(line), RPC_MAX_DEPTH_DEFAULT, max_batch, max_values, &limit);
+
+        if (r == 0) {
+                ck_assert_str_eq(limit, "untouched"); /* written only when over a limit */
+                return NULL;
+        }
+        ck_assert_int_eq(r, -E2BIG);
+        return limit;
+}
+
+START_TEST(test_shape_batch_items) {
+        /* Exactly at the limit passes; one more entry does not. Entries of any type count,
+         * objects and arrays as one each whatever they hold. */
+        ck_assert_ptr_null(shape("[1,2,3]", 3, 100));
+        ck_assert_str_eq(shape("[1,2,3,4]", 3, 100), "MaxBatchItems");
+        ck_assert_ptr_null(shape(" [ {\"a\":[1,2,3,4,5]} , [1,2,3,4] , \"x\" ] ", 3, 100));
+        ck_assert_str_eq(shape("[{},[],{},[]]", 3, 100), "MaxBatchItems");
+        ck_assert_str_eq(shape("[[1],[2],[3],[4]]", 3, 100), "MaxBatchItems");
+        /* Commas and brackets inside strings are text, escaped quotes included. */
+        ck_assert_ptr_null(shape("[\"a,b,c,d\",\"[\\\",\\\"]\"]", 2, 100));
+        ck_assert_ptr_null(shape("[\"\\\\\",1]", 2, 100));
+        ck_assert_str_eq(shape("[\"\\\\\",1,2]", 2, 100), "MaxBatchItems");
+        /* Only a top-level array is a batch: an object's members, or an array deeper down,
+         * count as values only. */
+        ck_assert_ptr_null(shape("{\"a\":1,\"b\":2,\"c\":3,\"d\":4}", 1, 100));
+        ck_assert_ptr_null(shape("{\"params\":[1,2,3,4,5]}", 1, 100));
+        ck_assert_ptr_null(shape("[]", 1, 100));
+        ck_assert_ptr_null(shape("[ ]", 0, 100));
+        ck_assert_str_eq(shape("[1]", 0, 100), "MaxBatchItems");
+}
+END_TEST
+
+START_TEST(test_shape_values) {
+        /* Array elements and object members at every depth, the root not counted. */
+        ck_assert_ptr_null(shape("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}", 10, 3));
+        ck_assert_str_eq(shape("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\",\"params\":{}}", 10, 3),
+                         "MaxValuesPerLine");
+        ck_assert_ptr_null(shape("{\"a\":[1,[2,3],{\"b\":4}]}", 10, 7));
+        ck_assert_str_eq(shape("{\"a\":[1,[2,3],{\"b\":4,\"c\":5}]}", 10, 7), "MaxValuesPerLine");
+        ck_assert_ptr_null(shape("[[],{},[[]]]", 10, 4));
+        ck_assert_str_eq(shape("[[],{},[[[]]]]", 10, 4), "MaxValuesPerLine");
+        /* A string's content is one value however it looks. */
+        ck_assert_ptr_null(shape("{\"a\":\"{[1,2,3],{\\\"x\\\":1}}\"}", 10, 1));
+        /* Scalars, empty input and garbage: nothing to count. */
+        ck_assert_ptr_null(shape("", 0, 0));
+        ck_assert_ptr_null(shape("42", 0, 0));
+        ck_assert_ptr_null(shape("\"unterminated", 0, 0));
+}
+END_TEST
+
+/* Nesting beyond the parser's depth is refused as the parser would (a ParseError), before
+ * any entry over a limit is counted, so a depth bomb never looks like a big batch. */
+START_TEST(test_shape_depth) {
+        const char *limit = "untouched";
+        char deep[64];
+
+        memset(deep, '[', sizeof deep);
+        ck_assert_int_eq(rpc_line_check_shape(deep, 8, 8, 1000, 1000, &limit), 0);
+        ck_assert_int_eq(rpc_line_check_shape(deep, 9, 8, 1000, 1000, &limit), -EBADMSG);
+        ck_assert_int_eq(rpc_line_check_shape(deep, sizeof deep, 8, 1, 1, &limit), -EBADMSG);
+        ck_assert_str_eq(limit, "untouched");
+        /* Brackets inside strings do not nest. */
+        const char *quoted = "[\"[[[[[[[[[[[[\"]";
+        ck_assert_int_eq(rpc_line_check_shape(quoted, strlen(quoted), 2, 1000, 1000, &limit), 0);
+}
+END_TEST
+
+/* The line of the security review: a 1 MB batch of 520,000 numbers is refused at its 65th
+ * entry, in one pass over the text. */
+START_TEST(test_shape_huge_batch) {
+        size_t n = 520000;
+        char *line = malloc(2 * n + 2);
+        ck_assert_ptr_nonnull(line);
+        line[0] = '[';
+        for (size_t i = 0; i < n; i++) {
+                line[1 + 2 * i] = '1';
+                line[2 + 2 * i] = ',';
+        }
+        line[2 * n] = ']';
+        line[2 * n + 1] = '\0';
+        ck_assert_str_eq(shape(line, 64, 65536), "MaxBatchItems");
+        ck_assert_str_eq(shape(line, 1000000, 65536), "MaxValuesPerLine");
+        ck_assert_ptr_null(shape(line, 1000000, 1000000));
+        free(line);
+}
+END_TEST
+
 /* ---- batches ---- */
 
 START_TEST(test_batch_mixed) {
@@ -800,6 +892,13 @@ static Suite *rpc_suite(void) {
         tcase_add_test(tc, test_id_bad_type);
         tcase_add_test(tc, test_notification);
         tcase_add_test(tc, test_reply_error_and_notification_wire);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("shape");
+        tcase_add_test(tc, test_shape_batch_items);
+        tcase_add_test(tc, test_shape_values);
+        tcase_add_test(tc, test_shape_depth);
+        tcase_add_test(tc, test_shape_huge_batch);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("batch");

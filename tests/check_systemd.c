@@ -740,6 +740,14 @@ static int connect_as_nobody(const Harness *h, pid_t *ret_pid) {
         return fd;
 }
 
+/* The daemon closes fd within 5 s, without sending anything more. */
+static void expect_closed(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        char c;
+        ck_assert_int_eq(poll(&p, 1, 5000), 1);
+        ck_assert_int_eq(recv(fd, &c, 1, 0), 0);
+}
+
 START_TEST(test_reload_access) {
         Harness h;
         Notify nt;
@@ -757,14 +765,18 @@ START_TEST(test_reload_access) {
         harness_start_daemon(&h);
         notify_expect(&nt, 0, "READY=1", 10000);
 
+        /* Without a role: refused, and the connection is closed after that answer. */
         int fd = connect_as_nobody(&h, &pid);
         json_object *r = harness_call(&h, fd, "status", NULL);
         ck_assert_str_eq(jstr(r, "error.data.class"), "PermissionDenied");
         json_object_put(r);
+        expect_closed(fd);
+        close(fd);
 
         append_config(&h, "[Access]\nAllowUsers=65534\n");
         reload(&h, &nt);
         wait_log(&h, "Configuration reloaded.", 5000);
+        fd = connect_as_nobody(&h, &pid);
         r = harness_call(&h, fd, "status", NULL);
         ck_assert_int_eq(jint(r, "result.protocolVersion"), 1);
         json_object_put(r);
@@ -772,12 +784,14 @@ START_TEST(test_reload_access) {
         ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
         json_object_put(r);
 
-        /* Taken away again: the next request on the open connection is refused. */
+        /* Taken away again: the next request on the open connection is refused and, the peer
+         * holding no role any more, the connection is closed after it. */
         append_config(&h, "[Access]\nAllowUsers=\n");
         reload(&h, &nt);
         r = harness_call(&h, fd, "status", NULL);
         ck_assert_str_eq(jstr(r, "error.data.class"), "PermissionDenied");
         json_object_put(r);
+        expect_closed(fd);
 
         close(fd);
         ck_assert_int_eq(harness_stop_daemon(&h), 0);

@@ -493,6 +493,132 @@ START_TEST(test_notify_before_answer) {
 }
 END_TEST
 
+/* Clients as other uids: the socket and its directory open to all, as the shipped group
+ * does for members, and [Access] naming them. */
+#define UID_A 60001
+#define UID_B 60002
+
+static void open_socket_to_all(Harness *h) {
+        ck_assert_int_eq(chmod(h->dir, 0755), 0);
+        ck_assert_int_eq(chmod(h->socket_path, 0666), 0);
+}
+
+static void send_cancel(int fd, const char *id, const char *call_id, const char *context) {
+        char line[512];
+        snprintf(line, sizeof line,
+                 "{\"jsonrpc\":\"2.0\",\"id\":\"%s\",\"method\":\"cancel\",\"params\":{\"callId\":\"%s\",\"clientContext\":\"%s\"}}",
+                 id, call_id, context);
+        harness_send(fd, line);
+}
+
+/* Waits until the daemon counts n operations submitting (on the wire to Graph). */
+static void wait_submitting(Harness *h, int fd, int64_t n) {
+        int64_t got = -1;
+        for (long end = now_ms() + 5000L * harness_slowdown(); now_ms() < end; sleep_ms(20)) {
+                json_object *r = harness_call(h, fd, "status", NULL);
+                got = jint(r, "result.operations.submitting");
+                json_object_put(r);
+                if (got == n)
+                        return;
+        }
+        ck_abort_msg("%lld operations submitting, expected %lld", (long long) got, (long long) n);
+}
+
+/* The same (callId, clientContext) from two callers: each caller's repeat is recognised as its
+ * own, whatever the other did in between (the dedupe index is per caller). */
+START_TEST(test_context_per_caller) {
+        Harness h;
+        HarnessOptions o = { .standin_args = "--cancel-status running",
+                             .config_extra = "[Access]\nAllowUsers=60001 60002\n[Operations]\nCompletionTimeoutSec=300\n" };
+        harness_start(&h, &o);
+        open_socket_to_all(&h);
+        int a = harness_connect_as(&h, UID_A, 65534, NULL, 0, NULL);
+        int b = harness_connect_as(&h, UID_B, 65534, NULL, 0, NULL);
+
+        json_object *a1 = cancel_ok(&h, a, CALL_ID, "ctx-42", "running");
+        json_object *b1 = cancel_ok(&h, b, CALL_ID, "ctx-42", "running");
+        ck_assert_str_ne(jstr(a1, "id"), jstr(b1, "id"));
+        json_object *a2 = cancel_ok(&h, a, CALL_ID, "ctx-42", "running");
+        ck_assert_str_eq(jstr(a2, "id"), jstr(a1, "id"));
+        json_object *b2 = cancel_ok(&h, b, CALL_ID, "ctx-42", "running");
+        ck_assert_str_eq(jstr(b2, "id"), jstr(b1, "id"));
+        /* One operation each, one request each to Graph. */
+        json_object *r = harness_call(&h, a, "operation.list", NULL);
+        ck_assert_int_eq(json_object_array_length(jpath(r, "result.operations")), 1);
+        json_object_put(r);
+        ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 2);
+
+        json_object_put(a1);
+        json_object_put(a2);
+        json_object_put(b1);
+        json_object_put(b2);
+        close(a);
+        close(b);
+        harness_stop(&h);
+}
+END_TEST
+
+/* A and B have cancels on the wire for the same call and context when a notification arrives
+ * that names a Graph operation id the daemon does not know yet: either could be meant, so
+ * neither is touched. Once Graph has named both, a notification by id reaches exactly its
+ * operation. */
+START_TEST(test_context_notification_ambiguous) {
+        Harness h;
+        HarnessOptions o = { .standin_args = "--latency-ms 2000 --cancel-status running",
+                             .config_extra = "[Access]\nAllowUsers=60001 60002\n[Operations]\nCompletionTimeoutSec=300\n" };
+        harness_start(&h, &o);
+        open_socket_to_all(&h);
+        int a = harness_connect_as(&h, UID_A, 65534, NULL, 0, NULL);
+        int b = harness_connect_as(&h, UID_B, 65534, NULL, 0, NULL);
+        int root = harness_connect(&h);
+        const char *unknown = "e154200a-1111-4222-8333-944445555666";
+        char u[64];
+
+        send_cancel(a, "a", CALL_ID, "ctx-42");
+        wait_submitting(&h, root, 1);
+        send_cancel(b, "b", CALL_ID, "ctx-42");
+        wait_submitting(&h, root, 2);
+        url_id(unknown, u);
+        deliver_expect(&h, root,
+                       body_of(true, entry("resourceUrl", CALL_ID_UPPER, u, "deleted", NULL, "ctx-42", "completed", 200, NULL),
+                               NULL),
+                       0, 1);
+
+        /* Each caller learns Graph's own answer for its own cancel. */
+        json_object *ra = harness_read(a, 20000), *rb = harness_read(b, 20000);
+        ck_assert_msg(ra && rb, "no answer to the cancels");
+        ck_assert_str_eq(jstr(ra, "result.operation.status"), "running");
+        ck_assert_str_eq(jstr(rb, "result.operation.status"), "running");
+        const char *ga = jstr(ra, "result.operation.graphOperationId"), *gb = jstr(rb, "result.operation.graphOperationId");
+        ck_assert_ptr_nonnull(ga);
+        ck_assert_ptr_nonnull(gb);
+        ck_assert_str_ne(ga, unknown);
+        ck_assert_str_ne(gb, unknown);
+        ck_assert_str_ne(ga, gb);
+
+        /* Named by Graph's id, even with the shared context: A's, and only A's. */
+        url_id(ga, u);
+        deliver_expect(&h, root,
+                       body_of(true, entry("resourceUrl", CALL_ID_UPPER, u, "deleted", NULL, "ctx-42", "completed", 200, NULL),
+                               NULL),
+                       1, 0);
+        json_object *oa = get_op(&h, root, jstr(ra, "result.operation.id"));
+        json_object *ob = get_op(&h, root, jstr(rb, "result.operation.id"));
+        ck_assert_str_eq(jstr(oa, "result.operation.status"), "completed");
+        ck_assert_str_eq(jstr(ob, "result.operation.status"), "running");
+        ck_assert_str_eq(jstr(ob, "result.operation.graphOperationId"), gb);
+
+        json_object_put(oa);
+        json_object_put(ob);
+        json_object_put(ra);
+        json_object_put(rb);
+        close(a);
+        close(b);
+        close(root);
+        harness_stop(&h);
+}
+END_TEST
+
 START_TEST(test_notify_malformed) {
         Harness h;
         HarnessOptions o = { .standin_args = "--cancel-status running",
@@ -1557,6 +1683,8 @@ static Suite *suite(void) {
         ADD(s, test_notify_matching);
         ADD(s, test_notify_before_answer);
         ADD(s, test_notify_malformed);
+        ADD(s, test_context_per_caller);
+        ADD(s, test_context_notification_ambiguous);
         ADD(s, test_watch);
         ADD(s, test_wait_completed);
         ADD(s, test_polling);

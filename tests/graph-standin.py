@@ -10,7 +10,7 @@
 # standard library only; client assertions are verified with the openssl command (there is no
 # RSA in the standard library). docs/standin.md describes every option, endpoint and control call.
 #
-# Behaviour follows shared/reference/graph-api.md (sections 1, 2, 4 and 5): status codes, body
+# Behaviour follows Microsoft's Graph and identity platform documentation: status codes, body
 # and error shapes, header names. Where that file marks something unconfirmed the stand-in picks
 # one plausible answer and makes the alternatives reachable through the control API.
 

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <grp.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -429,6 +430,35 @@ void harness_stop(Harness *h) {
                 snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->dir);
                 (void) !system(cmd);
         }
+}
+
+/* A connection made by a child that became uid/gid with the given supplementary groups. The
+ * kernel records the connecting process's credentials (SO_PEERCRED, SO_PEERGROUPS) on the
+ * socket, so the parent, root, can then talk over it as that user. */
+int harness_connect_as(Harness *h, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, pid_t *ret_pid) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int status;
+
+        ck_assert_int_ge(fd, 0);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", h->socket_path);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (setgroups(n_groups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+                        _exit(10);
+                if (getuid() != uid || geteuid() != uid || getegid() != gid)
+                        _exit(11);
+                if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                        _exit(12);
+                _exit(0);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "client as uid %u failed: %d", (unsigned) uid,
+                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        if (ret_pid)
+                *ret_pid = pid;
+        return fd;
 }
 
 int harness_connect(Harness *h) {

@@ -91,6 +91,10 @@ void harness_kill_standin(Harness *h);
 void harness_restart_standin(Harness *h);
 
 int harness_connect(Harness *h);
+/* A connection made by a child that became uid/gid with these supplementary groups: the
+ * daemon sees that identity (SO_PEERCRED, SO_PEERGROUPS) while the test, root, talks over it.
+ * ret_pid, if not NULL, gets the child's pid (the peer pid the daemon logs). */
+int harness_connect_as(Harness *h, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, pid_t *ret_pid);
 void harness_send(int fd, const char *line);
 /* One line as JSON; NULL on EOF or after timeout_ms. */
 json_object *harness_read(int fd, int timeout_ms);

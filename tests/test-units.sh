@@ -62,6 +62,13 @@ for u in "${units[@]}"; do
                 fail "$name still contains a configure placeholder: $(grep -oE '@[A-Za-z_]+@' "$u" | sort -u | tr '\n' ' ')"
         fi
 
+        # The service's memory cap is part of what the limits promise (docs/security.md).
+        if [[ $name == *.service ]]; then
+                for key in MemoryHigh MemoryMax; do
+                        grep -qE "^$key=[0-9]+[KMG]$" "$u" || fail "$name: no $key= with a size"
+                done
+        fi
+
         while IFS= read -r exe; do
                 [[ -x $exe ]] && continue
                 stand_in=${MEDIACANCEL_BUILDDIR:+$MEDIACANCEL_BUILDDIR/${exe##*/}}

@@ -11,7 +11,7 @@
 # RSA in the standard library). docs/standin.md describes every option, endpoint and control call.
 #
 # Behaviour follows Microsoft's Graph and identity platform documentation: status codes, body
-# and error shapes, header names. Where that file marks something unconfirmed the stand-in picks
+# and error shapes, header names. Where the documentation leaves something open the stand-in picks
 # one plausible answer and makes the alternatives reachable through the control API.
 
 import argparse

@@ -172,6 +172,7 @@ static const char *get_string(json_object *o, const char *key) {
 }
 
 int parse_retry_after(const char *s, uint64_t now, uint64_t *ret_usec) {
+        const double max_sec = (double) (GRAPH_RETRY_AFTER_MAX_USEC / USEC_PER_SEC);
         char *end;
         double d;
         struct tm tm = {};
@@ -185,11 +186,13 @@ int parse_retry_after(const char *s, uint64_t now, uint64_t *ret_usec) {
                 d = strtod(s, &end);
                 while (*end == ' ')
                         end++;
-                if (errno != 0 || *end != '\0' || !isfinite(d) || d < 0 || d > 86400.0)
+                /* ERANGE is an overflow (then d is HUGE_VAL, capped below) or an underflow
+                 * (then d is about 0): both are numbers all the same. */
+                if ((errno != 0 && errno != ERANGE) || *end != '\0' || d < 0)
                         return -EINVAL;
                 /* Rounded half up; d is small and not negative, and this keeps libm out of the
                  * daemon (one library fewer to load and map). */
-                *ret_usec = (uint64_t) (d * 1e6 + 0.5);
+                *ret_usec = d >= max_sec ? GRAPH_RETRY_AFTER_MAX_USEC : (uint64_t) (d * 1e6 + 0.5);
                 return 0;
         }
         /* HTTP-date, IMF-fixdate form: "Sun, 06 Nov 1994 08:49:37 GMT". */
@@ -199,8 +202,20 @@ int parse_retry_after(const char *s, uint64_t now, uint64_t *ret_usec) {
         time_t t = timegm(&tm);
         if (t == (time_t) -1)
                 return -EINVAL;
-        uint64_t at = (uint64_t) t * UINT64_C(1000000);
-        *ret_usec = at > now ? at - now : 0;
+        /* A date before 1970 is a negative time_t, which as a uint64_t was a wait of half a
+         * million years; like any date in the past, it means now. */
+        if (t <= 0) {
+                *ret_usec = 0;
+                return 0;
+        }
+        /* Compared in seconds first: strptime() takes years far enough ahead for the product
+         * in µs to overflow. */
+        if ((uint64_t) t > now / USEC_PER_SEC + GRAPH_RETRY_AFTER_MAX_USEC / USEC_PER_SEC) {
+                *ret_usec = GRAPH_RETRY_AFTER_MAX_USEC;
+                return 0;
+        }
+        uint64_t at = (uint64_t) t * USEC_PER_SEC;
+        *ret_usec = at > now ? MIN(at - now, GRAPH_RETRY_AFTER_MAX_USEC) : 0;
         return 0;
 }
 

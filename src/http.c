@@ -210,6 +210,20 @@ int http_request_new(const char *url, const char *post, const char *content_type
         }
         if (o->ca_file)
                 SET(CURLOPT_CAINFO, o->ca_file);
+        /* libcurl takes a proxy from https_proxy=, all_proxy= and friends (and exceptions from
+         * no_proxy=) unless these are set: "" means none. A daemon holding credentials goes
+         * where its configuration says, not where its environment does. For https:// targets
+         * curl tunnels with CONNECT, so TLS to login and Graph stays end to end; an https://
+         * proxy is verified like an endpoint. */
+        SET(CURLOPT_PROXY, o->proxy ?: "");
+        SET(CURLOPT_NOPROXY, o->no_proxy ?: "");
+        if (o->proxy) {
+                SET(CURLOPT_HTTPPROXYTUNNEL, 1L);
+                SET(CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
+                SET(CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
+                if (o->ca_file)
+                        SET(CURLOPT_PROXY_CAINFO, o->ca_file);
+        }
         if (post) {
                 SET(CURLOPT_POSTFIELDS, r->post);
                 SET(CURLOPT_POSTFIELDSIZE, (long) strlen(r->post));

@@ -3,7 +3,10 @@
  * check_network.c — what the daemon's environment and its own heap must not give away, tested
  * on the real mediacanceld with the TLS stand-in: libcurl's environment variables (a proxy from
  * https_proxy= and friends, TLS key logging from SSLKEYLOGFILE=) are ignored, [Graph] Proxy=
- * routes every request through the configured proxy.
+ * routes every request through the configured proxy, and after a token fetch the access token
+ * the stand-in issued is in the daemon's memory exactly once (the live copy), read from
+ * /proc/PID/mem (the tests run as root, which may read a non-dumpable process's memory).
+ * Tokens are never printed: a failure names their length and the copies' addresses only.
  */
 #include <check.h>
 #include <errno.h>
@@ -210,6 +213,79 @@ START_TEST(test_proxy_configured) {
 }
 END_TEST
 
+/* ---- copies of the token in the daemon's memory ---- */
+
+/* Counts the occurrences of needle in the writable mappings of pid (heap, anonymous memory,
+ * stacks, libraries' data). Mappings above 1 GiB are skipped: the sanitizers' shadow memory is
+ * terabytes of mostly untouched reservation, and no buffer of the daemon's is that large. */
+static int count_in_memory(pid_t pid, const char *needle) {
+        char path[64], line[512];
+        size_t n = strlen(needle), count = 0;
+
+        snprintf(path, sizeof path, "/proc/%d/maps", (int) pid);
+        FILE *maps = fopen(path, "re");
+        ck_assert_ptr_nonnull(maps);
+        snprintf(path, sizeof path, "/proc/%d/mem", (int) pid);
+        int mem = open(path, O_RDONLY | O_CLOEXEC);
+        ck_assert_msg(mem >= 0, "cannot open %s: %s", path, strerror(errno));
+
+        while (fgets(line, sizeof line, maps)) {
+                uintptr_t lo, hi;
+                char perms[8];
+                if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s", &lo, &hi, perms) != 3 || perms[1] != 'w' ||
+                    strstr(line, "[vvar]") || hi - lo > (UINT64_C(1) << 30))
+                        continue;
+                size_t size = hi - lo;
+                char *buf = malloc(size);
+                ck_assert_ptr_nonnull(buf);
+                ssize_t got = pread(mem, buf, size, (off_t) lo);
+                for (ssize_t i = 0; got > 0 && i + (ssize_t) n <= got; i++)
+                        if (buf[i] == needle[0] && memcmp(buf + i, needle, n) == 0) {
+                                fprintf(stderr, "check_network: a copy of the %zu-byte token at %#" PRIxPTR " in %s",
+                                        n, lo + (uintptr_t) i, line);
+                                count++;
+                        }
+                free(buf);
+        }
+        close(mem);
+        fclose(maps);
+        return (int) count;
+}
+
+/* The first token the stand-in issued, once the daemon holds it. */
+static char *wait_token(Harness *h) {
+        for (int i = 0; i < 400 * harness_slowdown(); i++) {
+                int fd = harness_connect(h);
+                json_object *r = harness_call(h, fd, "status", NULL);
+                bool valid = jstr(r, "result.token.state") && strcmp(jstr(r, "result.token.state"), "valid") == 0;
+                json_object_put(r);
+                close(fd);
+                if (valid) {
+                        json_object *stats = standin_get(h, "/_standin/stats");
+                        json_object *issued = jpath(stats, "tokensIssued");
+                        ck_assert_int_eq(json_object_array_length(issued), 1);
+                        char *t = strdup(json_object_get_string(json_object_array_get_idx(issued, 0)));
+                        json_object_put(stats);
+                        return t;
+                }
+                sleep_ms(25);
+        }
+        ck_abort_msg("the daemon got no token");
+}
+
+/* A token answer passes through OpenSSL's record buffer, curl's receive buffer, the daemon's
+ * body buffer and its JSON parser: after the fetch only the token manager's copy is left. */
+START_TEST(test_token_copies_after_fetch) {
+        Harness h;
+
+        harness_start(&h, NULL);
+        char *token = wait_token(&h);
+        ck_assert_int_eq(count_in_memory(h.daemon_pid, token), 1);
+        free(token);
+        harness_stop(&h);
+}
+END_TEST
+
 static Suite *network_suite(void) {
         Suite *s = suite_create("network");
         TCase *tc = tcase_create("daemon");
@@ -217,6 +293,7 @@ static Suite *network_suite(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_environment_ignored);
         tcase_add_test(tc, test_proxy_configured);
+        tcase_add_test(tc, test_token_copies_after_fetch);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -543,6 +543,124 @@ static int config_parse_url(const ConfigItem *item, Config *c, const char *value
         return 0;
 }
 
+/* Whether host (len bytes, from a URL) is this machine: 127.0.0.0/8 as a dotted quad, [::1] or
+ * localhost. Only the literal forms: a name other than localhost would need a resolver, and
+ * the resolver's answer can change after the check. */
+static bool host_is_loopback(const char *host, size_t len) {
+        char buf[16];
+        unsigned o[4];
+        int n = 0;
+
+        if ((len == 9 && strncasecmp(host, "localhost", 9) == 0) || (len == 5 && strncmp(host, "[::1]", 5) == 0))
+                return true;
+        if (len >= sizeof buf || strspn(host, "0123456789.") < len)
+                return false;
+        memcpy(buf, host, len);
+        buf[len] = '\0';
+        /* Any 127.x.y.z is loopback, however the last three are read (a resolver may take a
+         * leading 0 as octal); a first part of "0177" is refused rather than guessed at. */
+        return sscanf(buf, "%u.%u.%u.%u%n", &o[0], &o[1], &o[2], &o[3], &n) == 4 && (size_t) n == len &&
+               o[0] == 127 && o[1] <= 255 && o[2] <= 255 && o[3] <= 255;
+}
+
+/* Proxy=: every request the daemon makes goes through this proxy, login and Graph alike, in a
+ * CONNECT tunnel, so TLS to the endpoints stays end to end. https:// anywhere; http:// only on
+ * this host: a cleartext hop over the network shows the endpoints named in CONNECT to anyone on
+ * the path, who can also answer in the proxy's place. No user information (a password does not
+ * belong in this file), no path, query or fragment (a proxy URL has none). The result has no
+ * trailing slash. */
+static int config_parse_proxy(const ConfigItem *item, Config *c, const char *value, const char *origin,
+                              char **ret_reason) {
+        static const char https[] = "https://", http[] = "http://";
+        size_t scheme_len;
+
+        (void) origin;
+
+        if (!value)
+                return set_string(FIELD(c, item, char *), NULL);
+
+        /* Checked first and without echoing the value: user information may hold a password. */
+        if (strchr(value, '@'))
+                return set_error(ret_reason, "proxy URLs with user information (user@host) are not supported");
+        if (has_control_or_space(value))
+                return set_error(ret_reason, "the URL contains whitespace or control characters");
+        if (strncasecmp(value, https, strlen(https)) == 0)
+                scheme_len = strlen(https);
+        else if (strncasecmp(value, http, strlen(http)) == 0)
+                scheme_len = strlen(http);
+        else
+                return set_error(ret_reason, "\"%s\" must be an https:// URL, or http:// to a proxy on this host",
+                                 value);
+
+        const char *host = value + scheme_len;
+        size_t len = strlen(host);
+        if (len > 0 && host[len - 1] == '/')
+                len--;
+        if (memchr(host, '/', len) || strpbrk(host, "?#"))
+                return set_error(ret_reason, "\"%s\" must not have a path, query or fragment", value);
+        /* The host, then :port. */
+        size_t host_len = len;
+        const char *colon = NULL;
+        if (host[0] == '[') {
+                const char *close = memchr(host, ']', len);
+                if (!close)
+                        return set_error(ret_reason, "\"%s\" has an invalid host", value);
+                host_len = (size_t) (close - host) + 1;
+                if (host_len < len) {
+                        if (host[host_len] != ':')
+                                return set_error(ret_reason, "\"%s\" has an invalid host", value);
+                        colon = host + host_len;
+                }
+        } else if ((colon = memchr(host, ':', len)))
+                host_len = (size_t) (colon - host);
+        if (host_len == 0 || strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:[]") <
+                                     host_len)
+                return set_error(ret_reason, "\"%s\" has an invalid host", value);
+        if (colon) {
+                const char *port = colon + 1;
+                size_t port_len = len - (size_t) (port - host);
+                unsigned long v = 0;
+                bool ok = port_len > 0 && port_len <= 5;
+                for (size_t i = 0; ok && i < port_len; i++) {
+                        ok = is_digit(port[i]);
+                        v = v * 10 + (unsigned long) (port[i] - '0');
+                }
+                if (!ok || v == 0 || v > 65535)
+                        return set_error(ret_reason, "\"%s\" has an invalid port", value);
+        }
+        if (scheme_len == strlen(http) && !host_is_loopback(host, host_len))
+                return set_error(ret_reason,
+                                 "\"%s\": an http:// proxy must be on this host (127.0.0.0/8, [::1] or "
+                                 "localhost), since the way to it is not encrypted; use an https:// URL "
+                                 "for a proxy elsewhere",
+                                 value);
+
+        char *r = strprintf("%s%.*s", scheme_len == strlen(https) ? https : http, (int) len, host);
+        if (!r)
+                return -ENOMEM;
+        char **field = FIELD(c, item, char *);
+        free(*field);
+        *field = r;
+        return 0;
+}
+
+/* NoProxy=: hosts that the daemon reaches directly although Proxy= is set, in libcurl's
+ * CURLOPT_NOPROXY syntax: names (a name also matches its subdomains), IP addresses or CIDR
+ * ranges, separated by commas or spaces, or "*" for all. Only those characters, so nothing
+ * else can reach curl. */
+static int config_parse_host_list(const ConfigItem *item, Config *c, const char *value, const char *origin,
+                                  char **ret_reason) {
+        (void) origin;
+
+        if (value && strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:[]/*, ") !=
+                             strlen(value))
+                return set_error(ret_reason,
+                                 "\"%s\" is not a list of host names, IP addresses or CIDR ranges separated by "
+                                 "commas",
+                                 value);
+        return set_string(FIELD(c, item, char *), value);
+}
+
 /* One of a fixed list of strings (item->data, NULL-terminated). */
 static int config_parse_choice(const ConfigItem *item, Config *c, const char *value, const char *origin,
                                char **ret_reason) {
@@ -696,6 +814,8 @@ static const ConfigItem config_items[] = {
         ITEM_CHOICE("Graph", "ApiVersion",    api_version,          api_versions, "v1.0"),
         ITEM_CHOICE("Graph", "CallsPath",     calls_path,           calls_paths,  CALLS_PATH_COMMUNICATIONS),
         ITEM("Graph", "CAFile",               config_parse_path,        ca_file,              0, 0, NULL),
+        ITEM("Graph", "Proxy",                config_parse_proxy,       proxy,                0, 0, NULL),
+        ITEM("Graph", "NoProxy",              config_parse_host_list,   no_proxy,             0, 0, NULL),
         ITEM("Graph", "RequestTimeoutSec",    config_parse_sec,         request_timeout_usec, SEC(1), SEC(3600), "30s"),
         ITEM("Graph", "ConnectTimeoutSec",    config_parse_sec,         connect_timeout_usec, SEC(1), SEC(3600), "10s"),
         ITEM("Graph", "AttemptTimeoutSec",    config_parse_sec,         attempt_timeout_usec, SEC(1), SEC(3600), "10s"),
@@ -797,6 +917,8 @@ Config *config_free(Config *c) {
         free(c->api_version);
         free(c->calls_path);
         free(c->ca_file);
+        free(c->proxy);
+        free(c->no_proxy);
         free(c->socket_path);
         free(c->state_directory);
         free(c->allow_users.ids);

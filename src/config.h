@@ -49,6 +49,8 @@ typedef struct Config {
         char *api_version;    /* "v1.0" or "beta" */
         char *calls_path;     /* "/communications/calls", "/app/calls", "/applications/{appId}/calls" */
         char *ca_file;
+        char *proxy;    /* NULL: none, whatever the environment says; else https://…, or http:// on loopback */
+        char *no_proxy; /* hosts reached directly despite proxy, as CURLOPT_NOPROXY; NULL: none */
         uint64_t request_timeout_usec;
         uint64_t connect_timeout_usec;
         uint64_t attempt_timeout_usec;

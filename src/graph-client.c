@@ -487,6 +487,8 @@ static void request_send(GraphRequest *r, const char *token) {
         uint64_t now = mono_now(g);
         HttpOptions o = {
                 .ca_file = g->config->ca_file,
+                .proxy = g->config->proxy,
+                .no_proxy = g->config->no_proxy,
                 .connect_timeout_usec = g->config->connect_timeout_usec,
                 .timeout_usec = MIN(g->config->attempt_timeout_usec, r->deadline > now ? r->deadline - now : 1000),
                 .stall_timeout_usec = g->config->stall_timeout_usec,

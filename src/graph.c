@@ -172,6 +172,7 @@ static const char *get_string(json_object *o, const char *key) {
 }
 
 int parse_retry_after(const char *s, uint64_t now, uint64_t *ret_usec) {
+        const double max_sec = (double) (GRAPH_RETRY_AFTER_MAX_USEC / USEC_PER_SEC);
         char *end;
         double d;
         struct tm tm = {};
@@ -185,11 +186,13 @@ int parse_retry_after(const char *s, uint64_t now, uint64_t *ret_usec) {
                 d = strtod(s, &end);
                 while (*end == ' ')
                         end++;
-                if (errno != 0 || *end != '\0' || !isfinite(d) || d < 0 || d > 86400.0)
+                /* ERANGE is an overflow (then d is HUGE_VAL, capped below) or an underflow
+                 * (then d is about 0): both are numbers all the same. */
+                if ((errno != 0 && errno != ERANGE) || *end != '\0' || d < 0)
                         return -EINVAL;
                 /* Rounded half up; d is small and not negative, and this keeps libm out of the
                  * daemon (one library fewer to load and map). */
-                *ret_usec = (uint64_t) (d * 1e6 + 0.5);
+                *ret_usec = d >= max_sec ? GRAPH_RETRY_AFTER_MAX_USEC : (uint64_t) (d * 1e6 + 0.5);
                 return 0;
         }
         /* HTTP-date, IMF-fixdate form: "Sun, 06 Nov 1994 08:49:37 GMT". */
@@ -199,8 +202,20 @@ int parse_retry_after(const char *s, uint64_t now, uint64_t *ret_usec) {
         time_t t = timegm(&tm);
         if (t == (time_t) -1)
                 return -EINVAL;
-        uint64_t at = (uint64_t) t * UINT64_C(1000000);
-        *ret_usec = at > now ? at - now : 0;
+        /* A date before 1970 is a negative time_t, which as a uint64_t was a wait of half a
+         * million years; like any date in the past, it means now. */
+        if (t <= 0) {
+                *ret_usec = 0;
+                return 0;
+        }
+        /* Compared in seconds first: strptime() takes years far enough ahead for the product
+         * in µs to overflow. */
+        if ((uint64_t) t > now / USEC_PER_SEC + GRAPH_RETRY_AFTER_MAX_USEC / USEC_PER_SEC) {
+                *ret_usec = GRAPH_RETRY_AFTER_MAX_USEC;
+                return 0;
+        }
+        uint64_t at = (uint64_t) t * USEC_PER_SEC;
+        *ret_usec = at > now ? MIN(at - now, GRAPH_RETRY_AFTER_MAX_USEC) : 0;
         return 0;
 }
 
@@ -420,22 +435,14 @@ uint64_t backoff_delay_usec(unsigned attempt, uint64_t base, uint64_t max, uint6
         return rnd % (cap + 1);
 }
 
-static int parse_seconds_member(json_object *j, const char *key, uint64_t *ret) {
-        json_object *v;
+/* expires_in and refresh_in: a number, or a string holding one (both forms are in the wild). */
+static int parse_seconds_text(const char *s, uint64_t *ret) {
+        char *end;
         double d;
 
-        if (!json_object_object_get_ex(j, key, &v))
-                return -ENOENT;
-        if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
-                d = json_object_get_double(v);
-        else if (json_object_is_type(v, json_type_string)) {
-                char *end;
-                const char *s = json_object_get_string(v);
-                errno = 0;
-                d = strtod(s, &end);
-                if (errno != 0 || end == s || *end != '\0')
-                        return -EINVAL;
-        } else
+        errno = 0;
+        d = strtod(s, &end);
+        if (errno != 0 || end == s || *end != '\0')
                 return -EINVAL;
         if (!isfinite(d) || d <= 0 || d > 366.0 * 86400)
                 return -ERANGE;
@@ -460,48 +467,156 @@ static int split_description(const char *d, char **ret_aadsts, char **ret_first_
         return 0;
 }
 
-int token_answer_parse(long status, const char *body, size_t len, TokenAnswer *ret) {
-        _cleanup_json_ json_object *j = parse_json_object(body, len);
-        TokenAnswer a = {};
-        const char *s;
+/* What a token answer holds, pointing into the caller's copy of the body (decoded in place). A
+ * member that is there twice counts as its last occurrence, as with json-c. */
+typedef struct TokenFields {
+        const char *access_token, *token_type, *error, *error_description;
+        int expires_in_r; /* -ENOENT absent, -EINVAL unreadable, 0 read */
+        uint64_t expires_in;
+        int refresh_in_r;
+        uint64_t refresh_in;
+        bool has_error_code;
+        int error_code; /* the first of error_codes */
+} TokenFields;
 
-        if (status == 200 && j && (s = get_string(j, "access_token")) && *s) {
-                const char *type = get_string(j, "token_type");
-                if (type && !strcaseeq(type, "Bearer"))
-                        goto malformed;
-                if (parse_seconds_member(j, "expires_in", &a.expires_in_usec) < 0)
-                        goto malformed;
-                (void) parse_seconds_member(j, "refresh_in", &a.refresh_in_usec);
-                a.access_token = strdup(s);
-                if (!a.access_token)
-                        return -ENOMEM;
-                /* json-c keeps the token in the parsed tree; wipe it there too. */
-                explicit_bzero((char *) s, strlen(s));
-                *ret = a;
+/* A number or a string holding one, as seconds. */
+static int seconds_member(JsonReader *c, int *ret_r, uint64_t *ret) {
+        const char *start, *v;
+        char num[64];
+        int r;
+
+        json_skip_ws(c);
+        *ret_r = -EINVAL;
+        if (c->p < c->end && *c->p == '"') {
+                if ((r = json_read_string(c, true, &v)) < 0)
+                        return r;
+                *ret_r = parse_seconds_text(v, ret);
                 return 0;
         }
+        if (c->p >= c->end || (*c->p != '-' && (*c->p < '0' || *c->p > '9')))
+                return json_skip_value(c, 1);
+        start = c->p;
+        if ((r = json_skip_value(c, 1)) < 0)
+                return r;
+        if ((size_t) (c->p - start) < sizeof num) {
+                memcpy(num, start, (size_t) (c->p - start));
+                num[c->p - start] = '\0';
+                *ret_r = parse_seconds_text(num, ret);
+        }
+        return 0;
+}
 
-        if (j && (s = get_string(j, "error"))) {
-                if (!(a.error = strdup(s)))
+/* error_codes: [7000215, …]; only the first counts. */
+static int error_codes_member(JsonReader *c, TokenFields *f) {
+        int r;
+
+        json_skip_ws(c);
+        if (c->p >= c->end || *c->p != '[')
+                return json_skip_value(c, 1);
+        c->p++;
+        f->has_error_code = false;
+        if (json_take(c, ']'))
+                return 0;
+        for (bool first = true;; first = false) {
+                json_skip_ws(c);
+                if (first && c->p < c->end && (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))) {
+                        if ((r = json_read_number_as_int(c, &f->error_code)) < 0)
+                                return r;
+                        f->has_error_code = true;
+                } else if ((r = json_skip_value(c, 2)) < 0)
+                        return r;
+                if (json_take(c, ']'))
+                        return 0;
+                if (!json_take(c, ','))
+                        return -EBADMSG;
+        }
+}
+
+static int token_member(JsonReader *c, const char *key, void *userdata) {
+        TokenFields *f = userdata;
+        const char **field;
+
+        if (streq(key, "expires_in"))
+                return seconds_member(c, &f->expires_in_r, &f->expires_in);
+        if (streq(key, "refresh_in"))
+                return seconds_member(c, &f->refresh_in_r, &f->refresh_in);
+        if (streq(key, "error_codes"))
+                return error_codes_member(c, f);
+        if (streq(key, "access_token"))
+                field = &f->access_token;
+        else if (streq(key, "token_type"))
+                field = &f->token_type;
+        else if (streq(key, "error"))
+                field = &f->error;
+        else if (streq(key, "error_description"))
+                field = &f->error_description;
+        else
+                return json_skip_value(c, 1);
+        return read_string_member(c, field);
+}
+
+/* The answer is read in place in a copy of its own, which is wiped before it is freed, so that
+ * the access token leaves with exactly one copy (the TokenAnswer's). json-c would have left
+ * copies behind: in its tokener's buffer, reused and never cleared, and in the smaller buffers
+ * that one outgrew on the way to a whole token. */
+static int token_fields_parse(char *copy, size_t len, TokenFields *ret) {
+        TokenFields f = { .expires_in_r = -ENOENT, .refresh_in_r = -ENOENT };
+        JsonReader c;
+        int r;
+
+        if (!utf8_is_valid(copy, len, NULL))
+                return -EBADMSG;
+        json_reader_init(&c, copy, len, 64);
+        json_skip_ws(&c);
+        if (c.p >= c.end || *c.p != '{')
+                return -EBADMSG;
+        r = json_read_object(&c, token_member, &f);
+        if (r < 0)
+                return r;
+        *ret = f;
+        return 0;
+}
+
+int token_answer_parse(long status, const char *body, size_t len, TokenAnswer *ret) {
+        TokenAnswer a = {};
+        TokenFields f = {};
+        char *copy = NULL;
+        bool parsed = false;
+
+        if (body && len > 0) {
+                copy = malloc(len);
+                if (!copy)
+                        return -ENOMEM;
+                memcpy(copy, body, len);
+                parsed = token_fields_parse(copy, len, &f) >= 0;
+        }
+
+        if (status == 200 && parsed && !isempty(f.access_token)) {
+                if (f.token_type && !strcaseeq(f.token_type, "Bearer"))
+                        goto malformed;
+                if (f.expires_in_r < 0)
+                        goto malformed;
+                a.expires_in_usec = f.expires_in;
+                a.refresh_in_usec = f.refresh_in_r >= 0 ? f.refresh_in : 0;
+                a.access_token = strdup(f.access_token);
+                if (!a.access_token)
                         goto oom;
-                const char *d = get_string(j, "error_description");
-                if (d && split_description(d, &a.aadsts, &a.description) < 0)
+                goto done;
+        }
+
+        if (parsed && f.error) {
+                if (!(a.error = strdup(f.error)))
                         goto oom;
-                if (!a.aadsts) {
-                        json_object *codes, *c0;
-                        if (json_object_object_get_ex(j, "error_codes", &codes) &&
-                            json_object_is_type(codes, json_type_array) &&
-                            (c0 = json_object_array_get_idx(codes, 0)) &&
-                            asprintf(&a.aadsts, "AADSTS%d", json_object_get_int(c0)) < 0) {
-                                a.aadsts = NULL;
-                                goto oom;
-                        }
+                if (f.error_description && split_description(f.error_description, &a.aadsts, &a.description) < 0)
+                        goto oom;
+                if (!a.aadsts && f.has_error_code && asprintf(&a.aadsts, "AADSTS%d", f.error_code) < 0) {
+                        a.aadsts = NULL;
+                        goto oom;
                 }
                 /* Only the platform's own transient answers and server errors are worth retrying
                  * without someone fixing the configuration. */
-                a.permanent = !(streq(s, "temporarily_unavailable") || status >= 500 || status == 429);
-                *ret = a;
-                return 0;
+                a.permanent = !(streq(f.error, "temporarily_unavailable") || status >= 500 || status == 429);
+                goto done;
         }
 
 malformed:
@@ -512,10 +627,17 @@ malformed:
                 goto oom;
         }
         a.permanent = false;
+done:
+        if (copy)
+                explicit_bzero(copy, len);
+        free(copy);
         *ret = a;
         return 0;
 
 oom:
+        if (copy)
+                explicit_bzero(copy, len);
+        free(copy);
         token_answer_done(&a);
         return -ENOMEM;
 }

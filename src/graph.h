@@ -62,7 +62,14 @@ int graph_answer_parse(long http_status, const char *location, const char *reque
                        uint64_t now_usec, GraphAnswer *ret);
 void graph_answer_done(GraphAnswer *a);
 
-/* Retry-After: seconds ("120", fractional "2.128") or an HTTP-date. */
+/* The longest wait one Retry-After can impose, in either form: Graph's own SDKs cap a single
+ * retry delay at 180 s. A server (or whatever sits in the way) that asks for more would
+ * otherwise hold every cancel of the daemon for as long as it likes: a date in the year 9999
+ * meant a hold of 2.9 million days, every cancel failing with Throttled until a restart. */
+#define GRAPH_RETRY_AFTER_MAX_USEC (180 * USEC_PER_SEC)
+
+/* Retry-After: seconds ("120", fractional "2.128") or an HTTP-date, as a wait from now_usec
+ * (CLOCK_REALTIME), capped at GRAPH_RETRY_AFTER_MAX_USEC; a date in the past is 0. */
 int parse_retry_after(const char *s, uint64_t now_usec, uint64_t *ret_usec);
 
 /* Which answers are worth another attempt: 429, 500, 502, 503, 504. */

@@ -3,6 +3,7 @@
  * http.c — see http.h.
  */
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 
 #include "http.h"
@@ -20,7 +21,34 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata) {
                 return 0;
         if (buffer_append(&r->body, p, len) < 0)
                 return 0;
+        /* p is curl's receive buffer, which a pooled handle keeps from one transfer to the next:
+         * without this a token answer stayed there, whole, until a later answer overwrote it.
+         * curl is done with these bytes once they are delivered. */
+        explicit_bzero(p, len);
         return len;
+}
+
+/* OpenSSL keeps each record it decrypted in its read buffer until the next one overwrites it:
+ * a token answer stayed there whole for as long as the connection lived. From 3.0 it can wipe
+ * the plaintext as soon as it is handed over (SSL_OP_CLEANSE_PLAINTEXT). curl creates the
+ * SSL_CTX of each connection and shows it here. */
+static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userdata) {
+        (void) easy;
+        (void) userdata;
+        SSL_CTX_set_options(ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+        return CURLE_OK;
+}
+
+/* Whether curl's TLS backend is the OpenSSL 3 this daemon links: only then is what curl hands
+ * on_ssl_ctx() an OpenSSL SSL_CTX. */
+static bool tls_backend_is_openssl3(void) {
+        static int cached = -1;
+
+        if (cached < 0) {
+                const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+                cached = v && v->ssl_version && strncmp(v->ssl_version, "OpenSSL/3.", 10) == 0;
+        }
+        return cached;
 }
 
 static int header_value(const char *line, size_t len, const char *name, char **ret) {
@@ -210,6 +238,22 @@ int http_request_new(const char *url, const char *post, const char *content_type
         }
         if (o->ca_file)
                 SET(CURLOPT_CAINFO, o->ca_file);
+        if (tls_backend_is_openssl3())
+                SET(CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+        /* libcurl takes a proxy from https_proxy=, all_proxy= and friends (and exceptions from
+         * no_proxy=) unless these are set: "" means none. A daemon holding credentials goes
+         * where its configuration says, not where its environment does. For https:// targets
+         * curl tunnels with CONNECT, so TLS to login and Graph stays end to end; an https://
+         * proxy is verified like an endpoint. */
+        SET(CURLOPT_PROXY, o->proxy ?: "");
+        SET(CURLOPT_NOPROXY, o->no_proxy ?: "");
+        if (o->proxy) {
+                SET(CURLOPT_HTTPPROXYTUNNEL, 1L);
+                SET(CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
+                SET(CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
+                if (o->ca_file)
+                        SET(CURLOPT_PROXY_CAINFO, o->ca_file);
+        }
         if (post) {
                 SET(CURLOPT_POSTFIELDS, r->post);
                 SET(CURLOPT_POSTFIELDSIZE, (long) strlen(r->post));

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * http.h — one HTTPS request on the shared curl multi handle: the options every request to
- * login or Graph must carry (TLS verification on, https only, timeouts, HTTP/2), capture of the
+ * login or Graph must carry (TLS verification on, https only, timeouts, HTTP/2, the proxy or none
+ * whatever the environment says), capture of the
  * status, the headers the daemon cares about and a size-capped body. Request bodies and
  * Authorization headers may hold secrets and are wiped when they are freed. Nothing is set up
  * twice: easy handles come from the glue's pool, and the header lines that are the same for
@@ -19,6 +20,8 @@
 
 typedef struct HttpOptions {
         const char *ca_file;           /* extra trust anchor, NULL for the system store only */
+        const char *proxy;             /* Proxy=; NULL: none, and the environment is not asked */
+        const char *no_proxy;          /* NoProxy=; NULL: none, and the environment is not asked */
         uint64_t connect_timeout_usec; /* TCP + TLS handshake */
         uint64_t timeout_usec;         /* the whole attempt */
         uint64_t stall_timeout_usec;   /* abort when under 1 byte/s for this long; 0: never */

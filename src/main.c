@@ -94,6 +94,20 @@ static void harden_process(void) {
                 log_warning_errno(errno, "Cannot disable core dumps: %m");
 }
 
+/* libcurl's OpenSSL backend opens $SSLKEYLOGFILE in curl_global_init() and appends every
+ * connection's TLS secrets to it (a file it creates with the umask's mode, readable by others
+ * with the usual 022): whoever has it and a capture of the traffic reads the client secret and
+ * every token. No setting of the daemon turns key logging on; the variable goes before curl can
+ * see it. */
+static void ignore_key_log(void) {
+        if (!getenv("SSLKEYLOGFILE"))
+                return;
+        if (unsetenv("SSLKEYLOGFILE") < 0)
+                log_warning_errno(errno, "Cannot remove SSLKEYLOGFILE from the environment: %m");
+        else
+                log_info("Ignoring SSLKEYLOGFILE: the daemon never logs TLS secrets.");
+}
+
 /* STATUS= goes out when it says something new (and always right after READY=1): an idle
  * daemon should not wake the service manager every few seconds, and a supervisor that reads
  * its notify socket slowly should not see it fill up with copies. */
@@ -164,6 +178,7 @@ int main(int argc, char *argv[]) {
         log_open();
 
         harden_process();
+        ignore_key_log();
 
         r = config_load(arg_config, &config, &error);
         if (r < 0) {

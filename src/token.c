@@ -315,6 +315,8 @@ static void token_fetch_start(TokenManager *t) {
         }
         HttpOptions o = {
                 .ca_file = t->config->ca_file,
+                .proxy = t->config->proxy,
+                .no_proxy = t->config->no_proxy,
                 .connect_timeout_usec = t->config->connect_timeout_usec,
                 .timeout_usec = TOKEN_FETCH_TIMEOUT_USEC,
                 .stall_timeout_usec = t->config->stall_timeout_usec,

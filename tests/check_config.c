@@ -484,6 +484,98 @@ START_TEST(test_error_https) {
 }
 END_TEST
 
+/* Proxy=: https:// anywhere, http:// only on loopback, the edges of 127.0.0.0/8 included. */
+static void assert_proxy(const char *value, const char *stored) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL, *text = xprintf("[Graph]\nProxy=%s\n", value);
+
+        ck_assert_msg(parse(text, &c, &err) == 0, "Proxy=%s refused: %s", value, strempty(err));
+        ck_assert_str_eq(c->proxy, stored);
+}
+
+START_TEST(test_proxy) {
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+
+                ck_assert_int_eq(parse("", &c, &err), 0);
+                ck_assert_ptr_null(c->proxy);
+                ck_assert_ptr_null(c->no_proxy);
+        }
+        assert_proxy("https://proxy.example.com:3128", "https://proxy.example.com:3128");
+        assert_proxy("HTTPS://proxy.example.com/", "https://proxy.example.com");
+        assert_proxy("https://[2001:db8::1]:443", "https://[2001:db8::1]:443");
+        assert_proxy("https://10.0.0.5", "https://10.0.0.5");
+        assert_proxy("http://127.0.0.1:3128", "http://127.0.0.1:3128");
+        assert_proxy("http://127.0.0.0:1", "http://127.0.0.0:1");
+        assert_proxy("http://127.255.255.255:65535", "http://127.255.255.255:65535");
+        assert_proxy("HTTP://LocalHost:8080/", "http://LocalHost:8080");
+        assert_proxy("http://[::1]:3128", "http://[::1]:3128");
+        assert_proxy("http://localhost", "http://localhost");
+
+        static const char *const not_local[] = { "http://128.0.0.1:3128", "http://126.255.255.255",
+                                                 "http://10.0.0.5:3128", "http://127.0.0.256",
+                                                 "http://127.0.0.1.",    "http://127.1",
+                                                 "http://0177.0.0.1",    "http://localhost.example.com",
+                                                 "http://[::2]:3128",    "http://proxy.corp" };
+        for (size_t i = 0; i < ELEMENTSOF(not_local); i++) {
+                _cleanup_free_ char *text = xprintf("[Graph]\nProxy=%s\n", not_local[i]);
+                _cleanup_free_ char *want = xprintf(FILENAME ":2: Invalid value for Proxy=: \"%s\": an http:// proxy "
+                                                    "must be on this host (127.0.0.0/8, [::1] or localhost), since "
+                                                    "the way to it is not encrypted; use an https:// URL for a "
+                                                    "proxy elsewhere.",
+                                                    not_local[i]);
+                assert_parse_error(text, want);
+        }
+        assert_parse_error("[Graph]\nProxy=socks5://127.0.0.1:1080\n",
+                           FILENAME ":2: Invalid value for Proxy=: \"socks5://127.0.0.1:1080\" must be an https:// "
+                           "URL, or http:// to a proxy on this host.");
+        assert_parse_error("[Graph]\nProxy=127.0.0.1:3128\n",
+                           FILENAME ":2: Invalid value for Proxy=: \"127.0.0.1:3128\" must be an https:// URL, or "
+                           "http:// to a proxy on this host.");
+        /* A password is never quoted back. */
+        assert_parse_error("[Graph]\nProxy=https://user:hunter2@proxy.example.com\n",
+                           FILENAME ":2: Invalid value for Proxy=: proxy URLs with user information (user@host) are "
+                           "not supported.");
+        assert_parse_error("[Graph]\nProxy=https://proxy.example.com/path\n",
+                           FILENAME ":2: Invalid value for Proxy=: \"https://proxy.example.com/path\" must not have a "
+                           "path, query or fragment.");
+        assert_parse_error("[Graph]\nProxy=https://proxy.example.com?x\n",
+                           FILENAME ":2: Invalid value for Proxy=: \"https://proxy.example.com?x\" must not have a "
+                           "path, query or fragment.");
+        assert_parse_error("[Graph]\nProxy=https://proxy.example.com:65536\n",
+                           FILENAME ":2: Invalid value for Proxy=: \"https://proxy.example.com:65536\" has an invalid "
+                           "port.");
+        assert_parse_error("[Graph]\nProxy=https://proxy.example.com:0\n",
+                           FILENAME ":2: Invalid value for Proxy=: \"https://proxy.example.com:0\" has an invalid "
+                           "port.");
+        assert_parse_error("[Graph]\nProxy=https://:3128\n",
+                           FILENAME ":2: Invalid value for Proxy=: \"https://:3128\" has an invalid host.");
+        assert_parse_error("[Graph]\nProxy=https://\n",
+                           FILENAME ":2: Invalid value for Proxy=: \"https://\" has an invalid host.");
+        assert_parse_error("[Graph]\nProxy=https://pro\x01xy\n",
+                           FILENAME ":2: Invalid value for Proxy=: the URL contains whitespace or control characters.");
+
+        /* NoProxy=: curl's host list; an empty value resets both to none. */
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+
+                ck_assert_int_eq(parse("[Graph]\nProxy=http://127.0.0.1:3128\n"
+                                       "NoProxy=localhost, .example.com,10.0.0.0/8,[::1]\n", &c, &err), 0);
+                ck_assert_str_eq(c->no_proxy, "localhost, .example.com,10.0.0.0/8,[::1]");
+                static const char reset[] = "[Graph]\nProxy=\nNoProxy=\n";
+                ck_assert_int_eq(config_parse_text(c, FILENAME, reset, strlen(reset), &err), 0);
+                ck_assert_ptr_null(c->proxy);
+                ck_assert_ptr_null(c->no_proxy);
+        }
+        assert_parse_ok("[Graph]\nNoProxy=*\n");
+        assert_parse_error("[Graph]\nNoProxy=a;b\n",
+                           FILENAME ":2: Invalid value for NoProxy=: \"a;b\" is not a list of host names, IP "
+                           "addresses or CIDR ranges separated by commas.");
+}
+END_TEST
+
 START_TEST(test_error_inline_secret) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_free_ char *err = NULL;
@@ -937,6 +1029,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_error_bad_timespan);
         tcase_add_test(tc, test_error_out_of_range);
         tcase_add_test(tc, test_error_https);
+        tcase_add_test(tc, test_proxy);
         tcase_add_test(tc, test_error_inline_secret);
         tcase_add_test(tc, test_error_choices);
         tcase_add_test(tc, test_error_names_and_paths);

@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -789,6 +790,45 @@ START_TEST(test_retry_after_http_date) {
 }
 END_TEST
 
+/* A Retry-After date far ahead holds the daemon for GRAPH_RETRY_AFTER_MAX_USEC (180 s) at
+ * most, and one before 1970 not at all: both held every cancel until a restart before (the
+ * year 9999 for 2.9 million days, 1900 through a negative time_t for 584,000 years). */
+START_TEST(test_retry_after_http_date_capped) {
+        Harness h;
+
+        harness_start(&h, &(HarnessOptions) { .config_extra = "[Graph]\nRequestTimeoutSec=3s\n" });
+        int fd = harness_connect(&h);
+
+        /* 1900: a date in the past, so the retry follows after the usual backoff. */
+        set_faults(&h, "{\"rules\":[{\"kind\":\"cancel\",\"status\":429,"
+                       "\"retryAfter\":\"Mon, 01 Jan 1900 00:00:00 GMT\",\"count\":1}]}");
+        json_object *r = harness_call(&h, fd, "cancel", "{\"callId\":\"date-1900\"}");
+        ck_assert_msg(jstr(r, "result.operation.status") && strcmp(jstr(r, "result.operation.status"), "completed") == 0,
+                      "cancel after a 1900 Retry-After: %s", json_object_to_json_string(r));
+        json_object_put(r);
+        r = daemon_status(&h);
+        ck_assert_int_eq(jint(r, "result.graph.holdMs"), 0);
+        json_object_put(r);
+
+        /* 9999: a hold of at most 180 s, reported as such to the caller and in status. */
+        set_faults(&h, "{\"rules\":[{\"kind\":\"cancel\",\"status\":429,"
+                       "\"retryAfter\":\"Fri, 31 Dec 9999 23:59:59 GMT\",\"count\":1}]}");
+        r = harness_call(&h, fd, "cancel", "{\"callId\":\"date-9999\"}");
+        ck_assert_str_eq(jstr(r, "error.data.class"), "Throttled");
+        int64_t after = jint(r, "error.data.retryAfterMs");
+        ck_assert_msg(after > 170000 && after <= 180000, "retryAfterMs %" PRId64, after);
+        json_object_put(r);
+        r = daemon_status(&h);
+        int64_t hold = jint(r, "result.graph.holdMs");
+        ck_assert_msg(hold > 170000 && hold <= 180000, "holdMs %" PRId64, hold);
+        json_object_put(r);
+        /* 429 and its retry for 1900; the one 429 for 9999, whose hold outlasts the deadline. */
+        ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 3);
+        close(fd);
+        harness_stop(&h);
+}
+END_TEST
+
 /* Waits until the stand-in has recorded n cancels for call (a stalled one is recorded only
  * when its stall ends) and returns their arrival times. */
 static void wait_cancel_arrivals(Harness *h, const char *call, int n, double *ret) {
@@ -1128,6 +1168,7 @@ static Suite *suite(void) {
         add(s, "throttled_until_deadline", test_throttled_until_deadline, 120);
         add(s, "queue_bound_during_hold", test_queue_bound_during_hold, 120);
         add(s, "retry_after_http_date", test_retry_after_http_date, 120);
+        add(s, "retry_after_http_date_capped", test_retry_after_http_date_capped, 60);
         add(s, "stall_attempt_timeout", test_stall_attempt_timeout, 120);
         add(s, "stall_low_speed", test_stall_low_speed, 120);
         add(s, "standin_restart", test_standin_restart, 120);

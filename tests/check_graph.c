@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -477,8 +478,20 @@ START_TEST(test_parse_retry_after) {
         ck_assert_uint_eq(v, 0);
         ck_assert_int_eq(parse_retry_after(" 5 ", 0, &v), 0);
         ck_assert_uint_eq(v, SEC(5));
-        ck_assert_int_eq(parse_retry_after("86400", 0, &v), 0);
-        ck_assert_uint_eq(v, SEC(86400));
+        ck_assert_int_eq(parse_retry_after("180", 0, &v), 0);
+        ck_assert_uint_eq(v, GRAPH_RETRY_AFTER_MAX_USEC);
+        ck_assert_uint_eq(GRAPH_RETRY_AFTER_MAX_USEC, SEC(180));
+        /* Longer waits are capped, not refused: the server does want a pause. */
+        static const char *const long_waits[] = { "180.0000001", "181", "86400", "86401", "1e999", "0x1p99999" };
+        for (size_t i = 0; i < ELEMENTSOF(long_waits); i++) {
+                v = 0;
+                ck_assert_msg(parse_retry_after(long_waits[i], 0, &v) == 0, "refused \"%s\"", long_waits[i]);
+                ck_assert_msg(v == GRAPH_RETRY_AFTER_MAX_USEC, "\"%s\" is %" PRIu64 " µs", long_waits[i], v);
+        }
+        ck_assert_int_eq(parse_retry_after("179.9999999", 0, &v), 0);
+        ck_assert_uint_eq(v, SEC(180)); /* rounds to the cap */
+        ck_assert_int_eq(parse_retry_after("179.999", 0, &v), 0);
+        ck_assert_uint_eq(v, SEC(180) - 1000);
 
         ck_assert_int_eq(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", SEC(date - 30), &v), 0);
         ck_assert_uint_eq(v, SEC(30));
@@ -487,8 +500,30 @@ START_TEST(test_parse_retry_after) {
         /* A date in the past means "now". */
         ck_assert_int_eq(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", SEC(date + 10), &v), 0);
         ck_assert_uint_eq(v, 0);
+        /* A date further ahead than the cap is the cap, in any year strptime() takes (a hold of
+         * 2.9 million days for the year 9999 before), at the edge to the second. */
+        ck_assert_int_eq(parse_retry_after("Sun, 06 Nov 1994 08:52:37 GMT", SEC(date), &v), 0);
+        ck_assert_uint_eq(v, SEC(180));
+        ck_assert_int_eq(parse_retry_after("Sun, 06 Nov 1994 08:52:38 GMT", SEC(date), &v), 0);
+        ck_assert_uint_eq(v, SEC(180));
+        ck_assert_int_eq(parse_retry_after("Sun, 06 Nov 1994 08:52:36 GMT", SEC(date), &v), 0);
+        ck_assert_uint_eq(v, SEC(179));
+        ck_assert_int_eq(parse_retry_after("Sun, 06 Nov 1994 08:52:37 GMT", SEC(date) + 1, &v), 0);
+        ck_assert_uint_eq(v, SEC(180) - 1);
+        ck_assert_int_eq(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", SEC(date), &v), 0);
+        ck_assert_uint_eq(v, GRAPH_RETRY_AFTER_MAX_USEC);
+        ck_assert_int_eq(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", SEC(1700000000), &v), 0);
+        ck_assert_uint_eq(v, GRAPH_RETRY_AFTER_MAX_USEC);
+        /* Before 1970 (a negative time_t, which wrapped to a wait of 584,000 years): now. */
+        static const char *const past[] = { "Sun, 06 Nov 1960 08:49:37 GMT", "Mon, 01 Jan 1900 00:00:00 GMT",
+                                            "Thu, 01 Jan 1970 00:00:00 GMT", "Thu, 01 Jan 1970 00:00:01 GMT" };
+        for (size_t i = 0; i < ELEMENTSOF(past); i++) {
+                v = 4242;
+                ck_assert_msg(parse_retry_after(past[i], SEC(date), &v) == 0, "refused \"%s\"", past[i]);
+                ck_assert_msg(v == 0, "\"%s\" is %" PRIu64 " µs", past[i], v);
+        }
 
-        static const char *const bad[] = { "soon", "", " ", "-5", "-0", "12abc", "1 2", "86401", "+5",
+        static const char *const bad[] = { "soon", "", " ", "-5", "-0", "12abc", "1 2", "+5",
                                            "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 GMT x",
                                            "Sunday, 06-Nov-94 08:49:37 GMT" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {

@@ -5,7 +5,7 @@
  * record's JSON text, as store_load() hands it over once the line's CRC matched, parsed in
  * place by record_parse() from a buffer of exactly its size (so ASan sees any read past it).
  * An accepted record is restored into a fresh operation table; an operation that results is
- * written back as a full and as a change record with record_write(), read again, restored
+ * written back as a full and as a change record with operation_write_record(), read again, restored
  * again (the update path), and serialised as clients see it.
  *
  * Invariants checked beyond "no sanitizer report":
@@ -109,7 +109,7 @@ static void check_written(OperationTable *t, Operation *op, bool full) {
         char *copy;
         int r;
 
-        fuzz_assert(record_write(op, full, &b) == 0);
+        fuzz_assert(operation_write_record(op, full, &b) == 0);
         json_object_put(fuzz_parse_reply_line(b.data, b.size));
 
         copy = malloc(b.size);

@@ -20,6 +20,7 @@
 #include "operation.h"
 #include "record.h"
 #include "store.h"
+#include "json-util.h"
 
 #define OP_ID "0fe0623f-d0ee-4a1a-9b8f-9d9b1b9c1e2a"
 #define OP_ID2 "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -110,10 +111,10 @@ static void op_set(char **field, const char *value) {
         *field = xstrdup(value);
 }
 
-/* record_write() into b (emptied first). */
+/* operation_write_record() into b (emptied first). */
 static void write_record(const Operation *op, bool full, Buffer *b) {
         buffer_done(b);
-        ck_assert_int_eq(record_write(op, full, b), 0);
+        ck_assert_int_eq(operation_write_record(op, full, b), 0);
         ck_assert_ptr_nonnull(b->data);
         ck_assert_uint_eq(strlen(b->data), b->size);
 }
@@ -1211,7 +1212,7 @@ START_TEST(test_restore_written_records) {
         Buffer b = {};
         OperationRecord rec;
 
-        /* What record_write() makes of an operation restores to the same operation. */
+        /* What operation_write_record() makes of an operation restores to the same operation. */
         ck_assert_int_eq(operation_table_new(1000, RETENTION, &t), 0);
         op_init(&src, OP_ID);
         op_set(&src.client_context, "ctx " NASTY);

@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "rpc.h"
 #include "validate.h"
+#include "json-util.h"
 
 /* ---- helpers ---- */
 

@@ -39,7 +39,8 @@
 
 #include <json-c/json.h>
 
-#include "../macro.h"
+#include "macro.h"
+#include "json-util.h"
 
 #define PROGRAM_NAME "mediacancelctl"
 #define PROGRAM_VERSION "0.1.0"

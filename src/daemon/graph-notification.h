@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * notify.h — reading Graph's commsNotifications as the bot received them on its callback and
+ * graph-notification.h — reading Graph's commsNotifications as the bot received them on its callback and
  * forwarded them (method notifications.deliver). Pure: a JSON body in, a list of typed entries
  * out, or the first bad entry named. Nothing is applied here, so a malformed body changes
  * nothing.

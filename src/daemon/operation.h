@@ -105,6 +105,10 @@ Operation *operation_table_first(OperationTable *t);
  * -ENOENT for a change record whose operation is not in the table. */
 int operation_table_restore(OperationTable *t, const OperationRecord *rec, Operation **ret);
 
+/* Appends op as a full journal record (full=true) or a change record to b, without the
+ * journal's CRC framing (record.h). */
+int operation_write_record(const Operation *op, bool full, Buffer *b);
+
 /* Creates a queued operation. -ENOBUFS when MaxOperations are stored and none is final. */
 int operation_table_add(OperationTable *t, const char *call_id, const char *client_context, int all, uid_t uid,
                         Operation **ret);

@@ -14,6 +14,7 @@
 #include "json-read.h"
 #include "json-text.h"
 #include "validate.h"
+#include "json-util.h"
 
 GraphOpStatus graph_op_status_from_string(const char *s) {
         if (!s)

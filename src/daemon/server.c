@@ -25,6 +25,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "util.h"
+#include "json-util.h"
 
 #define READ_CHUNK 65536
 

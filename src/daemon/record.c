@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * record.c — see record.h. The reader accepts any JSON object (RFC 8259) at the top and in
+ * record.c — see record.h. Writing a record is the operation's own job
+ * (operation_write_record() in operation.c); this file reads them. The reader accepts any JSON object (RFC 8259) at the top and in
  * the members it skips, so that a record from an earlier version, or one edited by hand with
  * care, still loads; what it refuses is what the journal's CRC would never let through
  * anyway, and fuzz/fuzz-record.c keeps it honest against everything else.
@@ -11,44 +12,11 @@
 #include "errors.h"
 #include "json-read.h"
 #include "json-text.h"
-#include "operation.h"
 #include "record.h"
 #include "validate.h"
 
 /* How deep members the reader does not know may nest. */
 #define RECORD_DEPTH_MAX 32
-
-/* ---- writing -------------------------------------------------------------------------- */
-
-int record_write(const Operation *op, bool full, Buffer *b) {
-        TRY(json_write_literal(b, "{\"op\":{\"id\":"));
-        TRY(json_write_string(b, op->id));
-        if (full) {
-                TRY(json_write_literal(b, ",\"callId\":"));
-                TRY(json_write_string(b, op->call_id));
-                if (op->client_context) {
-                        TRY(json_write_literal(b, ",\"clientContext\":"));
-                        TRY(json_write_string(b, op->client_context));
-                }
-                TRY(json_write_literal(b, ",\"uid\":"));
-                TRY(json_write_int(b, (int64_t) op->uid));
-                if (op->all >= 0)
-                        TRY(op->all ? json_write_literal(b, ",\"all\":true") : json_write_literal(b, ",\"all\":false"));
-                TRY(json_write_literal(b, ",\"createdUsec\":"));
-                TRY(json_write_int(b, (int64_t) op->created_usec));
-        }
-        TRY(json_write_literal(b, ",\"status\":"));
-        TRY(json_write_string(b, operation_status_to_string(op->status)));
-        if (op->graph_operation_id) {
-                TRY(json_write_literal(b, ",\"graphOperationId\":"));
-                TRY(json_write_string(b, op->graph_operation_id));
-        }
-        TRY(operation_write_outcome(op, b));
-        TRY(json_write_literal(b, ",\"updatedUsec\":"));
-        TRY(json_write_int(b, (int64_t) op->updated_usec));
-        TRY(json_write_literal(b, "}}"));
-        return 0;
-}
 
 /* ---- reading -------------------------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include "json-text.h"
 #include "operation.h"
 #include "util.h"
+#include "json-util.h"
 
 struct OperationTable {
         struct lh_table *by_id;
@@ -684,4 +685,35 @@ fail:
         if (fresh)
                 operation_free(op);
         return r;
+}
+
+/* The journal's record of op (record.h describes the format). */
+int operation_write_record(const Operation *op, bool full, Buffer *b) {
+        TRY(json_write_literal(b, "{\"op\":{\"id\":"));
+        TRY(json_write_string(b, op->id));
+        if (full) {
+                TRY(json_write_literal(b, ",\"callId\":"));
+                TRY(json_write_string(b, op->call_id));
+                if (op->client_context) {
+                        TRY(json_write_literal(b, ",\"clientContext\":"));
+                        TRY(json_write_string(b, op->client_context));
+                }
+                TRY(json_write_literal(b, ",\"uid\":"));
+                TRY(json_write_int(b, (int64_t) op->uid));
+                if (op->all >= 0)
+                        TRY(op->all ? json_write_literal(b, ",\"all\":true") : json_write_literal(b, ",\"all\":false"));
+                TRY(json_write_literal(b, ",\"createdUsec\":"));
+                TRY(json_write_int(b, (int64_t) op->created_usec));
+        }
+        TRY(json_write_literal(b, ",\"status\":"));
+        TRY(json_write_string(b, operation_status_to_string(op->status)));
+        if (op->graph_operation_id) {
+                TRY(json_write_literal(b, ",\"graphOperationId\":"));
+                TRY(json_write_string(b, op->graph_operation_id));
+        }
+        TRY(operation_write_outcome(op, b));
+        TRY(json_write_literal(b, ",\"updatedUsec\":"));
+        TRY(json_write_int(b, (int64_t) op->updated_usec));
+        TRY(json_write_literal(b, "}}"));
+        return 0;
 }

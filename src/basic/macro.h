@@ -87,13 +87,6 @@ static inline void closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(closep)
 
-#include <json-c/json.h>
-static inline void json_object_putp(json_object **j) {
-        if (*j)
-                json_object_put(*j);
-}
-#define _cleanup_json_ _cleanup_(json_object_putp)
-
 static inline void *mfree(void *p) {
         free(p);
         return NULL;

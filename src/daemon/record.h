@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * record.h — the journal's record format: one operation as one JSON object, written straight
- * into a buffer (no json-c tree) and read back by a small purpose-built reader that decodes
+ * into a buffer (no json-c tree; operation_write_record()) and read back by a small purpose-built reader that decodes
  * strings in place. Both sit on the hot paths (two records per cancel) and on start-up
  * (every record is read before READY=1), where building json-c trees cost most of the time.
  *
@@ -21,8 +21,6 @@
 #include <sys/types.h>
 
 #include "util.h"
-
-typedef struct Operation Operation;
 
 /* What one record says. Strings point into the text given to record_parse() (decoded in
  * place) and live as long as it does; absent members are NULL / false / -1. */
@@ -45,10 +43,6 @@ typedef struct OperationRecord {
         size_t error_json_len;
         int64_t updated_usec; /* -1: absent */
 } OperationRecord;
-
-/* Appends op as a full record (full=true) or a change record to b, without the journal's
- * CRC framing. */
-int record_write(const Operation *op, bool full, Buffer *b);
 
 /* Reads one record. text is modified (strings are decoded in place). -EBADMSG when it is
  * not a JSON object of the form above (the members it knows must have their types). */

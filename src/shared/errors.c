@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "errors.h"
+#include "json-util.h"
 
 static const struct {
         int code;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * notify.c — see notify.h. The shape follows Graph's commsNotifications: "value" is an array
+ * graph-notification.c — see graph-notification.h. The shape follows Graph's commsNotifications: "value" is an array
  * of commsNotification objects, each with changeType and resourceUrl (2018-2019 beta: resource)
  * and resourceData, one entity or an array of them; only the first entity matters for an
  * operation.
@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "notify.h"
+#include "graph-notification.h"
 #include "validate.h"
 
 #define NOTIFY_MAX_ENTRIES 1000

@@ -24,7 +24,7 @@ static void maybe_compact(Manager *m) {
                 return;
         for (Operation *op = operation_table_first(m->operations); op && r >= 0; op = op->next, n++) {
                 m->record.size = 0;
-                r = record_write(op, true, &m->record);
+                r = operation_write_record(op, true, &m->record);
                 if (r >= 0)
                         r = store_frame(&snapshot, m->record.data, m->record.size);
         }

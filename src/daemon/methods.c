@@ -18,7 +18,7 @@
 #include "log.h"
 #include "manager.h"
 #include "json-text.h"
-#include "notify.h"
+#include "graph-notification.h"
 #include "record.h"
 #include "rpc.h"
 #include "store.h"
@@ -311,7 +311,7 @@ void manager_on_change(Operation *op, void *userdata) {
                 int64_t r;
                 bool full = op->journal_seq == 0;
                 m->record.size = 0;
-                r = record_write(op, full, &m->record);
+                r = operation_write_record(op, full, &m->record);
                 if (r >= 0)
                         r = store_append(m->store, m->record.data, m->record.size, full);
                 if (r < 0)

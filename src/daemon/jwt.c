@@ -25,6 +25,7 @@
 
 #include "jwt.h"
 #include "util.h"
+#include "json-util.h"
 
 struct JwtCredential {
         EVP_PKEY *key;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "json-text.h"
 #include "rpc.h"
 #include "validate.h"
 #include "json-util.h"
@@ -224,6 +225,57 @@ START_TEST(test_reply_error_and_notification_wire) {
         assert_wire(rpc_notification("operation.changed", params),
                     "{\"jsonrpc\":\"2.0\",\"method\":\"operation.changed\",\"params\":{\"operation\":{}}}\n");
         assert_wire(rpc_notification("ping", NULL), "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"params\":{}}\n");
+}
+END_TEST
+
+/* ---- a reply written as text ---- */
+
+static json_object *text_result(const char *text) {
+        Buffer b = {};
+        ck_assert_int_ge(buffer_append(&b, text, strlen(text)), 0);
+        json_object *j = json_text_new(&b);
+        ck_assert_ptr_nonnull(j);
+        return j;
+}
+
+/* The text path writes exactly what the json-c path would, for every id it takes, and leaves
+ * the others (and results that are trees) to it. */
+START_TEST(test_write_result_text) {
+        static const char *const ids[] = { "7", "-3", "\"tok-1\"", "\"a\\\"b\\u00e9\"", "9223372036854775806" };
+        json_object *result = text_result("{\"operation\":{\"id\":\"x\"}}");
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                json_object *id = json_tokener_parse(ids[i]);
+                Buffer b = {};
+                char *wire = NULL;
+                size_t n;
+
+                ck_assert_int_eq(rpc_write_result_text(&b, id, result), 0);
+                json_object *tree = rpc_reply_result(id, json_tokener_parse("{\"operation\":{\"id\":\"x\"}}"));
+                ck_assert_int_eq(rpc_serialize(tree, &wire, &n), 0);
+                ck_assert_uint_eq(b.size, n);
+                ck_assert(memcmp(b.data, wire, n) == 0);
+                free(wire);
+                json_object_put(tree);
+                buffer_done(&b);
+                json_object_put(id);
+        }
+
+        static const char *const refused[] = { "null", "1.5", "9223372036854775807", "-9223372036854775808", "18446744073709551615" };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                json_object *id = json_tokener_parse(refused[i]);
+                Buffer b = {};
+                ck_assert_int_eq(rpc_write_result_text(&b, id, result), -EOPNOTSUPP);
+                ck_assert_uint_eq(b.size, 0);
+                json_object_put(id);
+        }
+        json_object *tree_result = json_object_new_object();
+        json_object *id = json_object_new_int(1);
+        Buffer b = {};
+        ck_assert_int_eq(rpc_write_result_text(&b, id, tree_result), -EOPNOTSUPP);
+        json_object_put(id);
+        json_object_put(tree_result);
+        json_object_put(result);
 }
 END_TEST
 
@@ -893,6 +945,10 @@ static Suite *rpc_suite(void) {
         tcase_add_test(tc, test_id_bad_type);
         tcase_add_test(tc, test_notification);
         tcase_add_test(tc, test_reply_error_and_notification_wire);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("text");
+        tcase_add_test(tc, test_write_result_text);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("shape");

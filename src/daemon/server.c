@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "access.h"
-#include "json-text.h"
 #include "log.h"
 #include "rpc.h"
 #include "server.h"
@@ -313,30 +312,15 @@ static void call_send(Call *call, json_object *reply) {
         connection_maybe_finish(conn);
 }
 
-/* The reply line of a lone request whose result is pre-written text (json-text.h) and whose
- * id is a string or an integer — every cancel's — written as text into the output buffer: no
- * envelope object, no second serialisation. -EOPNOTSUPP for anything else. */
+/* A lone request's reply whose result is pre-written text (every cancel's) goes into the
+ * output buffer as text (rpc_write_result_text()): no envelope object, no second
+ * serialisation. -EOPNOTSUPP for anything that needs json-c. */
 static int write_reply_text(Connection *c, json_object *id, json_object *result) {
-        size_t len, before = c->out.size;
-        const char *text = json_text_peek(result, &len);
-        int r;
+        size_t before = c->out.size;
+        int r = rpc_write_result_text(&c->out, id, result);
 
-        if (!text || !id || (!json_object_is_type(id, json_type_string) && !json_object_is_type(id, json_type_int)))
-                return -EOPNOTSUPP;
-        /* json-c keeps integers beyond int64 as uint64 and prints them so; leave those to it. */
-        if (json_object_is_type(id, json_type_int) &&
-            (json_object_get_int64(id) == INT64_MAX || json_object_get_int64(id) == INT64_MIN))
-                return -EOPNOTSUPP;
-        r = json_write_literal(&c->out, "{\"jsonrpc\":\"2.0\",\"id\":");
-        if (r >= 0)
-                r = json_object_is_type(id, json_type_string) ? json_write_string(&c->out, json_object_get_string(id))
-                                                               : json_write_int(&c->out, json_object_get_int64(id));
-        if (r >= 0)
-                r = json_write_literal(&c->out, ",\"result\":");
-        if (r >= 0)
-                r = buffer_append(&c->out, text, len);
-        if (r >= 0)
-                r = json_write_literal(&c->out, "}\n");
+        if (r == -EOPNOTSUPP)
+                return r;
         if (r < 0)
                 return connection_unwrite(c, before, r);
         return connection_written(c);

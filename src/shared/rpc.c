@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "json-text.h"
 #include "rpc.h"
 #include "validate.h"
 
@@ -365,6 +366,35 @@ int rpc_serialize_append(json_object *j, Buffer *b) {
         r = buffer_append(b, s, n);
         if (r >= 0)
                 r = buffer_append(b, "\n", 1);
+        return r;
+}
+
+int rpc_write_result_text(Buffer *b, json_object *id, json_object *result) {
+        size_t len, before = b->size;
+        const char *text = json_text_peek(result, &len);
+        int r;
+
+        if (!text || !id || (!json_object_is_type(id, json_type_string) && !json_object_is_type(id, json_type_int)))
+                return -EOPNOTSUPP;
+        /* json-c keeps integers beyond int64 as uint64 and prints them so; leave those to it. */
+        if (json_object_is_type(id, json_type_int) &&
+            (json_object_get_int64(id) == INT64_MAX || json_object_get_int64(id) == INT64_MIN))
+                return -EOPNOTSUPP;
+        r = json_write_literal(b, "{\"jsonrpc\":\"2.0\",\"id\":");
+        if (r >= 0)
+                r = json_object_is_type(id, json_type_string) ? json_write_string(b, json_object_get_string(id))
+                                                               : json_write_int(b, json_object_get_int64(id));
+        if (r >= 0)
+                r = json_write_literal(b, ",\"result\":");
+        if (r >= 0)
+                r = buffer_append(b, text, len);
+        if (r >= 0)
+                r = json_write_literal(b, "}\n");
+        if (r < 0) {
+                b->size = before;
+                if (b->data)
+                        b->data[before] = '\0';
+        }
         return r;
 }
 

@@ -61,6 +61,12 @@ int rpc_serialize(json_object *j, char **ret, size_t *ret_len);
 /* The same, appended to b (no intermediate copy). On failure b may hold part of the line. */
 int rpc_serialize_append(json_object *j, Buffer *b);
 
+/* The reply line {"jsonrpc":"2.0","id":…,"result":…} for a result that is pre-written text
+ * (json-text.h), appended to b without building the envelope as a tree. Only for an id that
+ * is a string or an int64 json-c prints the same way; -EOPNOTSUPP for anything else (use
+ * rpc_reply_result()). On -ENOMEM b is left as it was. */
+int rpc_write_result_text(Buffer *b, json_object *id, json_object *result);
+
 /* Param helpers for method handlers: each returns NULL on success or an InvalidParams Error
  * naming the parameter. allowed is a NULL-terminated list of the names the method knows. */
 Error *rpc_params_check_object(json_object *params, const char *const *allowed);

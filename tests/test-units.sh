@@ -9,8 +9,8 @@
 # without arguments. If an ExecStart= binary is not installed yet, the units are checked with
 # $MEDIACANCEL_BUILDDIR/mediacanceld in its place. With MANDIR (default
 # $MEDIACANCEL_SRCDIR/docs/man, when it exists) the Documentation=man: references must resolve
-# to pages there; without it they are not checked. Exit 0 pass, 1 fail, 77 skip (no
-# systemd-analyze).
+# to pages there; without it they are not checked. No Exec*= line may run /bin/kill (procps,
+# missing on a minimal system). Exit 0 pass, 1 fail, 77 skip (no systemd-analyze).
 
 set -uo pipefail
 
@@ -67,6 +67,11 @@ for u in "${units[@]}"; do
                 for key in MemoryHigh MemoryMax; do
                         grep -qE "^$key=[0-9]+[KMG]$" "$u" || fail "$name: no $key= with a size"
                 done
+        fi
+        # kill(1) is procps', which a minimal Debian system lacks: a reload must not need it
+        # (the unit uses the shell's built-in kill instead).
+        if grep -qE '^Exec[A-Za-z]*=[-@:+!]*(/usr)?/bin/kill( |$)' "$u"; then
+                fail "$name runs /bin/kill, which needs procps: $(grep -E '^Exec[A-Za-z]*=[-@:+!]*(/usr)?/bin/kill' "$u")"
         fi
 
         while IFS= read -r exe; do

@@ -1132,6 +1132,28 @@ static char *repeat(const char *s, size_t n) {
         return r;
 }
 
+/* The daemon's peak resident memory (VmHWM), in KiB. */
+static long daemon_peak_kib(Harness *h) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/status", (int) h->daemon_pid);
+        char *text = read_file_text(path);
+        ck_assert_ptr_nonnull(text);
+        const char *p = strstr(text, "VmHWM:");
+        ck_assert_ptr_nonnull(p);
+        long kib = strtol(p + 6, NULL, 10);
+        free(text);
+        return kib;
+}
+
+/* Memory numbers mean something only with glibc's malloc and no shadow memory. */
+static bool plain_malloc(void) {
+#if defined(__SANITIZE_ADDRESS__)
+        return false;
+#else
+        return harness_slowdown() == 1;
+#endif
+}
+
 /* A batch of n copies of entry, as one line (malloc'd). */
 static char *batch_of(const char *entry, size_t n) {
         size_t len = strlen(entry);
@@ -1250,6 +1272,8 @@ START_TEST(test_limit_held_replies) {
         harness_start(&h, &o);
         int other = harness_connect(&h), fd = harness_connect(&h);
         char *id = repeat("x", 12000), *entry, *rest, *line;
+        status_ok(&h, other);
+        long peak_before = daemon_peak_kib(&h);
 
         /* One cancel and 63 entries whose InvalidRequest replies echo a 12 KB id: ~760 KB of
          * replies held per line, under the limit once, over it twice. */
@@ -1296,6 +1320,12 @@ START_TEST(test_limit_held_replies) {
         json_object_put(r);
         ck_assert_int_eq(log_lines_with(&h, "MaxOutputBytes=1048576", NULL), 2);
         free(id);
+        /* What it made the daemon hold: two lines of input and MaxOutputBytes=, not the 4.5 GB
+         * that three such lines per connection once pinned. */
+        long peak_after = daemon_peak_kib(&h);
+        if (plain_malloc())
+                ck_assert_msg(peak_after - peak_before < 16 * 1024, "peak memory grew from %ld KiB to %ld KiB",
+                              peak_before, peak_after);
 
         /* The cancels outlive their caller. */
         for (int i = 0; i < 400; i++) {
@@ -1491,28 +1521,6 @@ START_TEST(test_hostile_framing) {
         harness_stop(&h);
 }
 END_TEST
-
-/* The daemon's peak resident memory (VmHWM), in KiB. */
-static long daemon_peak_kib(Harness *h) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/status", (int) h->daemon_pid);
-        char *text = read_file_text(path);
-        ck_assert_ptr_nonnull(text);
-        const char *p = strstr(text, "VmHWM:");
-        ck_assert_ptr_nonnull(p);
-        long kib = strtol(p + 6, NULL, 10);
-        free(text);
-        return kib;
-}
-
-/* Memory numbers mean something only with glibc's malloc and no shadow memory. */
-static bool plain_malloc(void) {
-#if defined(__SANITIZE_ADDRESS__)
-        return false;
-#else
-        return harness_slowdown() == 1;
-#endif
-}
 
 /* The line of the security review: 1 MB of "[1,1,1,…]", 520,000 entries, from a peer that
  * needs no role, took the daemon to 1.7 GB and blocked it for seconds. Now: one

@@ -127,10 +127,10 @@ int text_replace_controls(char **s) {
         o = t;
         for (p = (const uint8_t *) *s; *p; p += n) {
                 n = control_at(p);
-                if (n == 0) {
+                if (n == 0 || *p == '\t' || *p == '\n') {
                         *o++ = (char) *p;
                         n = 1;
-                } else if (*p == '\t' || *p == '\n' || *p == '\r')
+                } else if (*p == '\r')
                         *o++ = ' ';
                 else {
                         memcpy(o, replacement, sizeof replacement - 1);

@@ -29,8 +29,10 @@ bool utf8_is_valid(const char *s, size_t n, size_t *ret_chars);
  * that reads UTF-8, U+009D an OSC. */
 bool text_has_control(const char *s);
 
-/* Replaces the control characters in *s (free text: a message, a description): tab, CR and LF
- * by a space, every other one by U+FFFD, so the text stays one readable line and the reader
- * still sees that something was there. *s is replaced by a new string only when it held one;
- * NULL stays NULL. 0, or -ENOMEM with *s unchanged. */
+/* Replaces the control characters in *s (free text: a message, a description) but tab and LF:
+ * CR by a space, every other one by U+FFFD, so that the reader still sees that something was
+ * there. Tab and LF only lay text out (replies escape them, log.c keeps a multi-line message one
+ * entry, mediacancelctl flattens it); CR could make a terminal overwrite a line. *s is replaced
+ * by a new string only when it held a control; NULL stays NULL. 0, or -ENOMEM with *s
+ * unchanged. */
 int text_replace_controls(char **s);

@@ -795,6 +795,10 @@ static void assert_replaced(const char *in, const char *expected) {
                 ck_assert_str_eq(s, expected);
         else
                 ck_assert_ptr_null(s);
+        /* Tab and LF are the only controls left. */
+        for (char *p = s; p && *p; p++)
+                if (*p == '\t' || *p == '\n')
+                        *p = ' ';
         ck_assert(!text_has_control(s));
         free(s);
 }
@@ -817,7 +821,7 @@ START_TEST(test_text_controls) {
         assert_replaced(NULL, NULL);
         assert_replaced("", "");
         assert_replaced("plain é €", "plain é €");
-        assert_replaced("a\tb\nc\rd", "a b c d");
+        assert_replaced("a\tb\nc\rd", "a\tb\nc d");
         assert_replaced("\x1b[31mred", FFFD "[31mred");
         assert_replaced("x" CSI "31m" OSC "0;t\x07" "\x7f", "x" FFFD "31m" FFFD "0;t" FFFD FFFD);
         assert_replaced("\xc2\x80\xc2\x9f\xc2\xa0", FFFD FFFD "\xc2\xa0");
@@ -842,7 +846,7 @@ START_TEST(test_answer_controls) {
                                 &a),
                          0);
         ck_assert_ptr_null(a.error);
-        ck_assert_str_eq(a.result_message, "ok" FFFD "31m" FFFD "0;x" FFFD "  end" FFFD);
+        ck_assert_str_eq(a.result_message, "ok" FFFD "31m" FFFD "0;x" FFFD " \tend" FFFD);
         ck_assert_ptr_null(a.request_id);
         ck_assert_ptr_null(a.completion_reason);
         /* The body's id is not one; the Location's is. */
@@ -858,7 +862,7 @@ START_TEST(test_answer_controls) {
                                 "\"innerError\":{\"request-id\":\"r\\u0001\"}}}",
                                 &a),
                          0);
-        assert_graph_error(&a, "Graph answered 400: boom" FFFD "0;x" FFFD " next",
+        assert_graph_error(&a, "Graph answered 400: boom" FFFD "0;x" FFFD "\nnext",
                            "{\"httpStatus\":400,\"graphCode\":null,\"requestId\":null}");
         graph_answer_done(&a);
 }

@@ -5,7 +5,8 @@
  * the openssl command; a wrong key, an expired certificate and an assertion outside its time
  * range are refused with the identity platform's codes; assertions the daemon would never send
  * (wrong audience or issuer, a tampered signature) are made here with jwt.c and posted
- * directly; secret and key files open to group or others stop the daemon at start-up. The
+ * directly; secret and key files open to group or others, symlinks in their place, and a CA
+ * bundle that someone else may write stop the daemon at start-up. The
  * last test case checks config_finalize()'s rules for choosing exactly one credential.
  */
 #include <check.h>
@@ -355,6 +356,111 @@ START_TEST(test_credentials_directory_exempt) {
 }
 END_TEST
 
+/* A symlink in place of the secret or key file: the rule is checked on the file opened, and
+ * that is never a symlink's target (the old stat()-then-open() followed it, so a link to a
+ * root-owned 0600 file passed whatever pointed at it later). */
+static void replace_with_symlink(const char *path, char *real, size_t size) {
+        snprintf(real, size, "%s.real", path);
+        ck_assert_int_eq(rename(path, real), 0);
+        ck_assert_int_eq(symlink(real, path), 0);
+}
+
+static void restore_from_symlink(const char *path, const char *real) {
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(rename(real, path), 0);
+}
+
+START_TEST(test_secret_file_symlink) {
+        Harness h;
+        HarnessOptions o = { .no_daemon = true };
+        char real[400], *err = NULL;
+
+        harness_start(&h, &o);
+        replace_with_symlink(h.secret_path, real, sizeof real);
+        ck_assert_int_eq(daemon_run_fails(&h, &err), 1);
+        ck_assert_msg(strstr(err, h.secret_path) && strstr(err, "symbolic link") && strstr(err, "client secret"), "%s",
+                      err);
+        free(err);
+        ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 0);
+
+        restore_from_symlink(h.secret_path, real);
+        harness_start_daemon(&h);
+        cancel_completes(&h);
+        harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_key_file_symlink) {
+        Harness h;
+        HarnessOptions o = { .certificate = HARNESS_CERTIFICATE_GOOD, .no_daemon = true };
+        char real[400], cert_real[400], *err = NULL;
+
+        harness_start(&h, &o);
+        replace_with_symlink(h.key_path, real, sizeof real);
+        ck_assert_int_eq(daemon_run_fails(&h, &err), 1);
+        ck_assert_msg(strstr(err, h.key_path) && strstr(err, "symbolic link") && strstr(err, "private key"), "%s", err);
+        free(err);
+        ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 0);
+
+        /* The certificate is public and may be a symlink (to the current one, say). */
+        restore_from_symlink(h.key_path, real);
+        replace_with_symlink(h.cert_path, cert_real, sizeof cert_real);
+        harness_start_daemon(&h);
+        cancel_completes(&h);
+        harness_stop(&h);
+}
+END_TEST
+
+/* CAFile= decides whom the daemon sends the secret and the token to: a bundle that a user other
+ * than root or the daemon's could write is refused, as is a symlink. */
+START_TEST(test_ca_file_rule) {
+        Harness h;
+        HarnessOptions o = { .no_daemon = true };
+        char ca[320], real[400], cmd[1024], *err = NULL;
+
+        harness_start(&h, &o);
+        /* A copy of the test CA in this test's directory, so the shared one keeps its mode. */
+        char *config = read_file_text(h.config_path);
+        char *line = strstr(config, "CAFile=");
+        ck_assert_ptr_nonnull(line);
+        snprintf(ca, sizeof ca, "%s/ca.pem", h.dir);
+        snprintf(cmd, sizeof cmd, "cp '%.*s' '%s'", (int) strcspn(line + 7, "\n"), line + 7, ca);
+        free(config);
+        ck_assert_int_eq(system(cmd), 0);
+        FILE *f = fopen(h.config_path, "ae");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "[Graph]\nCAFile=%s\n", ca);
+        fclose(f);
+
+        static const mode_t bad_modes[] = { 0666, 0664, 0646 };
+        for (size_t i = 0; i < sizeof bad_modes / sizeof bad_modes[0]; i++) {
+                char mode[16];
+                ck_assert_int_eq(chmod(ca, bad_modes[i]), 0);
+                ck_assert_int_eq(daemon_run_fails(&h, &err), 1);
+                snprintf(mode, sizeof mode, "mode %04o", (unsigned) bad_modes[i]);
+                ck_assert_msg(strstr(err, ca) && strstr(err, mode) && strstr(err, "CAFile="), "%s", err);
+                free(err);
+        }
+        ck_assert_int_eq(chmod(ca, 0644), 0);
+        ck_assert_int_eq(chown(ca, 65534, 65534), 0);
+        ck_assert_int_eq(daemon_run_fails(&h, &err), 1);
+        ck_assert_msg(strstr(err, ca) && strstr(err, "belongs to uid 65534"), "%s", err);
+        free(err);
+        ck_assert_int_eq(chown(ca, 0, 0), 0);
+        replace_with_symlink(ca, real, sizeof real);
+        ck_assert_int_eq(daemon_run_fails(&h, &err), 1);
+        ck_assert_msg(strstr(err, ca) && strstr(err, "symbolic link"), "%s", err);
+        free(err);
+        ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 0);
+
+        /* Root's, readable by all (what /etc/ssl/certs holds): fine. */
+        restore_from_symlink(ca, real);
+        harness_start_daemon(&h);
+        cancel_completes(&h);
+        harness_stop(&h);
+}
+END_TEST
+
 /* ---- config_finalize(): exactly one credential ---- */
 
 static char tmp[64];
@@ -545,6 +651,9 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_secret_file_mode);
         tcase_add_test(tc, test_key_file_mode);
         tcase_add_test(tc, test_credentials_directory_exempt);
+        tcase_add_test(tc, test_secret_file_symlink);
+        tcase_add_test(tc, test_key_file_symlink);
+        tcase_add_test(tc, test_ca_file_rule);
         suite_add_tcase(s, tc);
 
         tcase_add_checked_fixture(cfg, tmp_setup, tmp_teardown);

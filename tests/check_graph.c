@@ -16,6 +16,8 @@
 
 #include "config.h"
 #include "graph.h"
+#include "graph-notification.h"
+#include "validate.h"
 
 #define CALL_ID "57dab8b1-894c-409a-b240-bd8beae78896"
 #define APP_ID "11111111-2222-3333-4444-555555555555"
@@ -814,6 +816,167 @@ START_TEST(test_token_request_body) {
 }
 END_TEST
 
+/* ---- text from outside: no control characters kept ---- */
+
+#define CSI "\xc2\x9b" /* U+009B */
+#define OSC "\xc2\x9d" /* U+009D */
+#define FFFD "\xef\xbf\xbd"
+
+static void assert_replaced(const char *in, const char *expected) {
+        char *s = in ? strdup(in) : NULL;
+
+        ck_assert_int_eq(text_replace_controls(&s), 0);
+        if (expected)
+                ck_assert_str_eq(s, expected);
+        else
+                ck_assert_ptr_null(s);
+        /* Tab and LF are the only controls left. */
+        for (char *p = s; p && *p; p++)
+                if (*p == '\t' || *p == '\n')
+                        *p = ' ';
+        ck_assert(!text_has_control(s));
+        free(s);
+}
+
+START_TEST(test_text_controls) {
+        ck_assert(!text_has_control(NULL));
+        ck_assert(!text_has_control(""));
+        ck_assert(!text_has_control("Action completed, operation cancelled."));
+        /* U+00A0 and U+00FF start with C2/C3 too, U+0100 is C4 80: not controls. */
+        ck_assert(!text_has_control("\xc2\xa0 \xc3\xbf \xc4\x80 \xe2\x82\xac \xf0\x9f\x98\x80"));
+        ck_assert(text_has_control("a\x01"));
+        ck_assert(text_has_control("\x1b[31m"));
+        ck_assert(text_has_control("a\tb"));
+        ck_assert(text_has_control("del\x7f"));
+        ck_assert(text_has_control("x" CSI "31m"));
+        ck_assert(text_has_control(OSC "0;title\x07"));
+        ck_assert(text_has_control("\xc2\x80"));
+        ck_assert(text_has_control("\xc2\x9f"));
+
+        assert_replaced(NULL, NULL);
+        assert_replaced("", "");
+        assert_replaced("plain é €", "plain é €");
+        assert_replaced("a\tb\nc\rd", "a\tb\nc d");
+        assert_replaced("\x1b[31mred", FFFD "[31mred");
+        assert_replaced("x" CSI "31m" OSC "0;t\x07" "\x7f", "x" FFFD "31m" FFFD "0;t" FFFD FFFD);
+        assert_replaced("\xc2\x80\xc2\x9f\xc2\xa0", FFFD FFFD "\xc2\xa0");
+        assert_replaced("\x01\x02\x03", FFFD FFFD FFFD);
+
+        /* Unchanged text keeps its buffer (the common case costs no copy). */
+        char *s = strdup("no controls"), *before = s;
+        ck_assert_int_eq(text_replace_controls(&s), 0);
+        ck_assert_ptr_eq(s, before);
+        free(s);
+}
+END_TEST
+
+/* Graph's free text is kept with the controls replaced; its ids and codes with one are dropped. */
+START_TEST(test_answer_controls) {
+        GraphAnswer a = {};
+
+        ck_assert_int_eq(answer(200, "https://graph/v1.0/communications/calls/c/operations/loc-id", "req" CSI "1", NULL,
+                                "{\"id\":\"op\\u009b1\",\"status\":\"completed\",\"completionReason\":\"done\\u0007\","
+                                "\"resultInfo\":{\"code\":200,\"subcode\":0,\"message\":\"ok\\u009b31m\\u009d0;x\\u0007 "
+                                "\\tend\\u007f\"}}",
+                                &a),
+                         0);
+        ck_assert_ptr_null(a.error);
+        ck_assert_str_eq(a.result_message, "ok" FFFD "31m" FFFD "0;x" FFFD " \tend" FFFD);
+        ck_assert_ptr_null(a.request_id);
+        ck_assert_ptr_null(a.completion_reason);
+        /* The body's id is not one; the Location's is. */
+        ck_assert_str_eq(a.operation_id, "loc-id");
+        graph_answer_done(&a);
+
+        ck_assert_int_eq(answer(202, "https://graph/v1.0/communications/calls/c/operations/x" CSI, NULL, NULL, NULL, &a), 0);
+        ck_assert_ptr_null(a.operation_id);
+        graph_answer_done(&a);
+
+        ck_assert_int_eq(answer(400, NULL, NULL, NULL,
+                                "{\"error\":{\"code\":\"bad\\u009bcode\",\"message\":\"boom\\u009d0;x\\u0007\\nnext\","
+                                "\"innerError\":{\"request-id\":\"r\\u0001\"}}}",
+                                &a),
+                         0);
+        assert_graph_error(&a, "Graph answered 400: boom" FFFD "0;x" FFFD "\nnext",
+                           "{\"httpStatus\":400,\"graphCode\":null,\"requestId\":null}");
+        graph_answer_done(&a);
+}
+END_TEST
+
+START_TEST(test_token_controls) {
+        TokenAnswer a = {};
+
+        ck_assert_int_eq(token(401,
+                               "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: bad\\u009b2J "
+                               "secret\\u0007.\\r\\nTrace ID: x\"}",
+                               &a),
+                         0);
+        ck_assert_str_eq(a.error, "invalid_client");
+        ck_assert_str_eq(a.aadsts, "AADSTS7000215");
+        ck_assert_str_eq(a.description, "AADSTS7000215: bad" FFFD "2J secret" FFFD ".");
+        token_answer_done(&a);
+
+        /* An error code with a control is not the platform's: the answer is unusable. */
+        ck_assert_int_eq(token(400, "{\"error\":\"invalid\\u009bclient\"}", &a), 0);
+        ck_assert_str_eq(a.error, "http_error");
+        ck_assert(!text_has_control(a.description));
+        token_answer_done(&a);
+}
+END_TEST
+
+static int notify(const char *text, NotifyBatch **ret, Error **ret_error) {
+        json_object *j = json_tokener_parse(text);
+        int r;
+
+        ck_assert_ptr_nonnull(j);
+        r = notify_parse(j, ret, ret_error);
+        json_object_put(j);
+        return r;
+}
+
+#define NOTIFY_URL "/communications/calls/57dab8b1-894c-409a-b240-bd8beae78896/operations/op-1"
+
+/* A forwarded notification: its message is kept with the controls replaced, an id or code with
+ * one refuses the body, naming the entry. */
+START_TEST(test_notify_controls) {
+        _cleanup_(notify_batch_freep) NotifyBatch *b = NULL;
+        Error *e = NULL;
+
+        ck_assert_int_eq(notify("{\"value\":[{\"changeType\":\"updated\",\"resourceUrl\":\"" NOTIFY_URL "\","
+                                "\"resourceData\":{\"status\":\"completed\",\"resultInfo\":{\"code\":200,"
+                                "\"message\":\"done\\u009b31m\\u0007\"}}}]}",
+                                &b, &e),
+                         0);
+        ck_assert_ptr_null(e);
+        ck_assert_uint_eq(b->n_entries, 1);
+        ck_assert_str_eq(b->entries[0].result_message, "done" FFFD "31m" FFFD);
+
+        static const char *const bad[] = {
+                "{\"value\":[{\"changeType\":\"upd\\u009bated\",\"resourceUrl\":\"" NOTIFY_URL "\"}]}",
+                "{\"value\":[{\"changeType\":\"updated\",\"resourceUrl\":\"" NOTIFY_URL "\\u0007\"}]}",
+                "{\"value\":[{\"changeType\":\"updated\",\"resourceUrl\":\"" NOTIFY_URL "\","
+                "\"resourceData\":{\"completionReason\":\"x\\u009d\"}}]}",
+                "{\"value\":[{\"changeType\":\"updated\",\"resourceUrl\":\"" NOTIFY_URL "\","
+                "\"resourceData\":{\"id\":\"op\\u0085\"}}]}",
+                "{\"value\":[{\"changeType\":\"updated\",\"resourceUrl\":\"" NOTIFY_URL "\"},"
+                "{\"changeType\":\"updated\",\"resourceUrl\":\"" NOTIFY_URL "\","
+                "\"resourceData\":{\"clientContext\":\"c\\u001b\"}}]}",
+                "{\"value\":[{\"changeType\":\"updated\",\"resourceUrl\":\"" NOTIFY_URL "\","
+                "\"resourceData\":{\"status\":\"completed\\u009b\"}}]}",
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                NotifyBatch *nb = NULL;
+                ck_assert_int_eq(notify(bad[i], &nb, &e), -EINVAL);
+                ck_assert_ptr_null(nb);
+                ck_assert_ptr_nonnull(e);
+                ck_assert_int_eq(e->class, ERROR_INVALID_PARAMS);
+                ck_assert_msg(strstr(e->message, "control character"), "%s", e->message);
+                ck_assert_msg(strstr(e->message, i == 4 ? "value[1]" : "value[0]"), "%s", e->message);
+                e = error_free(e);
+        }
+}
+END_TEST
+
 static Suite *graph_suite(void) {
         Suite *s = suite_create("graph");
         TCase *tc;
@@ -840,6 +1003,13 @@ static Suite *graph_suite(void) {
         tcase_add_test(tc, test_answer_retry_after);
         tcase_add_test(tc, test_parse_retry_after);
         tcase_add_test(tc, test_retryable);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("text");
+        tcase_add_test(tc, test_text_controls);
+        tcase_add_test(tc, test_answer_controls);
+        tcase_add_test(tc, test_token_controls);
+        tcase_add_test(tc, test_notify_controls);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("backoff");

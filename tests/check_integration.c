@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -544,6 +547,134 @@ START_TEST(test_ctl) {
 }
 END_TEST
 
+#define FFFD "\xef\xbf\xbd"
+
+/* Whether s holds a C1 control (U+0080..U+009F, UTF-8 C2 80..C2 9F) or DEL. */
+static bool has_c1_or_del(const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (*p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+                        return true;
+        return false;
+}
+
+/* Graph's free text reaches clients and the journal without control characters: replaced by
+ * U+FFFD (tab and LF kept, CR a space); a Graph error code with one is dropped. */
+START_TEST(test_graph_text_controls) {
+        Harness h;
+        HarnessOptions o = { .config_extra = "" };
+        harness_start(&h, &o);
+        char journal[320];
+
+        json_object_put(standin_post(&h, "/_standin/config",
+                                     "{\"resultMessage\":\"done\\u009b2J\\u009d0;title\\u0007\\u001b[31m\\tred\\u007f\"}"));
+        int fd = harness_connect(&h);
+        json_object *r = harness_call(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
+        ck_assert_msg(jstr(r, "result.operation.resultInfo.message"), "%s", json_object_to_json_string(r));
+        ck_assert_str_eq(jstr(r, "result.operation.resultInfo.message"),
+                         "done" FFFD "2J" FFFD "0;title" FFFD FFFD "[31m\tred" FFFD);
+        char *id = strdup(jstr(r, "result.operation.id"));
+        json_object_put(r);
+
+        json_object_put(standin_post(&h, "/_standin/faults",
+                                     "{\"rules\":[{\"kind\":\"cancel\",\"status\":400,\"count\":1,\"body\":{\"error\":"
+                                     "{\"code\":\"bad\\u009bRequest\",\"message\":\"no\\u009d0;x\\u0007pe\"}}}]}"));
+        r = harness_call(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
+        ck_assert_msg(jstr(r, "error.message"), "%s", json_object_to_json_string(r));
+        ck_assert_str_eq(jstr(r, "error.message"), "Graph answered 400: no" FFFD "0;x" FFFD "pe");
+        ck_assert_ptr_null(jpath(r, "error.data.graphCode"));
+        json_object_put(r);
+        close(fd);
+
+        /* What was stored: the journal (read after a clean stop) and ctl's view of it. */
+        char *out = NULL, *err = NULL, args[128];
+        snprintf(args, sizeof args, "--json get %s", id);
+        ck_assert_int_eq(harness_ctl(&h, args, &out, &err), 0);
+        ck_assert_msg(strstr(out, FFFD "2J"), "%s", out);
+        free(out);
+        free(err);
+        ck_assert_int_eq(harness_stop_daemon(&h), 0);
+        harness_journal_path(&h, journal, sizeof journal);
+        char *text = read_file_text(journal);
+        ck_assert_ptr_nonnull(strstr(text, FFFD "2J"));
+        ck_assert(!has_c1_or_del(text));
+        ck_assert_ptr_null(strstr(text, "\\u009"));
+        ck_assert_ptr_null(strstr(text, "\\u001b"));
+        free(text);
+        free(id);
+        harness_stop(&h);
+}
+END_TEST
+
+/* A stand-in for the daemon on the socket: accepts one connection, reads the request line and
+ * answers it with reply (one line). Returns the child's pid. */
+static pid_t fake_daemon(const char *socket_path, const char *reply) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(lfd, 0);
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", socket_path);
+        (void) unlink(socket_path);
+        ck_assert_int_eq(bind(lfd, (struct sockaddr *) &sa, sizeof sa), 0);
+        ck_assert_int_eq(listen(lfd, 1), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                char buf[4096];
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                alarm(20);
+                int fd = accept(lfd, NULL, NULL);
+                if (fd < 0)
+                        _exit(1);
+                for (size_t n = 0; n < sizeof buf;) {
+                        ssize_t k = read(fd, buf + n, sizeof buf - n);
+                        if (k <= 0 || memchr(buf + n, '\n', (size_t) k))
+                                break;
+                        n += (size_t) k;
+                }
+                (void) !write(fd, reply, strlen(reply));
+                (void) !write(fd, "\n", 1);
+                sleep(1); /* let the client read before the close */
+                _exit(0);
+        }
+        close(lfd);
+        return pid;
+}
+
+/* mediacancelctl --json escapes C1 controls and DEL (json-c escapes only C0), so that what it
+ * prints cannot drive a terminal, and stays the same JSON value. The daemon keeps no such
+ * characters (test_graph_text_controls), so a stand-in daemon sends them. */
+START_TEST(test_ctl_json_controls) {
+        Harness h;
+        HarnessOptions o = { .no_daemon = true };
+        harness_start(&h, &o);
+        static const char message[] = "a\xc2\x9b" "2J\xc2\x9d" "0;t\x07 \x7f\xc2\x85 \xc2\xa0é";
+        static const char reply[] =
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"operation\":{\"id\":\"op-1\",\"callId\":\"c\","
+                "\"status\":\"completed\",\"resultInfo\":{\"code\":200,\"subcode\":0,"
+                "\"message\":\"a\\u009b2J\\u009d0;t\\u0007 \\u007f\\u0085 \\u00a0\\u00e9\"}}}}";
+        char *out = NULL, *err = NULL;
+        int status;
+
+        for (int json = 0; json < 2; json++) {
+                pid_t pid = fake_daemon(h.socket_path, reply);
+                ck_assert_int_eq(harness_ctl(&h, json ? "--json get op-1" : "get op-1", &out, &err), 0);
+                ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+                ck_assert_msg(!has_c1_or_del(out) && !strchr(out, '\x07'), "%s", out);
+                if (json) {
+                        ck_assert_msg(strstr(out, "\\u009b2J\\u009d0;t\\u0007 \\u007f\\u0085 \xc2\xa0é"), "%s", out);
+                        json_object *j = json_tokener_parse(out);
+                        ck_assert_ptr_nonnull(j);
+                        ck_assert_str_eq(jstr(j, "operation.resultInfo.message"), message);
+                        json_object_put(j);
+                } else
+                        ck_assert_msg(strstr(out, "a?2J?0;t? ?? \xc2\xa0é"), "%s", out);
+                free(out);
+                free(err);
+        }
+        harness_stop(&h);
+}
+END_TEST
+
 START_TEST(test_config_errors) {
         Harness h;
         HarnessOptions o = { .no_daemon = true, .config_extra = "[Graph]\nEndpoint=http://127.0.0.1:1\n" };
@@ -601,6 +732,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_out_of_order_replies);
         tcase_add_test(tc, test_completion_timeout_unknown);
         tcase_add_test(tc, test_ctl);
+        tcase_add_test(tc, test_graph_text_controls);
+        tcase_add_test(tc, test_ctl_json_controls);
         tcase_add_test(tc, test_config_errors);
         tcase_add_test(tc, test_sigterm_drains);
         suite_add_tcase(s, tc);

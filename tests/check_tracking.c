@@ -1283,6 +1283,76 @@ START_TEST(test_bad_state_directory) {
 }
 END_TEST
 
+/* The state directory is trusted with what the daemon replays and writes: one that another user
+ * could have planted the journal in, or a journal that is a symlink, stops the daemon (exit
+ * status 1, a message naming the path and the reason) before it writes anything; the file the
+ * symlink points to is left as it was. */
+START_TEST(test_unsafe_state_directory) {
+        Harness h;
+        HarnessOptions o = { .no_daemon = true };
+        harness_start(&h, &o);
+        char state[320], real[320], journal[320], victim[320], *err = NULL;
+
+        snprintf(state, sizeof state, "%s/state", h.dir);
+        snprintf(real, sizeof real, "%s/state.real", h.dir);
+        snprintf(victim, sizeof victim, "%s/victim", h.dir);
+        harness_journal_path(&h, journal, sizeof journal);
+        ck_assert_int_eq(mkdir(state, 0700), 0);
+        FILE *f = fopen(victim, "we");
+        fputs("precious\n", f);
+        fclose(f);
+
+        ck_assert_int_eq(symlink(victim, journal), 0);
+        int rc = run_daemon_once(&h, &err);
+        ck_assert_msg(rc == 1, "exit %d: %s", rc, err);
+        ck_assert_msg(strstr(err, journal) && strstr(err, "symbolic link"), "%s", err);
+        free(err);
+        char *text = read_file_text(victim);
+        ck_assert_str_eq(text, "precious\n");
+        free(text);
+        ck_assert_int_eq(unlink(journal), 0);
+
+        ck_assert_int_eq(chmod(state, 0777), 0);
+        rc = run_daemon_once(&h, &err);
+        ck_assert_msg(rc == 1, "exit %d: %s", rc, err);
+        ck_assert_msg(strstr(err, state) && strstr(err, "mode 0777"), "%s", err);
+        free(err);
+        ck_assert_int_eq(chmod(state, 0770), 0);
+        rc = run_daemon_once(&h, &err);
+        ck_assert_msg(rc == 1 && strstr(err, "mode 0770"), "exit %d: %s", rc, err);
+        free(err);
+        ck_assert_int_eq(chmod(state, 0700), 0);
+
+        ck_assert_int_eq(chown(state, 65534, 65534), 0);
+        rc = run_daemon_once(&h, &err);
+        ck_assert_msg(rc == 1, "exit %d: %s", rc, err);
+        ck_assert_msg(strstr(err, state) && strstr(err, "belongs to uid 65534"), "%s", err);
+        free(err);
+        ck_assert_int_eq(chown(state, 0, 0), 0);
+        ck_assert_int_eq(access(journal, F_OK), -1); /* nothing was created on the way */
+
+        /* StateDirectory= a symlink to the real directory, as with DynamicUser=: another user's
+         * is refused, root's works. */
+        ck_assert_int_eq(rename(state, real), 0);
+        ck_assert_int_eq(symlink("state.real", state), 0);
+        ck_assert_int_eq(lchown(state, 65534, 65534), 0);
+        rc = run_daemon_once(&h, &err);
+        ck_assert_msg(rc == 1, "exit %d: %s", rc, err);
+        ck_assert_msg(strstr(err, state) && strstr(err, "symbolic link that belongs to uid 65534"), "%s", err);
+        free(err);
+        ck_assert_int_eq(lchown(state, 0, 0), 0);
+        harness_start_daemon(&h);
+        int fd = harness_connect(&h);
+        json_object_put(cancel_ok(&h, fd, CALL_ID, "via-symlink", "completed"));
+        close(fd);
+        ck_assert_int_eq(harness_stop_daemon(&h), 0);
+        char real_journal[400];
+        snprintf(real_journal, sizeof real_journal, "%s/operations.journal", real);
+        ck_assert_int_gt(file_size(real_journal), 0);
+        harness_stop(&h);
+}
+END_TEST
+
 /* Retention drops the finished operations; compaction then rewrites the journal to the live
  * ones, at startup after recovery and while running. */
 START_TEST(test_compaction) {
@@ -1695,6 +1765,7 @@ static Suite *suite(void) {
         ADD(s, test_torn_tail);
         ADD(s, test_corrupt_middle);
         ADD(s, test_bad_state_directory);
+        ADD(s, test_unsafe_state_directory);
         ADD(s, test_compaction);
         ADD(s, test_retention_max_operations);
         ADD(s, test_retention_all_pending);

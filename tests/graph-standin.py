@@ -134,13 +134,14 @@ def retry_after_seconds(value, now):
     return secs if secs > 0 else None
 
 
-def result_info(status):
-    """resultInfo only for finished operations; a pending one has none yet."""
+def result_info(status, message=None):
+    """resultInfo only for finished operations; a pending one has none yet. message, when
+    given, replaces the usual text (a test of what the daemon makes of Graph's free text)."""
     s = status.lower()
     if s == "completed":
-        return {"code": 200, "subcode": 0, "message": "Action completed, operation cancelled."}
+        return {"code": 200, "subcode": 0, "message": message or "Action completed, operation cancelled."}
     if s == "failed":
-        return {"code": 500, "subcode": 0, "message": "Action failed."}
+        return {"code": 500, "subcode": 0, "message": message or "Action failed."}
     return None
 
 
@@ -287,6 +288,7 @@ CONFIG_CHECKS = {
     "locationIdDiffers": _bool,
     "clockOffsetSec": _number_range(-10 * 365 * 86400, 10 * 365 * 86400),
     "scopeResource": _optional(_nonempty_string),
+    "resultMessage": _optional(_nonempty_string),
 }
 
 FAULT_KINDS = ("token", "cancel", "operation", "other", "any")
@@ -358,6 +360,7 @@ class State:
             "locationIdDiffers": False,
             "clockOffsetSec": 0,
             "scopeResource": None,
+            "resultMessage": None,
         }
         self.rules = []
         self.rng = random.Random(args.seed)
@@ -1102,7 +1105,7 @@ class Handler(BaseHTTPRequestHandler):
             "status": op["status"],
             "clientContext": op["clientContext"],
             "id": op["id"],
-            "resultInfo": result_info(op["status"]),
+            "resultInfo": result_info(op["status"], self.state.get("resultMessage")),
         }
 
     def handle_operation(self, route):

@@ -78,13 +78,26 @@ int uuid_random(char ret[static 37]) {
         return 0;
 }
 
-int read_secret_file(const char *path, size_t max_bytes, char **ret) {
+int open_regular_file(const char *path, bool follow, int *ret_fd, struct stat *ret_st) {
         _cleanup_close_ int fd = -EBADF;
         struct stat st;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO put in the file's place must not hang the daemon at start-up. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
         if (fd < 0)
                 return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        *ret_fd = TAKE_FD(fd);
+        *ret_st = st;
+        return 0;
+}
+
+int read_secret_fd(int fd, size_t max_bytes, char **ret) {
+        struct stat st;
+
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode))

@@ -5,8 +5,10 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "macro.h"
@@ -19,9 +21,15 @@ char *format_rfc3339_ms(uint64_t realtime_usec, char buf[static 32]);
 /* A random (version 4) UUID as 36 lower-case characters plus NUL. */
 int uuid_random(char ret[static 37]);
 
-/* Reads a whole file that holds a secret, refusing anything larger than max_bytes, and strips
- * one trailing newline. The result must be freed with erase_and_free(). */
-int read_secret_file(const char *path, size_t max_bytes, char **ret);
+/* Opens path read-only and returns the descriptor with fstat()'s answer for it; anything but a
+ * regular file is -EBADFD. Unless follow is set, a symlink as the last component is -ELOOP.
+ * Checks made on *ret_st hold for the file then read from *ret_fd, not for one that was there
+ * before. */
+int open_regular_file(const char *path, bool follow, int *ret_fd, struct stat *ret_st);
+
+/* Reads the whole file that fd holds a secret in, refusing anything larger than max_bytes, and
+ * strips one trailing newline. The result must be freed with erase_and_free(). */
+int read_secret_fd(int fd, size_t max_bytes, char **ret);
 
 /* A growable byte buffer; always NUL-terminated so text can be used in place. */
 typedef struct Buffer {

@@ -871,6 +871,25 @@ static void put(FILE *f, const char *s) {
         }
 }
 
+/* Writes JSON text and a newline, like puts(), with DEL and the C1 controls (U+0080..U+009F)
+ * escaped as \u007f..\u009f: json-c escapes only C0, and --json output is read by people too,
+ * on terminals that take U+009B for CSI. The text stays the same JSON value: outside strings
+ * JSON text is ASCII, so these bytes can only be inside one. */
+static void put_json_line(FILE *f, const char *s) {
+        const unsigned char *p = (const unsigned char *) strempty(s);
+
+        for (; *p; p++) {
+                if (*p == 0x7f)
+                        fputs("\\u007f", f);
+                else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                        fprintf(f, "\\u%04x", (unsigned) p[1]);
+                        p++;
+                } else
+                        fputc(*p, f);
+        }
+        fputc('\n', f);
+}
+
 /* Terminal columns that put() will use, counting each UTF-8 sequence as one. */
 static size_t columns(const char *s) {
         size_t n = 0;
@@ -1356,7 +1375,7 @@ static int print_result(const Arguments *a, json_object *result) {
 
                 if (!s)
                         return -ENOMEM;
-                puts(s);
+                put_json_line(stdout, s);
                 return 0;
         }
 
@@ -1491,7 +1510,8 @@ static void print_watch_line(const Arguments *a, json_object *holder, json_objec
         json_object *ri = member_object(op, "resultInfo"), *e = member_object(op, "error");
 
         if (a->json) {
-                puts(json_object_to_json_string_ext(holder, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                put_json_line(stdout, json_object_to_json_string_ext(holder, JSON_C_TO_STRING_PLAIN |
+                                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
                 return;
         }
         put_timestamp(stdout, member(op, "updatedAt") ?: "-");

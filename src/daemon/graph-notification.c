@@ -96,8 +96,30 @@ static Error *parse_entry(json_object *o, size_t i, NotifyEntry *e) {
                                 e->result_subcode = json_object_get_int(x);
                         }
                         e->result_message = member_string(v, "message");
+                        /* Graph's free text, forwarded: kept with its control characters
+                         * replaced, in the tree that owns the borrowed strings (left out when
+                         * memory is short: never kept as it came). */
+                        if (text_has_control(e->result_message)) {
+                                _cleanup_free_ char *m = strdup(e->result_message);
+                                (void) json_object_object_get_ex(v, "message", &x);
+                                e->result_message = m && text_replace_controls(&m) >= 0 && json_object_set_string(x, m)
+                                                            ? json_object_get_string(x)
+                                                            : NULL;
+                        }
                 }
         }
+        /* The strings an entry is matched and settled by are ids and codes: one with a control
+         * character is refused like a clientContext with one in a cancel. */
+        const char *ids[] = { e->change_type, e->resource, data ? member_string(data, "status") : NULL, e->data_id,
+                              e->client_context, e->completion_reason };
+        static const char *const names[] = { "changeType", "resourceUrl", "resourceData.status", "resourceData.id",
+                                              "resourceData.clientContext", "resourceData.completionReason" };
+        for (size_t k = 0; k < ELEMENTSOF(ids); k++)
+                if (text_has_control(ids[k])) {
+                        char what[96];
+                        snprintf(what, sizeof what, "%s contains a control character.", names[k]);
+                        return entry_error(i, what);
+                }
         (void) notify_split_operation_url(e->resource, &e->call_id, &e->op_id);
         return NULL;
 }

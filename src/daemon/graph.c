@@ -220,23 +220,34 @@ int parse_retry_after(const char *s, uint64_t now, uint64_t *ret_usec) {
         return 0;
 }
 
+/* Text from Graph is kept and shown to clients, so it holds no control characters
+ * (docs/security.md, "Text from outside"): an id or a code with one is not one Graph gives out
+ * and is dropped as if absent; free text keeps its words, with the controls replaced. */
+static const char *id_or_null(const char *s) {
+        return text_has_control(s) ? NULL : s;
+}
+
 static int graph_error_from_body(long status, const char *request_id, json_object *body,
                                  Error **ret) {
-        json_object *err = NULL, *data = json_object_new_object();
-        const char *code = NULL, *message = NULL, *rid = request_id;
+        json_object *err = NULL, *data;
+        const char *code = NULL, *rid = request_id;
+        _cleanup_free_ char *message = NULL;
 
-        if (!data)
-                return -ENOMEM;
         if (body && json_object_object_get_ex(body, "error", &err) &&
             json_object_is_type(err, json_type_object)) {
                 json_object *inner;
+                const char *m;
 
-                code = get_string(err, "code");
-                message = get_string(err, "message");
+                code = id_or_null(get_string(err, "code"));
+                if ((m = get_string(err, "message")) && (!(message = strdup(m)) || text_replace_controls(&message) < 0))
+                        return -ENOMEM;
                 if (!rid && (json_object_object_get_ex(err, "innerError", &inner) ||
                              json_object_object_get_ex(err, "innererror", &inner)))
-                        rid = get_string(inner, "request-id");
+                        rid = id_or_null(get_string(inner, "request-id"));
         }
+        data = json_object_new_object();
+        if (!data)
+                return -ENOMEM;
         json_object_object_add(data, "httpStatus", json_object_new_int((int) status));
         json_object_object_add(data, "graphCode", code ? json_object_new_string(code) : NULL);
         json_object_object_add(data, "requestId", rid ? json_object_new_string(rid) : NULL);
@@ -356,10 +367,11 @@ int graph_answer_parse(long status, const char *location, const char *request_id
         GraphAnswer a = { .http_status = status };
         int r;
 
-        /* Header values are bytes; only text may reach replies (see parse_json_object()). */
-        if (request_id && !utf8_is_valid(request_id, strlen(request_id), NULL))
+        /* Header values are bytes; only text may reach replies (see parse_json_object()), and
+         * no controls (see id_or_null()). */
+        if (request_id && (!utf8_is_valid(request_id, strlen(request_id), NULL) || text_has_control(request_id)))
                 request_id = NULL;
-        if (location && !utf8_is_valid(location, strlen(location), NULL))
+        if (location && (!utf8_is_valid(location, strlen(location), NULL) || text_has_control(location)))
                 location = NULL;
         if (request_id && !(a.request_id = strdup(request_id)))
                 goto oom;
@@ -376,6 +388,15 @@ int graph_answer_parse(long status, const char *location, const char *request_id
         }
 
         r = success_body_parse(body, body_len, &a);
+        if (r >= 0) {
+                /* See id_or_null(). */
+                char **ids[] = { &a.operation_id, &a.client_context, &a.completion_reason };
+                for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+                        if (text_has_control(*ids[i]))
+                                *ids[i] = mfree(*ids[i]);
+                if (text_replace_controls(&a.result_message) < 0)
+                        goto oom;
+        }
         if (r == -ENOMEM)
                 goto oom;
         if (r < 0 && body_len > 0 && status != 204) {
@@ -605,10 +626,11 @@ int token_answer_parse(long status, const char *body, size_t len, TokenAnswer *r
                 goto done;
         }
 
-        if (parsed && f.error) {
+        if (parsed && id_or_null(f.error)) {
                 if (!(a.error = strdup(f.error)))
                         goto oom;
-                if (f.error_description && split_description(f.error_description, &a.aadsts, &a.description) < 0)
+                if (f.error_description && (split_description(f.error_description, &a.aadsts, &a.description) < 0 ||
+                                            text_replace_controls(&a.description) < 0))
                         goto oom;
                 if (!a.aadsts && f.has_error_code && asprintf(&a.aadsts, "AADSTS%d", f.error_code) < 0) {
                         a.aadsts = NULL;

@@ -9,6 +9,12 @@
  * What a record's JSON says is record.c's business; this file only frames, checks and orders
  * lines.
  *
+ * The directory is trusted: whatever is in it is replayed at every start, and a file there is
+ * opened for writing as the daemon's user. So store_open() opens the directory once, refuses one
+ * that someone else could write to (or that another user's symlink leads to), and every file in
+ * it is opened relative to that descriptor with O_NOFOLLOW: a planted "operations.journal ->
+ * /etc/passwd" is an error, not a file truncated by the next compaction.
+ *
  * Threading: the loop thread appends bytes to `pending` under the lock and signals a writer
  * that waits for work; the writer thread swaps `pending` out, writes and fdatasyncs it,
  * publishes `synced_seq` and pokes an eventfd; the loop thread then runs deferred callbacks
@@ -50,6 +56,7 @@ struct Store {
         sd_event *event;
         char *dir;
         char *path;
+        int dfd; /* the state directory, as checked by open_state_directory() */
         int fd;
         int efd;
         sd_event_source *efd_source;
@@ -131,37 +138,31 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-static int fsync_dir(const char *dir) {
-        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        int r = fsync(fd) < 0 ? -errno : 0;
-        close(fd);
-        return r;
-}
+#define STORE_TEMP_NAME "." STORE_JOURNAL_NAME ".tmp"
 
 /* Writer thread side of a compaction: temp file, fsync, rename over, fsync the directory, and
- * continue appending to the new file. */
+ * continue appending to the new file. The temp file is always a new file: a stale one (a crash
+ * mid-compaction) or anything planted under its name is unlinked first, and O_EXCL|O_NOFOLLOW
+ * then fail rather than write through whatever took the name in between. */
 static int rewrite_journal(Store *s, const Buffer *b) {
-        _cleanup_free_ char *tmp = NULL;
         int fd, r;
 
-        if (asprintf(&tmp, "%s/.%s.tmp", s->dir, STORE_JOURNAL_NAME) < 0)
-                return -ENOMEM;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (unlinkat(s->dfd, STORE_TEMP_NAME, 0) < 0 && errno != ENOENT)
+                return -errno;
+        fd = openat(s->dfd, STORE_TEMP_NAME, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return -errno;
         r = write_all(fd, b->data ?: "", b->size);
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
-        if (r >= 0 && rename(tmp, s->path) < 0)
+        if (r >= 0 && renameat(s->dfd, STORE_TEMP_NAME, s->dfd, STORE_JOURNAL_NAME) < 0)
                 r = -errno;
         if (r < 0) {
                 close(fd);
-                (void) unlink(tmp);
+                (void) unlinkat(s->dfd, STORE_TEMP_NAME, 0);
                 return r;
         }
-        (void) fsync_dir(s->dir);
+        (void) fsync(s->dfd);
         /* The new file takes over the lock and the appends. */
         (void) flock(fd, LOCK_EX | LOCK_NB);
         int old = s->fd;
@@ -320,17 +321,52 @@ static int on_synced(sd_event_source *es, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-int store_open(sd_event *event, const char *dir, Store **ret) {
-        _cleanup_(store_freep) Store *s = NULL;
-        int r;
+/* Opens the state directory, creating it (0700) if needed, and refuses one that someone other
+ * than root or the daemon's user could write to: they could plant the journal there. A symlink
+ * to the directory is fine when root or the daemon's user made it — with DynamicUser=, systemd
+ * makes /var/lib/NAME a symlink to /var/lib/private/NAME — but not another user's. */
+static int open_state_directory(const char *dir, int *ret_dfd) {
+        _cleanup_close_ int dfd = -EBADF;
+        uid_t uid = geteuid();
+        struct stat st;
 
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create the state directory %s: %m", dir);
+        if (lstat(dir, &st) < 0)
+                return log_error_errno(errno, "Cannot access the state directory %s: %m", dir);
+        if (S_ISLNK(st.st_mode) && st.st_uid != 0 && st.st_uid != uid)
+                return log_error_errno(EPERM,
+                                       "The state directory %s is a symbolic link that belongs to uid %u, not to root "
+                                       "or the daemon's user (uid %u); refusing to follow it.",
+                                       dir, (unsigned) st.st_uid, (unsigned) uid);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return log_error_errno(errno, "Cannot open the state directory %s: %m", dir);
+        if (fstat(dfd, &st) < 0)
+                return log_error_errno(errno, "Cannot stat the state directory %s: %m", dir);
+        if (st.st_uid != 0 && st.st_uid != uid)
+                return log_error_errno(EPERM,
+                                       "The state directory %s belongs to uid %u; it must belong to root or to the "
+                                       "daemon's user (uid %u).",
+                                       dir, (unsigned) st.st_uid, (unsigned) uid);
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return log_error_errno(EPERM,
+                                       "The state directory %s has mode %04o, so group or others may create files in "
+                                       "it; refusing to keep the journal there. Run \"chmod go-w %s\".",
+                                       dir, (unsigned) (st.st_mode & 07777), dir);
+        *ret_dfd = TAKE_FD(dfd);
+        return 0;
+}
+
+int store_open(sd_event *event, const char *dir, Store **ret) {
+        _cleanup_(store_freep) Store *s = NULL;
+        struct stat st;
+        int r;
 
         s = calloc(1, sizeof *s);
         if (!s)
                 return log_oom();
-        s->fd = s->efd = -EBADF;
+        s->fd = s->efd = s->dfd = -EBADF;
         pthread_mutex_init(&s->lock, NULL);
         pthread_condattr_t attr;
         pthread_condattr_init(&attr);
@@ -342,15 +378,24 @@ int store_open(sd_event *event, const char *dir, Store **ret) {
         if (!s->dir || asprintf(&s->path, "%s/%s", dir, STORE_JOURNAL_NAME) < 0)
                 return log_oom();
 
-        s->fd = open(s->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        r = open_state_directory(dir, &s->dfd);
+        if (r < 0)
+                return r;
+        s->fd = openat(s->dfd, STORE_JOURNAL_NAME, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+        if (s->fd < 0 && errno == ELOOP)
+                return log_error_errno(errno, "The journal %s is a symbolic link; refusing to follow it (the journal "
+                                       "is a regular file the daemon creates itself).", s->path);
         if (s->fd < 0)
                 return log_error_errno(errno, "Cannot open the journal %s: %m (is StateDirectory= writable?)", s->path);
+        if (fstat(s->fd, &st) < 0)
+                return log_error_errno(errno, "Cannot stat the journal %s: %m", s->path);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(EBADFD, "The journal %s is not a regular file; refusing it.", s->path);
         if (flock(s->fd, LOCK_EX | LOCK_NB) < 0)
                 return log_error_errno(errno, "The journal %s is in use by another mediacanceld.", s->path);
         /* fdatasync() of the file does not make a newly created file's name durable. */
-        r = fsync_dir(dir);
-        if (r < 0)
-                return log_error_errno(r, "Cannot sync the state directory %s: %m", dir);
+        if (fsync(s->dfd) < 0)
+                return log_error_errno(errno, "Cannot sync the state directory %s: %m", dir);
 
         s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (s->efd < 0)
@@ -397,6 +442,8 @@ Store *store_free(Store *s) {
                 close(s->efd);
         if (s->fd >= 0)
                 close(s->fd);
+        if (s->dfd >= 0)
+                close(s->dfd);
         buffer_done(&s->pending);
         buffer_done(&s->rewrite);
         pthread_mutex_destroy(&s->lock);

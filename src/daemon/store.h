@@ -20,7 +20,9 @@
 typedef struct Store Store;
 
 /* Creates the directory (0700) if needed and opens the journal; fails clearly when the
- * directory cannot be written or another daemon holds the journal. */
+ * directory cannot be written, another daemon holds the journal, the directory is writable by
+ * group or others or belongs to another user (or is another user's symlink), or the journal is
+ * a symlink or not a regular file. */
 int store_open(sd_event *event, const char *dir, Store **ret);
 
 /* Stops the writer after flushing what was appended. */

@@ -387,35 +387,68 @@ static bool in_credentials_directory(const char *path) {
  * secret, the certificate's private key): it must belong to root or to the daemon's user, and
  * grant group and others nothing, or someone else on the host may hold the app's identity.
  * Files in $CREDENTIALS_DIRECTORY are exempt: systemd made them for this service and may grant
- * access with its own owner, group or ACL. stat() before reading leaves a window, but this
- * catches a careless chmod; it is not meant to stop someone who can already replace the file. */
-static int check_credential_file(const char *path, const char *what) {
-        struct stat st;
+ * access with its own owner, group or ACL. The rule is checked with fstat() on the descriptor
+ * that is then read, opened without following a symlink: a check by path followed by an open
+ * by path could look at one file and read another.
+ *
+ * The CA bundle (CAFile=) holds nothing secret, but whoever can write it can impersonate the
+ * login and Graph endpoints and collect the secret or the token: it must belong to root or to
+ * the daemon's user and be writable by nobody else. libcurl opens it by its path at each new
+ * connection, so this catches a careless chmod or a file in the wrong hands, at start and at
+ * every reload; it cannot pin the file against its owner (docs/security.md). */
+typedef enum CheckedFile {
+        CHECKED_FILE_PUBLIC, /* the certificate: no owner or mode rule, symlinks followed */
+        CHECKED_FILE_SECRET, /* the client secret, the private key */
+        CHECKED_FILE_TRUST,  /* the CA bundle */
+} CheckedFile;
 
-        if (in_credentials_directory(path))
+static int open_checked_file(const char *path, const char *what, CheckedFile kind, int *ret_fd) {
+        bool secret = kind == CHECKED_FILE_SECRET;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        int r;
+
+        r = open_regular_file(path, kind == CHECKED_FILE_PUBLIC, &fd, &st);
+        if (r == -ELOOP)
+                return log_error_errno(r, "%s: the file holding the %s is a symbolic link; refusing to follow it. "
+                                       "Point the setting at the file itself.", path, what);
+        if (r == -EBADFD)
+                return log_error_errno(r, "%s: the %s is not a regular file.", path, what);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the %s: %m", path, what);
+        if (kind == CHECKED_FILE_PUBLIC || (secret && in_credentials_directory(path))) {
+                *ret_fd = TAKE_FD(fd);
                 return 0;
-        if (stat(path, &st) < 0)
-                return log_error_errno(errno, "%s: cannot read the %s: %m", path, what);
+        }
         if (st.st_uid != 0 && st.st_uid != geteuid())
                 return log_error_errno(EPERM,
                                        "%s: the file holding the %s belongs to uid %u; it must belong to root or "
-                                       "to the daemon's user (uid %u), or come as a systemd credential.",
-                                       path, what, (unsigned) st.st_uid, (unsigned) geteuid());
-        if (st.st_mode & (S_IRWXG | S_IRWXO))
+                                       "to the daemon's user (uid %u)%s.",
+                                       path, what, (unsigned) st.st_uid, (unsigned) geteuid(),
+                                       secret ? ", or come as a systemd credential" : "");
+        if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)))
                 return log_error_errno(EPERM,
                                        "%s: the file holding the %s has mode %04o, so group or others may use it; "
                                        "refusing it (like ssh with private keys). Run \"chmod go= %s\" (mode 0600 "
                                        "or 0400), or provide it as a systemd credential.",
                                        path, what, (unsigned) (st.st_mode & 07777), path);
+        if (!secret && (st.st_mode & (S_IWGRP | S_IWOTH)))
+                return log_error_errno(EPERM,
+                                       "%s: the file holding the %s has mode %04o, so group or others may change "
+                                       "it, and with it whom the daemon trusts with the credential. Run "
+                                       "\"chmod go-w %s\".",
+                                       path, what, (unsigned) (st.st_mode & 07777), path);
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
 static int load_secret(const Config *c, char **ret) {
-        int r = check_credential_file(c->client_secret_file, "client secret");
+        _cleanup_close_ int fd = -EBADF;
+        int r = open_checked_file(c->client_secret_file, "client secret", CHECKED_FILE_SECRET, &fd);
         if (r < 0)
                 return r;
 
-        r = read_secret_file(c->client_secret_file, TOKEN_SECRET_MAX_BYTES, ret);
+        r = read_secret_fd(fd, TOKEN_SECRET_MAX_BYTES, ret);
         if (r == -EFBIG)
                 return log_error_errno(r, "%s: the client secret file is larger than %d bytes.",
                                        c->client_secret_file, TOKEN_SECRET_MAX_BYTES);
@@ -426,8 +459,15 @@ static int load_secret(const Config *c, char **ret) {
         return 0;
 }
 
-static int read_pem(const char *path, const char *what, char **ret) {
-        int r = read_secret_file(path, TOKEN_PEM_MAX_BYTES, ret);
+/* The certificate is public: only the key is held to the credential rule. */
+static int read_pem(const char *path, const char *what, CheckedFile kind, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = open_checked_file(path, what, kind, &fd);
+        if (r < 0)
+                return r;
+        r = read_secret_fd(fd, TOKEN_PEM_MAX_BYTES, ret);
         if (r == -EFBIG)
                 return log_error_errno(r, "%s: the %s file is larger than %d bytes.", path, what, TOKEN_PEM_MAX_BYTES);
         if (r == -EBADMSG)
@@ -462,13 +502,10 @@ static int load_certificate(const Config *c, JwtCredential **ret) {
         _cleanup_(jwt_credential_freep) JwtCredential *cred = NULL;
         int r;
 
-        r = check_credential_file(c->private_key_file, "private key");
+        r = read_pem(c->certificate_file, "certificate", CHECKED_FILE_PUBLIC, &cert);
         if (r < 0)
                 return r;
-        r = read_pem(c->certificate_file, "certificate", &cert);
-        if (r < 0)
-                return r;
-        r = read_pem(c->private_key_file, "private key", &key);
+        r = read_pem(c->private_key_file, "private key", CHECKED_FILE_SECRET, &key);
         if (r < 0)
                 return r;
 
@@ -501,6 +538,12 @@ static int load_credential(const Config *c, char **ret_secret, JwtCredential **r
         char *secret = NULL;
         int r;
 
+        if (c->ca_file) {
+                _cleanup_close_ int fd = -EBADF;
+                r = open_checked_file(c->ca_file, "CA bundle (CAFile=)", CHECKED_FILE_TRUST, &fd);
+                if (r < 0)
+                        return r;
+        }
         if (c->certificate_file)
                 r = load_certificate(c, &cert);
         else

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "validate.h"
@@ -92,5 +93,52 @@ int client_context_check(const char *s) {
                 if (c == 0xc2 && i + 1 < n && (uint8_t) s[i + 1] >= 0x80 && (uint8_t) s[i + 1] <= 0x9f)
                         return -EINVAL;
         }
+        return 0;
+}
+
+/* The length of the control character at p (C0, DEL: 1; C1, encoded C2 80..C2 9F: 2), or 0. */
+static size_t control_at(const uint8_t *p) {
+        if (*p < 0x20 || *p == 0x7f)
+                return 1;
+        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+                return 2;
+        return 0;
+}
+
+bool text_has_control(const char *s) {
+        for (const uint8_t *p = (const uint8_t *) s; p && *p; p++)
+                if (control_at(p) > 0)
+                        return true;
+        return false;
+}
+
+int text_replace_controls(char **s) {
+        static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+        const uint8_t *p;
+        size_t n = 0;
+        char *t, *o;
+
+        if (!*s || !text_has_control(*s))
+                return 0;
+        /* At most three bytes for each byte replaced. */
+        t = malloc(strlen(*s) * 3 + 1);
+        if (!t)
+                return -ENOMEM;
+        o = t;
+        for (p = (const uint8_t *) *s; *p; p += n) {
+                n = control_at(p);
+                if (n == 0 || *p == '\t' || *p == '\n') {
+                        *o++ = (char) *p;
+                        n = 1;
+                } else if (*p == '\r')
+                        *o++ = ' ';
+                else {
+                        memcpy(o, replacement, sizeof replacement - 1);
+                        o += sizeof replacement - 1;
+                }
+        }
+        *o = '\0';
+        free(*s);
+        *s = t;
         return 0;
 }

@@ -33,6 +33,7 @@
 
 #include "fuzz-util.h"
 #include "graph.h"
+#include "identity.h"
 #include "log.h"
 #include "operation.h"
 

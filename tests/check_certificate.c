@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "graph.h"
+#include "identity.h"
 #include "harness.h"
 #include "jwt.h"
 #include "util.h"

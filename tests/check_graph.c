@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "graph.h"
+#include "identity.h"
 #include "graph-notification.h"
 #include "validate.h"
 

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "graph.h"
+#include "identity.h"
 #include "jwt.h"
 #include "util.h"
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * graph.h — what the daemon knows about Graph and the identity platform as pure functions:
- * request URLs and bodies, parsing of cancel/operation answers and of token answers, the
- * retry and token-renewal schedules. No I/O here; graph-client.c and token.c do the sending.
+ * graph.h — what the daemon knows about Graph as pure functions: request URLs and bodies,
+ * parsing of cancel/operation answers, Retry-After and the retry schedule. The identity
+ * platform's side (token requests and answers) is identity.h. No I/O here; graph-client.c and
+ * token.c do the sending.
  */
 #pragma once
 
@@ -79,34 +80,3 @@ bool graph_status_is_retryable(long http_status);
  * drawn from rnd (any 64-bit random number). attempt counts from 0. */
 uint64_t backoff_delay_usec(unsigned attempt, uint64_t base_usec, uint64_t max_usec, uint64_t rnd);
 
-typedef struct TokenAnswer {
-        char *access_token;       /* must be wiped: erase_and_free() */
-        uint64_t expires_in_usec;
-        uint64_t refresh_in_usec; /* 0 when absent */
-        /* On failure: */
-        char *error;              /* "invalid_client", … */
-        char *aadsts;             /* "AADSTS7000215" */
-        char *description;        /* first line of error_description, without trace ids */
-        bool permanent;           /* retrying without a config change will not help */
-} TokenAnswer;
-
-/* Returns 0 with either access_token or error set; -ENOMEM on OOM. */
-int token_answer_parse(long http_status, const char *body, size_t body_len, TokenAnswer *ret);
-void token_answer_done(TokenAnswer *a);
-
-/* When to start renewing a token that was just issued, in µs from now: at refresh_in when the
- * answer has it, otherwise when 5 minutes remain, or at half its lifetime for tokens shorter
- * than 10 minutes; minus up to 5% jitter taken from rnd so hosts do not renew in lockstep. */
-uint64_t token_renewal_delay_usec(uint64_t expires_in_usec, uint64_t refresh_in_usec, uint64_t rnd);
-
-/* application/x-www-form-urlencoded body of a client-credentials request with a secret.
- * The result holds the secret: free it with erase_and_free(). */
-int token_request_body(const char *client_id, const char *client_secret, const char *scope, char **ret);
-
-#define TOKEN_CLIENT_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-/* The same with a certificate: client_assertion_type and the signed client_assertion (a JWT,
- * see jwt.h) instead of client_secret. Free the result with erase_and_free(): the assertion
- * is a bearer credential until it expires. */
-int token_request_body_assertion(const char *client_id, const char *client_assertion, const char *scope,
-                                 char **ret);

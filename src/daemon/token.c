@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "graph.h"
+#include "identity.h"
 #include "http.h"
 #include "jwt.h"
 #include "log.h"

@@ -296,6 +296,14 @@ bool json_take_null(JsonReader *c) {
 }
 
 /* A string member that may also be null (stays NULL). */
+int json_read_string_member(JsonReader *c, const char **ret) {
+        json_skip_ws(c);
+        if (c->p < c->end && *c->p == '"')
+                return json_read_string(c, true, ret);
+        *ret = NULL;
+        return json_skip_value(c, 1);
+}
+
 int json_read_string_or_null(JsonReader *c, const char **ret) {
         if (json_take_null(c)) {
                 *ret = NULL;

@@ -32,6 +32,9 @@ bool json_take_null(JsonReader *c);
 int json_read_string(JsonReader *c, bool decode, const char **ret);
 /* A decoded string, or null (*ret = NULL). */
 int json_read_string_or_null(JsonReader *c, const char **ret);
+/* A member value that is used only when it is a string: decoded in place into *ret; any other
+ * value is skipped and *ret set to NULL. */
+int json_read_string_member(JsonReader *c, const char **ret);
 /* An integer (no fraction or exponent) within [min, max]. */
 int json_read_int(JsonReader *c, int64_t min, int64_t max, int64_t *ret);
 /* Any number, as an int the way json-c's json_object_get_int() gives it: the integer part,

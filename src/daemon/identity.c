@@ -263,12 +263,18 @@ static int form_append(Buffer *b, const char *key, const char *value) {
         return 0;
 }
 
-int token_request_body(const char *client_id, const char *client_secret, const char *scope, char **ret) {
+/* The client-credentials form with the credential as its last members but grant_type: the
+ * secret, or an assertion with its type. */
+static int client_credentials_body(const char *client_id, const char *scope, const char *assertion_type,
+                                   const char *credential_key, const char *credential, char **ret) {
         Buffer b = { .secret = true };
         int r;
 
+        /* client_id is optional next to an assertion (its iss says the same) but the platform
+         * documents it, and sending it gives a clearer error for an unknown app. */
         if ((r = form_append(&b, "client_id", client_id)) < 0 || (r = form_append(&b, "scope", scope)) < 0 ||
-            (r = form_append(&b, "client_secret", client_secret)) < 0 ||
+            (assertion_type && (r = form_append(&b, "client_assertion_type", assertion_type)) < 0) ||
+            (r = form_append(&b, credential_key, credential)) < 0 ||
             (r = form_append(&b, "grant_type", "client_credentials")) < 0) {
                 if (b.data)
                         explicit_bzero(b.data, b.allocated);
@@ -279,22 +285,12 @@ int token_request_body(const char *client_id, const char *client_secret, const c
         return 0;
 }
 
+int token_request_body(const char *client_id, const char *client_secret, const char *scope, char **ret) {
+        return client_credentials_body(client_id, scope, NULL, "client_secret", client_secret, ret);
+}
+
 int token_request_body_assertion(const char *client_id, const char *client_assertion, const char *scope,
                                  char **ret) {
-        Buffer b = { .secret = true };
-        int r;
-
-        /* client_id is optional next to an assertion (its iss says the same) but the platform
-         * documents it, and sending it gives a clearer error for an unknown app. */
-        if ((r = form_append(&b, "client_id", client_id)) < 0 || (r = form_append(&b, "scope", scope)) < 0 ||
-            (r = form_append(&b, "client_assertion_type", TOKEN_CLIENT_ASSERTION_TYPE)) < 0 ||
-            (r = form_append(&b, "client_assertion", client_assertion)) < 0 ||
-            (r = form_append(&b, "grant_type", "client_credentials")) < 0) {
-                if (b.data)
-                        explicit_bzero(b.data, b.allocated);
-                buffer_done(&b);
-                return r;
-        }
-        *ret = b.data;
-        return 0;
+        return client_credentials_body(client_id, scope, TOKEN_CLIENT_ASSERTION_TYPE, "client_assertion",
+                                       client_assertion, ret);
 }

@@ -238,8 +238,12 @@ int http_request_new(const char *url, const char *post, const char *content_type
         }
         if (o->ca_file)
                 SET(CURLOPT_CAINFO, o->ca_file);
-        if (tls_backend_is_openssl3())
-                SET(CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+        /* Only where the answer is a credential: wiping every record costs about 12 % of the
+         * instructions of a cancel, and Graph's answers hold no secret. Login and Graph are
+         * different hosts, so their connections are never shared (a test that points both at
+         * one server may see a token request reuse a Graph connection, unwiped). The option is
+         * set either way because a pooled handle keeps it from its last request. */
+        SET(CURLOPT_SSL_CTX_FUNCTION, o->answer_is_secret && tls_backend_is_openssl3() ? on_ssl_ctx : NULL);
         /* libcurl takes a proxy from https_proxy=, all_proxy= and friends (and exceptions from
          * no_proxy=) unless these are set: "" means none. A daemon holding credentials goes
          * where its configuration says, not where its environment does. For https:// targets

@@ -25,6 +25,8 @@ typedef struct HttpOptions {
         uint64_t connect_timeout_usec; /* TCP + TLS handshake */
         uint64_t timeout_usec;         /* the whole attempt */
         uint64_t stall_timeout_usec;   /* abort when under 1 byte/s for this long; 0: never */
+        bool answer_is_secret;         /* the answer carries a credential (a token): TLS records
+                                        * of a connection this request opens are wiped once read */
 } HttpOptions;
 
 typedef struct HttpRequest HttpRequest;

@@ -321,6 +321,7 @@ static void token_fetch_start(TokenManager *t) {
                 .connect_timeout_usec = t->config->connect_timeout_usec,
                 .timeout_usec = TOKEN_FETCH_TIMEOUT_USEC,
                 .stall_timeout_usec = t->config->stall_timeout_usec,
+                .answer_is_secret = true,
         };
         r = http_request_new(url, body, "application/x-www-form-urlencoded", NULL, NULL, &o, &req);
         if (r >= 0) {

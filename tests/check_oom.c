@@ -53,16 +53,49 @@ typedef enum Verdict {
         RUN_BAD_EXIT,   /* exited with another status, or 1 without logging an error */
         RUN_UNANSWERED, /* left a request unanswered (or answered garbage) while it stayed up */
         RUN_HANG,       /* did not start, or did not exit after SIGTERM */
+        RUN_JSON_C,     /* died inside json-c 0.16's tokener: see json_c_tokener_crash() */
         _RUN_MAX,
 } Verdict;
 
 static const char *const verdict_names[_RUN_MAX] = {
         [RUN_SERVED] = "served",         [RUN_EXITED] = "exited",       [RUN_SIGNAL] = "signal",
         [RUN_BAD_EXIT] = "bad-exit",     [RUN_UNANSWERED] = "unanswered", [RUN_HANG] = "hang",
+        [RUN_JSON_C] = "json-c-0.16",
 };
 
 static bool verdict_ok(Verdict v) {
-        return v == RUN_SERVED || v == RUN_EXITED;
+        return v == RUN_SERVED || v == RUN_EXITED || v == RUN_JSON_C;
+}
+
+/* json-c before 0.17 does not check the strdup() of an object key in json_tokener_parse_ex()
+ * and hashes the NULL it got: a SIGSEGV inside json-c that no caller can prevent (0.17 reports
+ * json_tokener_error_memory there). A death by a signal whose failed allocation is exactly that
+ * strdup() is told apart, reported, and not held against the daemon; with json-c 0.17 or later
+ * it counts as the crash it is. The shim's stack says which allocation failed: its own frames,
+ * then the first caller outside it. */
+static bool json_c_tokener_crash(Harness *h) {
+#if JSON_C_VERSION_NUM < ((0 << 16) | (17 << 8))
+        char *log = read_file_text(h->daemon_log);
+        char *line = strstr(log, "fails here:\n"), *next;
+        bool match = false;
+
+        for (line = line ? strchr(line, '\n') + 1 : NULL; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (!next)
+                        break;
+                *next++ = '\0';
+                if (strstr(line, "fail-alloc.so"))
+                        continue; /* the shim's own frames */
+                match = strstr(line, "(__strdup+") && strstr(next, "(json_tokener_parse_ex+") &&
+                        strstr(next, "(json_tokener_parse_ex+") < strchrnul(next, '\n');
+                break;
+        }
+        free(log);
+        return match;
+#else
+        (void) h;
+        return false;
+#endif
 }
 
 static void sleep_ms(int ms) {
@@ -100,7 +133,7 @@ static int reap(Harness *h, int timeout_ms, int *ret_status) {
 
 static Verdict judge_exit(Harness *h, int status, Verdict if_clean) {
         if (WIFSIGNALED(status))
-                return RUN_SIGNAL;
+                return json_c_tokener_crash(h) ? RUN_JSON_C : RUN_SIGNAL;
         if (!WIFEXITED(status))
                 return RUN_BAD_EXIT;
         if (WEXITSTATUS(status) == 0)
@@ -136,20 +169,24 @@ static int connect_daemon(Harness *h, int *ret_status, bool *ret_exited) {
 }
 
 /* One request, one reply with its id: 1 answered, 0 no answer (EOF or timeout), -1 a line
- * that is not a JSON-RPC reply to it. */
+ * that is not a JSON-RPC reply to it. An error with a null id counts as the answer: it is what
+ * the daemon sends when it could not read the request far enough to know its id (JSON-RPC
+ * 2.0, section 5), e.g. when it ran out of memory parsing it, or accepting the connection. */
 static int request(int fd, const char *line, int id) {
         char buf[65536];
         size_t len = 0;
 
-        if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t) strlen(line))
-                return 0;
+        /* A daemon that refused the connection may have closed it before this send, and its
+         * answer is waiting to be read all the same. */
+        (void) send(fd, line, strlen(line), MSG_NOSIGNAL);
         for (double deadline = now_s() + REPLY_TIMEOUT_MS / 1000.0;;) {
                 char *nl = memchr(buf, '\n', len);
                 if (nl) {
                         *nl = 0;
                         json_object *j = json_tokener_parse(buf), *v;
-                        bool ok = j && json_object_object_get_ex(j, "id", &v) && json_object_get_int(v) == id &&
-                                  (jpath(j, "result") || jpath(j, "error.code"));
+                        bool ok = j && json_object_object_get_ex(j, "id", &v) &&
+                                  ((v && json_object_get_int(v) == id && jpath(j, "result")) ||
+                                   ((!v || json_object_get_int(v) == id) && jpath(j, "error.code")));
                         json_object_put(j);
                         return ok ? 1 : -1;
                 }
@@ -255,7 +292,7 @@ static void worker(Harness *h, const Plan *p, unsigned k, const char *result_pat
         for (unsigned long n = 1 + k * p->stride; n <= p->total; n += WORKERS * p->stride) {
                 Verdict v = run_once(h, n, NULL);
                 fprintf(out, "%lu %s\n", n, verdict_names[v]);
-                if (!verdict_ok(v)) {
+                if (v != RUN_SERVED && v != RUN_EXITED) {
                         fprintf(out, "---- daemon log of run %lu:\n", n);
                         print_log_tail(h, out);
                         fprintf(out, "----\n");
@@ -319,20 +356,20 @@ START_TEST(test_every_allocation) {
                 while (fgets(line, sizeof line, f)) {
                         unsigned long n;
                         char name[32];
-                        bool ok = false;
+                        bool quiet = false;
 
                         if (sscanf(line, "%lu %31s", &n, name) == 2)
                                 for (int i = 0; i < _RUN_MAX; i++)
                                         if (strcmp(name, verdict_names[i]) == 0) {
                                                 counts[i]++;
                                                 runs++;
-                                                ok = verdict_ok((Verdict) i);
-                                                if (!ok)
+                                                quiet = i == RUN_SERVED || i == RUN_EXITED;
+                                                if (!verdict_ok((Verdict) i))
                                                         failed++;
                                                 break;
                                         }
-                        /* Failed runs and their logs go to the test's log. */
-                        if (!ok)
+                        /* Failed runs, json-c's crashes and their logs go to the test's log. */
+                        if (!quiet)
                                 fputs(line, stdout);
                 }
                 fclose(f);

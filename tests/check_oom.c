@@ -245,9 +245,20 @@ static Verdict run_once(Harness *h, unsigned long fail_at, const char *count_fil
                 return RUN_HANG;
         }
         int answered = request(fd, CANCEL_LINE, 1);
-        if (answered > 0)
-                answered = request(fd, STATUS_LINE, 2);
         close(fd);
+        /* A connection of its own: the daemon may have closed the first one after answering
+         * (one it could not set up for lack of memory, say). */
+        if (answered > 0) {
+                fd = connect_daemon(h, &status, &exited);
+                if (fd < 0) {
+                        if (exited)
+                                return judge_exit(h, status, RUN_EXITED);
+                        harness_kill_daemon(h);
+                        return RUN_UNANSWERED;
+                }
+                answered = request(fd, STATUS_LINE, 2);
+                close(fd);
+        }
         if (answered <= 0) {
                 /* Unanswered is fine only on the way out: the daemon must be exiting. */
                 if (reap(h, 2000, &status) < 0) {

@@ -151,7 +151,7 @@ static int connection_write_oom(Connection *c, json_object *id) {
                         r = json_write_string(&c->out, json_object_get_string(id));
                 else {
                         size_t n;
-                        const char *t = json_object_to_json_string_length(id, JSON_C_TO_STRING_PLAIN, &n);
+                        const char *t = json_to_text(id, JSON_C_TO_STRING_PLAIN, &n);
                         r = t ? buffer_append(&c->out, t, n) : -ENOMEM;
                 }
         }
@@ -310,7 +310,7 @@ static bool batch_connected(const Batch *b) {
 static void batch_add_reply(Batch *b, json_object *reply) {
         if (reply && batch_connected(b)) {
                 size_t n, before = b->text.size;
-                const char *s = json_object_to_json_string_length(
+                const char *s = json_to_text(
                         reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
                 int r = s ? buffer_append(&b->text, before == 0 ? "[" : ",", 1) : -ENOMEM;
                 if (r >= 0)
@@ -636,7 +636,15 @@ static void connection_read(Connection *c) {
                         return;
                 }
                 if (buffer_append(&c->in, buf, (size_t) n) < 0) {
-                        connection_close(c);
+                        /* What was read is lost, so the connection cannot go on; its client
+                         * hears why before it closes (id null: the request was never read). */
+                        log_oom();
+                        send_error_line(c, NULL, error_oom());
+                        if (c->fd >= 0) {
+                                c->closing = true;
+                                buffer_done(&c->in);
+                                connection_flush(c);
+                        }
                         return;
                 }
 

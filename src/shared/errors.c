@@ -197,7 +197,7 @@ int error_write_operation_json(const Error *e, Buffer *b) {
 
         if (!j)
                 return -ENOMEM;
-        s = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        s = json_to_text(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
         if (!s)
                 return -ENOMEM;
         return buffer_append(b, s, n);

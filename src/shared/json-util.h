@@ -50,3 +50,19 @@ static inline int json_element_append(json_object *array, json_object *value) {
         }
         return 0;
 }
+
+/* json_object_to_json_string_length(), or NULL when json-c ran out of memory on the way:
+ * json-c 0.16 ignores a failed append to its print buffer and returns the text cut short,
+ * which would go out as a broken line. A failed malloc() leaves errno at ENOMEM. */
+static inline const char *json_to_text(json_object *j, int flags, size_t *ret_len) {
+        int saved = errno;
+        const char *s;
+
+        errno = 0;
+        s = json_object_to_json_string_length(j, flags, ret_len);
+        if (errno == ENOMEM)
+                s = NULL;
+        else
+                errno = saved;
+        return s;
+}

@@ -383,7 +383,7 @@ json_object *rpc_notification(const char *method, json_object *params) {
 
 int rpc_serialize_append(json_object *j, Buffer *b) {
         size_t n;
-        const char *s = json_object_to_json_string_length(
+        const char *s = json_to_text(
                 j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
         int r;
 
@@ -397,7 +397,7 @@ int rpc_serialize_append(json_object *j, Buffer *b) {
 
 int rpc_serialize(json_object *j, char **ret, size_t *ret_len) {
         size_t n;
-        const char *s = json_object_to_json_string_length(
+        const char *s = json_to_text(
                 j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
         char *out;
 

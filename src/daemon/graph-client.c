@@ -18,6 +18,7 @@
 #include <sys/random.h>
 
 #include "graph-client.h"
+#include "json-util.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -224,11 +225,8 @@ static void request_finish(GraphRequest *r, GraphAnswer *answer, const Error *er
         dispatch(g);
 }
 
+/* err is never NULL (errors.h): a constructor that ran out of memory gave error_oom(). */
 static void request_fail(GraphRequest *r, Error *err) {
-        if (!err) {
-                log_oom();
-                err = error_new(ERROR_INTERNAL, NULL, "Out of memory.");
-        }
         request_finish(r, NULL, err);
         error_free(err);
 }
@@ -325,8 +323,11 @@ static int on_backoff_over(sd_event_source *s, uint64_t usec, void *userdata) {
 static Error *throttled_error(uint64_t retry_after_usec, const char *request_id) {
         json_object *data = json_object_new_object();
 
-        json_object_object_add(data, "retryAfterMs", json_object_new_int64((int64_t) (retry_after_usec / 1000)));
-        json_object_object_add(data, "requestId", request_id ? json_object_new_string(request_id) : NULL);
+        if (json_member_add(data, "retryAfterMs", json_object_new_int64((int64_t) (retry_after_usec / 1000))) < 0 ||
+            json_member_add_string(data, "requestId", request_id) < 0) {
+                json_object_put(data);
+                return error_oom();
+        }
         return error_new(ERROR_THROTTLED, data, "Graph kept throttling until the request deadline.");
 }
 
@@ -353,7 +354,11 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
         json_object *data = json_object_new_object();
-        json_object_object_add(data, "attempts", json_object_new_int((int) r->attempt));
+        if (json_member_add(data, "attempts", json_object_new_int((int) r->attempt)) < 0) {
+                json_object_put(data);
+                request_fail(r, error_oom());
+                return 0;
+        }
         request_fail(r, error_new(ERROR_TIMEOUT, data, "No final answer from Graph within RequestTimeoutSec=%.0fs.",
                                   (double) r->client->config->request_timeout_usec / 1e6));
         return 0;
@@ -417,7 +422,11 @@ static void on_http_done(HttpRequest *h, void *userdata) {
         if (h->result != CURLE_OK) {
                 bool unreachable = http_result_is_unreachable(h->result);
                 json_object *data = json_object_new_object();
-                json_object_object_add(data, "curlCode", json_object_new_int((int) h->result));
+                if (json_member_add(data, "curlCode", json_object_new_int((int) h->result)) < 0) {
+                        /* Without its curlCode it is still the right error. */
+                        json_object_put(data);
+                        data = NULL;
+                }
                 request_set_last_error(r, error_new(unreachable ? ERROR_GRAPH_UNREACHABLE : ERROR_TIMEOUT, data,
                                                     "%s: %s", unreachable ? "Cannot reach Graph" : "Graph request failed",
                                                     h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->result)));
@@ -431,7 +440,7 @@ static void on_http_done(HttpRequest *h, void *userdata) {
         k = graph_answer_parse(h->status, h->location, h->request_id, h->retry_after, h->body.data, h->body.size,
                                now_usec(CLOCK_REALTIME), &a);
         if (k < 0) {
-                request_fail(r, NULL);
+                request_fail(r, error_oom());
                 return;
         }
 
@@ -500,7 +509,7 @@ static void request_send(GraphRequest *r, const char *token) {
         erase_and_free(r->token_used);
         r->token_used = strdup(token);
         if (!r->token_used) {
-                request_fail(r, NULL);
+                request_fail(r, error_oom());
                 return;
         }
         k = http_request_new(r->url, r->body, "application/json", token, r->client_request_id, &o, &r->http);

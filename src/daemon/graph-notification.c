@@ -148,6 +148,7 @@ int notify_parse(json_object *params, NotifyBatch **ret, Error **ret_error) {
         b = calloc(1, sizeof *b);
         if (!b || !(b->entries = calloc(MAX(n, (size_t) 1), sizeof(NotifyEntry)))) {
                 free(b);
+                *ret_error = error_oom(); /* every failure comes with its Error */
                 return -ENOMEM;
         }
         b->root = json_object_get(params);

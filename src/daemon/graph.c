@@ -247,12 +247,14 @@ static int graph_error_from_body(long status, const char *request_id, json_objec
         data = json_object_new_object();
         if (!data)
                 return -ENOMEM;
-        json_object_object_add(data, "httpStatus", json_object_new_int((int) status));
-        json_object_object_add(data, "graphCode", code ? json_object_new_string(code) : NULL);
-        json_object_object_add(data, "requestId", rid ? json_object_new_string(rid) : NULL);
+        if (json_member_add(data, "httpStatus", json_object_new_int((int) status)) < 0 ||
+            json_member_add_string(data, "graphCode", code) < 0 || json_member_add_string(data, "requestId", rid) < 0) {
+                json_object_put(data);
+                return -ENOMEM;
+        }
         *ret = error_new(ERROR_GRAPH, data, "Graph answered %ld%s%s%s%s", status,
                          code ? " " : "", strempty(code), message ? ": " : "", strempty(message));
-        return *ret ? 0 : -ENOMEM;
+        return error_is_oom(*ret) ? -ENOMEM : 0;
 }
 
 /* The body of a 2xx answer — an operation: {"id", "status", "clientContext",
@@ -393,11 +395,13 @@ int graph_answer_parse(long status, const char *location, const char *request_id
         if (r < 0 && body_len > 0 && status != 204) {
                 /* A 2xx with a body we cannot read is not success we can vouch for. */
                 json_object *data = json_object_new_object();
-                json_object_object_add(data, "httpStatus", json_object_new_int((int) status));
-                json_object_object_add(data, "graphCode", NULL);
-                json_object_object_add(data, "requestId", request_id ? json_object_new_string(request_id) : NULL);
+                if (json_member_add(data, "httpStatus", json_object_new_int((int) status)) < 0 ||
+                    json_member_add_null(data, "graphCode") < 0 || json_member_add_string(data, "requestId", request_id) < 0) {
+                        json_object_put(data);
+                        goto oom;
+                }
                 a.error = error_new(ERROR_GRAPH, data, "Graph answered %ld with a body that is not a JSON object", status);
-                if (!a.error)
+                if (error_is_oom(a.error))
                         goto oom;
                 *ret = a;
                 return 0;

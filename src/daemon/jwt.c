@@ -239,8 +239,9 @@ static int add_int(json_object *o, const char *k, int64_t v) {
 }
 
 static char *json_part(json_object *o) {
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        return s ? base64url_encode(s, strlen(s)) : NULL;
+        size_t n;
+        const char *s = json_to_text(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        return s ? base64url_encode(s, n) : NULL;
 }
 
 /* RSASSA-PSS over the signing input. The salt is as long as the digest (32 bytes): RFC 7518

@@ -197,8 +197,7 @@ int main(int argc, char *argv[]) {
 
         r = manager_new(config, arg_config ?: CONFIG_DEFAULT_PATH, &m);
         if (r < 0) {
-                if (!m)
-                        config_free(config);
+                config_free(config); /* still ours: manager_new() takes it only on success */
                 return 1;
         }
 
@@ -234,6 +233,9 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         log_info("Stopped.");
+        /* The manager still holds curl handles (the multi handle, pooled easy handles): they
+         * go first, libcurl's global state after them. */
+        m = manager_free(m);
         curl_global_cleanup();
         return 0;
 }

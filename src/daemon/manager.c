@@ -52,9 +52,14 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         m = calloc(1, sizeof *m);
         if (!m)
                 return log_oom();
-        m->config = config;
+        /* m->config is set last, once nothing can fail: until then the caller owns config, and
+         * a failure here must not free it (the caller does). */
         m->self_uid = geteuid();
-        m->config_path = config_path ? strdup(config_path) : NULL;
+        if (config_path) {
+                m->config_path = strdup(config_path);
+                if (!m->config_path)
+                        return log_oom();
+        }
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -64,10 +69,10 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         r = curl_glue_new(m->event, &m->glue);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up libcurl: %m");
-        r = token_manager_new(m->event, m->glue, m->config, &m->token);
+        r = token_manager_new(m->event, m->glue, config, &m->token);
         if (r < 0)
                 return log_oom();
-        r = graph_client_new(m->event, m->glue, m->token, m->config, &m->graph);
+        r = graph_client_new(m->event, m->glue, m->token, config, &m->graph);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the Graph client: %m");
         r = operation_table_new(config->max_operations, config->retention_usec, &m->operations);
@@ -75,7 +80,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
                 return log_oom();
         operation_table_set_listener(m->operations, manager_on_change, m);
         operation_table_set_destructor(m->operations, manager_tracking_free);
-        r = server_new(m->event, m->config, manager_dispatch, m, &m->server);
+        r = server_new(m->event, config, manager_dispatch, m, &m->server);
         if (r < 0)
                 return log_oom();
         r = sd_event_add_time_relative(m->event, &m->prune_timer, CLOCK_MONOTONIC, PRUNE_INTERVAL_USEC,
@@ -84,6 +89,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
                 return log_error_errno(r, "Cannot arm the retention timer: %m");
         (void) sd_event_source_set_enabled(m->prune_timer, SD_EVENT_ON);
 
+        m->config = config;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -92,9 +98,12 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         server_free(m->server);
-        graph_client_free(m->graph);
         store_free(m->store); /* flushes what was appended */
+        /* Before the Graph client: an operation's destructor (manager_tracking_free()) abandons
+         * its poll request, which the client holds. The client frees its requests without
+         * calling back, so it never touches the operations freed here. */
         operation_table_free(m->operations);
+        graph_client_free(m->graph);
         token_manager_free(m->token);
         curl_glue_free(m->glue);
         sd_event_source_disable_unref(m->prune_timer);
@@ -202,8 +211,7 @@ static void shutdown_finish(Manager *m) {
         _cleanup_(error_freep) Error *e =
                 error_new(ERROR_INTERNAL, NULL, "The daemon stopped before Graph answered this cancel.");
 
-        if (e)
-                graph_client_fail_all(m->graph, e);
+        graph_client_fail_all(m->graph, e);
         /* The last replies leave only once the journal holds what they report. */
         if (store_defer(m->store, shutdown_close, m) < 0)
                 shutdown_close(m);

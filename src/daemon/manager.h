@@ -42,6 +42,7 @@ typedef struct Manager {
         bool shutting_down;
 } Manager;
 
+/* Takes ownership of config on success only: on failure the caller still owns it. */
 int manager_new(Config *config, const char *config_path, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_CLEANUP_FUNC(Manager *, manager_free);

@@ -19,6 +19,7 @@
 #include "manager.h"
 #include "json-text.h"
 #include "graph-notification.h"
+#include "json-util.h"
 #include "record.h"
 #include "rpc.h"
 #include "store.h"
@@ -79,10 +80,13 @@ static void deferred_reply_run(void *userdata) {
         free(d);
 }
 
-/* Replies once the journal holds the record with sequence number seq. Takes result or error. */
+/* Replies once the journal holds the record with sequence number seq. Takes result or error;
+ * neither (the result could not be built) answers "Out of memory.", never an empty result. */
 static void reply_durable_at(Manager *m, Call *call, json_object *result, Error *error, uint64_t seq) {
         DeferredReply *d = malloc(sizeof *d);
 
+        if (!result && !error)
+                error = error_oom();
         if (d)
                 *d = (DeferredReply) { .call = call, .result = result, .error = error };
         /* store_defer_until() may run it at once, when nothing is waiting for the disk. */
@@ -113,12 +117,9 @@ static void reply_cancel(Manager *m, Call *call, Operation *op, json_object *res
         reply_durable_at(m, call, result, error, op->journal_seq);
 }
 
+/* Answers with e and frees it. e is never NULL: the constructors return error_oom() when
+ * they cannot allocate (errors.h). */
 static void reply_error(Call *call, Error *e) {
-        if (!e) {
-                Error oom = { .class = ERROR_INTERNAL, .message = (char *) "Out of memory." };
-                call_reply_error(call, &oom);
-                return;
-        }
         call_reply_error(call, e);
         error_free(e);
 }
@@ -249,6 +250,15 @@ static void listeners_notify(Manager *m, Operation *op) {
                                 break;
                         }
                         json_object *params = operation_result(op);
+                        if (!params) {
+                                /* An event with no operation in it would say nothing; this
+                                 * watcher misses this one change, and learns the next. */
+                                log_oom();
+                                free(e);
+                                if (settled)
+                                        listener_detach(l);
+                                break;
+                        }
                         *e = (DeferredEvent) { .listener = l, .params = params, .last = settled };
                         l->n_ref++;
                         if (store_defer(m->store, deferred_event_run, e) < 0) {
@@ -287,8 +297,7 @@ void manager_tracking_free(Operation *op) {
                 if (l->kind != LISTENER_WATCH && l->call) {
                         _cleanup_(error_freep) Error *e =
                                 error_new(ERROR_OPERATION_NOT_FOUND, NULL, "The operation was dropped.");
-                        if (e)
-                                call_reply_error(l->call, e);
+                        call_reply_error(l->call, e);
                 }
                 listener_detach(l);
         }
@@ -473,13 +482,11 @@ static void on_cancel_done(GraphRequest *r, GraphAnswer *answer, const Error *er
         op->submission = NULL;
 
         if (error) {
+                /* Never NULL, and never given up on: a copy that ran out of memory is
+                 * error_oom(), which fails the operation and answers the caller all the same. */
                 _cleanup_(error_freep) Error *e = error_copy(error);
-                if (!e) {
-                        log_oom();
-                        return;
-                }
                 if (answer && answer->request_id && e->data && !json_object_object_get_ex(e->data, "requestId", NULL))
-                        json_object_object_add(e->data, "requestId", json_object_new_string(answer->request_id));
+                        (void) error_data_set(e, "requestId", json_object_new_string(answer->request_id));
                 if (operation_status_is_final(op->status)) {
                         /* A notification settled it while the cancel was still retrying. */
                         if (call)
@@ -498,9 +505,8 @@ static void on_cancel_done(GraphRequest *r, GraphAnswer *answer, const Error *er
                                           .peer_uid = (unsigned) op->uid,
                                           .peer_pid = call ? (int) call->pid : 0 },
                            "Cancel for call %s failed: %s: %s", op->call_id, error_class_name(e->class), e->message);
-                if (!e->data)
-                        e->data = json_object_new_object();
-                json_object_object_add(e->data, "operationId", json_object_new_string(op->id));
+                /* Without it the caller still learns what went wrong. */
+                (void) error_data_set(e, "operationId", json_object_new_string(op->id));
                 if (call)
                         reply_durable(m, call, NULL, TAKE_PTR(e));
                 return;
@@ -598,7 +604,7 @@ static void method_cancel(Manager *m, Call *call) {
                 if (wait && !operation_status_is_settled(op->status)) {
                         Listener *l = listener_attach(m, op, LISTENER_WAIT_SETTLED);
                         if (!l)
-                                return reply_error(call, NULL);
+                                return reply_error(call, error_oom());
                         l->call = call;
                         return;
                 }
@@ -606,7 +612,7 @@ static void method_cancel(Manager *m, Call *call) {
                         return reply_durable(m, call, operation_result(op), NULL);
                 Listener *l = listener_attach(m, op, LISTENER_WAIT_ANSWER);
                 if (!l)
-                        return reply_error(call, NULL);
+                        return reply_error(call, error_oom());
                 l->call = call;
                 return;
         }
@@ -685,11 +691,11 @@ static void method_operation_watch(Manager *m, Call *call) {
         if (!operation_status_is_settled(op->status)) {
                 l = listener_attach(m, op, LISTENER_WATCH);
                 if (!l)
-                        return reply_error(call, NULL);
+                        return reply_error(call, error_oom());
                 l->sub = subscription_new(call, on_watch_dropped, l);
                 if (!l->sub) {
                         listener_detach(l);
-                        return reply_error(call, NULL);
+                        return reply_error(call, error_oom());
                 }
                 l->n_ref++; /* held by the subscription */
         }
@@ -715,11 +721,12 @@ static void method_operation_list(Manager *m, Call *call) {
                 if (st < 0)
                         return reply_error(call, error_invalid_param("status", "Unknown status \"%s\".", status));
         }
-        json_object *result = json_object_new_object();
-        json_object_object_add(result, "operations", operation_table_list_json(m->operations, call_id, st,
-                                                                                 (call->roles & ACCESS_ADMIN) ? -1 : (int64_t) call->uid,
-                                                                                 limit));
-        reply_durable(m, call, result, NULL);
+        _cleanup_json_ json_object *result = json_object_new_object();
+        if (json_member_add(result, "operations",
+                            operation_table_list_json(m->operations, call_id, st,
+                                                      (call->roles & ACCESS_ADMIN) ? -1 : (int64_t) call->uid, limit)) < 0)
+                return reply_error(call, error_oom());
+        reply_durable(m, call, TAKE_PTR(result), NULL);
 }
 
 /* ---- notifications.deliver ---------------------------------------------------------- */
@@ -785,47 +792,60 @@ static void method_notifications_deliver(Manager *m, Call *call) {
                           operation_status_to_string(op->status));
                 operation_changed(op);
         }
-        json_object *result = json_object_new_object();
-        json_object_object_add(result, "matched", json_object_new_int64(matched));
-        json_object_object_add(result, "ignored", json_object_new_int64(ignored));
-        reply_durable(m, call, result, NULL);
+        _cleanup_json_ json_object *result = json_object_new_object();
+        if (json_member_add(result, "matched", json_object_new_int64(matched)) < 0 ||
+            json_member_add(result, "ignored", json_object_new_int64(ignored)) < 0)
+                return reply_error(call, error_oom());
+        reply_durable(m, call, TAKE_PTR(result), NULL);
 }
 
 /* ---- status ------------------------------------------------------------------------- */
 
+/* The status result, or NULL when memory ran out: every member is checked, since json-c
+ * aborts on a member added to an object it could not create. */
+static json_object *status_json(Manager *m) {
+        _cleanup_json_ json_object *j = json_object_new_object(), *graph = json_object_new_object(),
+                                   *journal = json_object_new_object(), *uptime = NULL;
+        uint64_t now;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        uptime = json_object_new_double((double) (now - m->started_usec) / 1e6);
+        if (!uptime)
+                return NULL;
+        json_object_set_serializer(uptime, json_object_double_to_json_string, (void *) "%.3f", NULL);
+        if (json_member_add(graph, "endpoint", json_object_new_string(m->config->graph_endpoint)) < 0 ||
+            json_member_add(graph, "apiVersion", json_object_new_string(m->config->api_version)) < 0 ||
+            json_member_add(graph, "callsPath", json_object_new_string(m->config->calls_path)) < 0 ||
+            json_member_add(graph, "inFlight", json_object_new_int64(graph_client_in_flight(m->graph))) < 0 ||
+            json_member_add(graph, "queued", json_object_new_int64(graph_client_queued(m->graph))) < 0 ||
+            json_member_add(graph, "attempts", json_object_new_int64(graph_client_attempts(m->graph))) < 0 ||
+            json_member_add(graph, "holdMs", json_object_new_int64((int64_t) (graph_client_hold_usec(m->graph) / 1000))) < 0 ||
+            json_member_add(journal, "directory", json_object_new_string(m->config->state_directory)) < 0 ||
+            json_member_add(journal, "bytes", json_object_new_int64((int64_t) store_journal_bytes(m->store))) < 0 ||
+            json_member_add(journal, "syncs", json_object_new_int64((int64_t) store_syncs(m->store))) < 0)
+                return NULL;
+        if (json_member_add(j, "version", json_object_new_string(PACKAGE_VERSION)) < 0 ||
+            json_member_add(j, "protocolVersion", json_object_new_int(PROTOCOL_VERSION)) < 0 ||
+            json_member_add(j, "uptimeSec", TAKE_PTR(uptime)) < 0 ||
+            json_member_add(j, "token", token_manager_status_json(m->token)) < 0 ||
+            json_member_add(j, "graph", TAKE_PTR(graph)) < 0 ||
+            json_member_add(j, "operations", operation_table_counts_json(m->operations)) < 0 ||
+            json_member_add(j, "journal", TAKE_PTR(journal)) < 0 ||
+            json_member_add(j, "connections", json_object_new_int64(server_connections(m->server))) < 0)
+                return NULL;
+        return TAKE_PTR(j);
+}
+
 static void method_status(Manager *m, Call *call) {
         static const char *const allowed[] = { NULL };
-        json_object *j, *graph, *journal;
-        uint64_t now;
+        json_object *j;
         Error *e;
 
         if ((e = rpc_params_check_object(call->params, allowed)))
                 return reply_error(call, e);
-
-        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        j = json_object_new_object();
-        json_object_object_add(j, "version", json_object_new_string(PACKAGE_VERSION));
-        json_object_object_add(j, "protocolVersion", json_object_new_int(PROTOCOL_VERSION));
-        json_object *uptime = json_object_new_double((double) (now - m->started_usec) / 1e6);
-        json_object_set_serializer(uptime, json_object_double_to_json_string, (void *) "%.3f", NULL);
-        json_object_object_add(j, "uptimeSec", uptime);
-        json_object_object_add(j, "token", token_manager_status_json(m->token));
-        graph = json_object_new_object();
-        json_object_object_add(graph, "endpoint", json_object_new_string(m->config->graph_endpoint));
-        json_object_object_add(graph, "apiVersion", json_object_new_string(m->config->api_version));
-        json_object_object_add(graph, "callsPath", json_object_new_string(m->config->calls_path));
-        json_object_object_add(graph, "inFlight", json_object_new_int64(graph_client_in_flight(m->graph)));
-        json_object_object_add(graph, "queued", json_object_new_int64(graph_client_queued(m->graph)));
-        json_object_object_add(graph, "attempts", json_object_new_int64(graph_client_attempts(m->graph)));
-        json_object_object_add(graph, "holdMs", json_object_new_int64((int64_t) (graph_client_hold_usec(m->graph) / 1000)));
-        json_object_object_add(j, "graph", graph);
-        json_object_object_add(j, "operations", operation_table_counts_json(m->operations));
-        journal = json_object_new_object();
-        json_object_object_add(journal, "directory", json_object_new_string(m->config->state_directory));
-        json_object_object_add(journal, "bytes", json_object_new_int64((int64_t) store_journal_bytes(m->store)));
-        json_object_object_add(journal, "syncs", json_object_new_int64((int64_t) store_syncs(m->store)));
-        json_object_object_add(j, "journal", journal);
-        json_object_object_add(j, "connections", json_object_new_int64(server_connections(m->server)));
+        j = status_json(m);
+        if (!j)
+                return reply_error(call, error_oom());
         call_reply(call, j);
 }
 

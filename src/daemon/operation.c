@@ -419,8 +419,10 @@ Operation *operation_table_get_by_graph_id(OperationTable *t, const char *graph_
 
 json_object *operation_table_list_json(OperationTable *t, const char *call_id, int status, int64_t uid,
                                       unsigned limit) {
-        json_object *a = json_object_new_array();
+        _cleanup_json_ json_object *a = json_object_new_array();
 
+        if (!a)
+                return NULL;
         for (Operation *op = t->tail; op && json_object_array_length(a) < limit; op = op->prev) {
                 if (uid >= 0 && op->uid != (uid_t) uid)
                         continue;
@@ -428,9 +430,10 @@ json_object *operation_table_list_json(OperationTable *t, const char *call_id, i
                         continue;
                 if (status >= 0 && (int) op->status != status)
                         continue;
-                json_object_array_add(a, operation_to_json(op));
+                if (json_element_append(a, operation_to_json(op)) < 0)
+                        return NULL;
         }
-        return a;
+        return TAKE_PTR(a);
 }
 
 unsigned operation_table_count(OperationTable *t, OperationStatus s) {
@@ -442,12 +445,14 @@ unsigned operation_table_total(OperationTable *t) {
 }
 
 json_object *operation_table_counts_json(OperationTable *t) {
-        json_object *j = json_object_new_object();
+        _cleanup_json_ json_object *j = json_object_new_object();
 
-        json_object_object_add(j, "total", json_object_new_int64(t->total));
+        if (json_member_add(j, "total", json_object_new_int64(t->total)) < 0)
+                return NULL;
         for (int i = 0; i < _OPERATION_STATUS_MAX; i++)
-                json_object_object_add(j, status_names[i], json_object_new_int64(t->counts[i]));
-        return j;
+                if (json_member_add(j, status_names[i], json_object_new_int64(t->counts[i])) < 0)
+                        return NULL;
+        return TAKE_PTR(j);
 }
 
 void operation_changed(Operation *op) {

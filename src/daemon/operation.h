@@ -118,7 +118,7 @@ Operation *operation_table_get(OperationTable *t, const char *id);
 /* By Graph's operation id only. */
 Operation *operation_table_get_by_graph_id(OperationTable *t, const char *graph_id);
 
-/* Operations newest first, filtered; call_id/status/uid may be NULL/-1/-1. */
+/* Operations newest first, filtered; call_id/status/uid may be NULL/-1/-1. NULL on OOM. */
 json_object *operation_table_list_json(OperationTable *t, const char *call_id, int status, int64_t uid,
                                       unsigned limit);
 
@@ -127,6 +127,7 @@ unsigned operation_table_pending_of(OperationTable *t, uid_t uid);
 
 unsigned operation_table_count(OperationTable *t, OperationStatus s);
 unsigned operation_table_total(OperationTable *t);
+/* NULL when memory ran out. */
 json_object *operation_table_counts_json(OperationTable *t);
 
 /* Removes an operation that never reached Graph (refused at admission). */

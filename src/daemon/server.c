@@ -125,10 +125,60 @@ static int connection_write(Connection *c, json_object *j) {
 
         if (c->fd < 0)
                 return 0;
+        if (!j)
+                return -ENOMEM; /* a line that could not be built; json-c would write "null" */
         r = rpc_serialize_append(j, &c->out);
         if (r < 0)
                 return connection_unwrite(c, before, r);
         return connection_written(c);
+}
+
+/* InternalError "Out of memory." for the request with this id, when its reply could not be
+ * built: written as text, so the caller is answered with nothing more than room in the output
+ * buffer. */
+static int connection_write_oom(Connection *c, json_object *id) {
+        size_t before = c->out.size;
+        int r;
+
+        if (c->fd < 0)
+                return 0;
+        r = json_write_literal(&c->out, "{\"jsonrpc\":\"2.0\",\"id\":");
+        if (r >= 0) {
+                if (!id)
+                        r = json_write_literal(&c->out, "null");
+                else if (json_object_is_type(id, json_type_string))
+                        r = json_write_string(&c->out, json_object_get_string(id));
+                else {
+                        size_t n;
+                        const char *t = json_to_text(id, JSON_C_TO_STRING_PLAIN, &n);
+                        r = t ? buffer_append(&c->out, t, n) : -ENOMEM;
+                }
+        }
+        if (r >= 0)
+                r = json_write_literal(&c->out, ",\"error\":{\"code\":");
+        if (r >= 0)
+                r = json_write_int(&c->out, error_class_code(ERROR_INTERNAL));
+        if (r >= 0)
+                r = json_write_literal(&c->out, ",\"message\":");
+        if (r >= 0)
+                r = json_write_string(&c->out, error_oom()->message);
+        if (r >= 0)
+                r = json_write_literal(&c->out, ",\"data\":{\"class\":");
+        if (r >= 0)
+                r = json_write_string(&c->out, error_class_name(ERROR_INTERNAL));
+        if (r >= 0)
+                r = json_write_literal(&c->out, "}}}\n");
+        if (r < 0)
+                return connection_unwrite(c, before, r);
+        return connection_written(c);
+}
+
+/* The reply to the request with this id. One that could not be built (NULL) or serialised
+ * becomes "Out of memory.". */
+static int connection_write_reply(Connection *c, json_object *id, json_object *reply) {
+        int r = reply ? connection_write(c, reply) : -ENOMEM;
+
+        return r == -ENOMEM ? connection_write_oom(c, id) : r;
 }
 
 /* Drops a partial line from the output buffer, passing r on. */
@@ -259,7 +309,7 @@ static bool batch_connected(const Batch *b) {
 static void batch_add_reply(Batch *b, json_object *reply) {
         if (reply && batch_connected(b)) {
                 size_t n, before = b->text.size;
-                const char *s = json_object_to_json_string_length(
+                const char *s = json_to_text(
                         reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
                 int r = s ? buffer_append(&b->text, before == 0 ? "[" : ",", 1) : -ENOMEM;
                 if (r >= 0)
@@ -303,9 +353,9 @@ static void call_send(Call *call, json_object *reply) {
         }
         if (b)
                 batch_add_reply(b, reply);
-        else if (reply) {
+        else if (call->has_id) {
                 if (conn)
-                        (void) connection_write(conn, reply);
+                        (void) connection_write_reply(conn, call->id, reply);
                 json_object_put(reply);
         }
         call_free(call);
@@ -331,6 +381,8 @@ void call_reply(Call *call, json_object *result) {
 
         if (conn && conn->fd >= 0 && !call->batch && call->has_id) {
                 int r = write_reply_text(conn, call->id, result);
+                if (r == -ENOMEM)
+                        r = connection_write_oom(conn, call->id); /* answered all the same */
                 if (r != -EOPNOTSUPP) {
                         json_object_put(result);
                         call_free(call);
@@ -348,10 +400,8 @@ void call_reply_error(Call *call, const Error *e) {
 static void send_error_line(Connection *c, json_object *id, const Error *e) {
         _cleanup_json_ json_object *j = NULL;
 
-        if (!e)
-                return;
         j = rpc_reply_error(id, e);
-        (void) connection_write(c, j);
+        (void) connection_write_reply(c, id, j);
 }
 
 static Call *call_new(Connection *c, const RpcItem *item, Batch *b) {
@@ -422,8 +472,7 @@ static void process_line(Connection *c, const char *line, size_t len) {
 
         r = rpc_message_parse(line, len, RPC_MAX_DEPTH_DEFAULT, &m);
         if (r == -ENOMEM) {
-                _cleanup_(error_freep) Error *e = error_new(ERROR_INTERNAL, NULL, "Out of memory.");
-                send_error_line(c, NULL, e);
+                send_error_line(c, NULL, error_oom());
                 return;
         }
         if (r < 0) {
@@ -435,8 +484,10 @@ static void process_line(Connection *c, const char *line, size_t len) {
 
         if (m->is_batch) {
                 b = calloc(1, sizeof *b);
-                if (!b)
+                if (!b) {
+                        send_error_line(c, NULL, error_oom());
                         return;
+                }
                 b->conn = c;
                 b->pending = 1; /* held until every item is dispatched */
         }
@@ -451,7 +502,7 @@ static void process_line(Connection *c, const char *line, size_t len) {
                                 b->pending++;
                                 batch_add_reply(b, reply);
                         } else {
-                                (void) connection_write(c, reply);
+                                (void) connection_write_reply(c, item->id, reply);
                                 json_object_put(reply);
                         }
                         continue;
@@ -465,8 +516,8 @@ static void process_line(Connection *c, const char *line, size_t len) {
                         if (b) {
                                 b->pending++;
                                 batch_add_reply(b, reply);
-                        } else if (reply) {
-                                (void) connection_write(c, reply);
+                        } else if (item->has_id) {
+                                (void) connection_write_reply(c, item->id, reply);
                                 json_object_put(reply);
                         }
                         continue;
@@ -474,7 +525,15 @@ static void process_line(Connection *c, const char *line, size_t len) {
 
                 call = call_new(c, item, b);
                 if (!call) {
-                        log_oom();
+                        /* Answered like any request the daemon cannot serve, not left hanging. */
+                        json_object *reply = item->has_id ? rpc_reply_error(item->id, error_oom()) : NULL;
+                        if (b) {
+                                b->pending++;
+                                batch_add_reply(b, reply);
+                        } else if (item->has_id) {
+                                (void) connection_write_reply(c, item->id, reply);
+                                json_object_put(reply);
+                        }
                         continue;
                 }
                 if (b)
@@ -561,7 +620,15 @@ static void connection_read(Connection *c) {
                         return;
                 }
                 if (buffer_append(&c->in, buf, (size_t) n) < 0) {
-                        connection_close(c);
+                        /* What was read is lost, so the connection cannot go on; its client
+                         * hears why before it closes (id null: the request was never read). */
+                        log_oom();
+                        send_error_line(c, NULL, error_oom());
+                        if (c->fd >= 0) {
+                                c->closing = true;
+                                buffer_done(&c->in);
+                                connection_flush(c);
+                        }
                         return;
                 }
 
@@ -722,15 +789,21 @@ static unsigned connections_of_uid(Server *s, uid_t uid) {
         return n;
 }
 
-static void refuse_connection(int fd, const char *limit, const char *msg) {
-        _cleanup_(error_freep) Error *e = error_limit(limit, "%s", msg);
-        _cleanup_json_ json_object *j = e ? rpc_reply_error(NULL, e) : NULL;
+/* One error line (id null: nothing was read) to a connection that is closed right after. */
+static void refuse_connection_error(int fd, const Error *e) {
+        _cleanup_json_ json_object *j = rpc_reply_error(NULL, e);
         _cleanup_free_ char *s = NULL;
         size_t n;
 
         if (j && rpc_serialize(j, &s, &n) >= 0)
                 (void) !send(fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         (void) close(fd);
+}
+
+static void refuse_connection(int fd, const char *limit, const char *msg) {
+        _cleanup_(error_freep) Error *e = error_limit(limit, "%s", msg);
+
+        refuse_connection_error(fd, e);
 }
 
 static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
@@ -751,6 +824,13 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
                         return 0;
                 }
                 int k = peer_from_socket(cfd, &cred);
+                if (k == -ENOMEM) {
+                        /* Not a peer we refuse, a daemon short of memory: say so, as to every
+                         * request that meets it. The line tells nothing about the daemon. */
+                        log_oom();
+                        refuse_connection_error(cfd, error_oom());
+                        continue;
+                }
                 if (k < 0) {
                         /* Fail closed: a peer we cannot identify gets nothing. */
                         if (client_complaint_allowed(s))
@@ -777,15 +857,19 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
 
                 c = calloc(1, sizeof *c);
                 if (!c) {
-                        (void) close(cfd);
+                        refuse_connection_error(cfd, error_oom());
                         peer_done(&cred);
                         return log_oom(), 0;
                 }
                 c->server = s;
                 c->fd = cfd;
                 c->peer = cred; /* takes the groups */
-                if (sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_connection_io, c) < 0) {
-                        (void) close(cfd);
+                k = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_connection_io, c);
+                if (k < 0) {
+                        if (k == -ENOMEM)
+                                refuse_connection_error(cfd, error_oom());
+                        else
+                                (void) close(cfd);
                         peer_done(&c->peer);
                         free(c);
                         continue;

@@ -21,6 +21,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "token.h"
+#include "json-util.h"
 #include "util.h"
 
 #define TOKEN_SECRET_MAX_BYTES 4096
@@ -156,9 +157,11 @@ static void waiters_notify(TokenManager *t, const Error *err) {
 Error *token_manager_error(TokenManager *t) {
         json_object *data = json_object_new_object();
 
-        json_object_object_add(data, "reason", json_object_new_string(t->last_error ?: "no_token"));
-        if (t->last_aadsts)
-                json_object_object_add(data, "aadsts", json_object_new_string(t->last_aadsts));
+        if (json_member_add(data, "reason", json_object_new_string(t->last_error ?: "no_token")) < 0 ||
+            (t->last_aadsts && json_member_add(data, "aadsts", json_object_new_string(t->last_aadsts)) < 0)) {
+                json_object_put(data);
+                return error_oom();
+        }
         if (t->last_error)
                 return error_new(ERROR_TOKEN_UNAVAILABLE, data, "No access token: %s%s%s", t->last_error,
                                  t->last_description ? ": " : "", strempty(t->last_description));
@@ -651,21 +654,26 @@ void token_manager_invalidate(TokenManager *t, const char *token) {
 }
 
 json_object *token_manager_status_json(TokenManager *t) {
-        json_object *j = json_object_new_object();
+        _cleanup_json_ json_object *j = json_object_new_object();
         char buf[32];
 
-        json_object_object_add(j, "state", json_object_new_string(token_state_to_string(token_manager_state(t))));
-        json_object_object_add(j, "expiresAt",
-                               t->token ? json_object_new_string(format_rfc3339_ms(t->expires_realtime, buf)) : NULL);
-        json_object_object_add(j, "fetches", json_object_new_int((int) t->fetches));
+        /* NULL when memory ran out: json-c aborts on members added to an object it could not
+         * create, so every step is checked. */
+        if (json_member_add(j, "state", json_object_new_string(token_state_to_string(token_manager_state(t)))) < 0 ||
+            json_member_add_string(j, "expiresAt", t->token ? format_rfc3339_ms(t->expires_realtime, buf) : NULL) < 0 ||
+            json_member_add(j, "fetches", json_object_new_int((int) t->fetches)) < 0)
+                return NULL;
         if (t->last_error) {
                 json_object *e = json_object_new_object();
-                json_object_object_add(e, "error", json_object_new_string(t->last_error));
-                json_object_object_add(e, "aadsts", t->last_aadsts ? json_object_new_string(t->last_aadsts) : NULL);
-                json_object_object_add(e, "message",
-                                       t->last_description ? json_object_new_string(t->last_description) : NULL);
-                json_object_object_add(j, "lastError", e);
-        } else
-                json_object_object_add(j, "lastError", NULL);
-        return j;
+                if (json_member_add(e, "error", json_object_new_string(t->last_error)) < 0 ||
+                    json_member_add_string(e, "aadsts", t->last_aadsts) < 0 ||
+                    json_member_add_string(e, "message", t->last_description) < 0) {
+                        json_object_put(e);
+                        return NULL;
+                }
+                if (json_member_add(j, "lastError", e) < 0)
+                        return NULL;
+        } else if (json_member_add_null(j, "lastError") < 0)
+                return NULL;
+        return TAKE_PTR(j);
 }

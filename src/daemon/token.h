@@ -59,4 +59,5 @@ Error *token_manager_error(TokenManager *t);
 
 TokenState token_manager_state(TokenManager *t);
 unsigned token_manager_fetches(TokenManager *t);
+/* NULL when memory ran out. */
 json_object *token_manager_status_json(TokenManager *t);

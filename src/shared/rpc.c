@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "json-text.h"
+#include "json-util.h"
 #include "rpc.h"
 #include "validate.h"
 
@@ -259,7 +260,9 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
         tok = tokener_get(max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT);
         if (!tok)
                 return -ENOMEM;
+        errno = 0;
         root = json_tokener_parse_ex(tok, line, (int) len);
+        int parse_errno = errno;
         enum json_tokener_error jerr = json_tokener_get_error(tok);
         size_t used = json_tokener_get_parse_end(tok);
 
@@ -273,9 +276,22 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
                 copy[len] = ' ';
                 copy[len + 1] = '\0';
                 json_tokener_reset(tok);
+                errno = 0;
                 root = json_tokener_parse_ex(tok, copy, (int) len + 1);
+                if (errno == ENOMEM)
+                        parse_errno = ENOMEM;
                 jerr = json_tokener_get_error(tok);
                 used = MIN(json_tokener_get_parse_end(tok), len);
+        }
+        /* json-c ran out of memory. The line may be fine, and ParseError would blame the
+         * caller; worse, json-c 0.16 does not always notice: a member whose key it could not
+         * copy is left out of the object, and a request without its "id" would pass for a
+         * notification, run, and never be answered. 0.16 has no error code for it (0.17's
+         * json_tokener_error_memory), but a failed malloc() leaves errno at ENOMEM, and nothing
+         * else in the tokener does: then the tree is not trusted, whatever json-c says. */
+        if (parse_errno == ENOMEM) {
+                json_object_put(root);
+                return -ENOMEM;
         }
         /* A NULL root with success is the JSON value null: valid JSON, an invalid request. */
         if (jerr != json_tokener_success) {
@@ -324,40 +340,51 @@ RpcMessage *rpc_message_free(RpcMessage *m) {
         return NULL;
 }
 
+/* The builders below return NULL when memory runs out, having consumed what they were given
+ * (json-util.h): the caller then answers with a line it does not have to build. */
 static json_object *reply_new(json_object *id) {
-        json_object *j = json_object_new_object();
+        _cleanup_json_ json_object *j = json_object_new_object();
 
-        json_object_object_add(j, "jsonrpc", json_object_new_string("2.0"));
-        json_object_object_add(j, "id", json_object_get(id));
-        return j;
+        if (json_member_add(j, "jsonrpc", json_object_new_string("2.0")) < 0)
+                return NULL;
+        /* A NULL id is the null id, not a failure. */
+        if (id ? json_member_add(j, "id", json_object_get(id)) < 0 : json_member_add_null(j, "id") < 0)
+                return NULL;
+        return TAKE_PTR(j);
 }
 
 json_object *rpc_reply_result(json_object *id, json_object *result) {
-        json_object *j = reply_new(id);
+        _cleanup_json_ json_object *j = reply_new(id);
 
-        json_object_object_add(j, "result", result ?: json_object_new_object());
-        return j;
+        if (json_member_add(j, "result", result ?: json_object_new_object()) < 0)
+                return NULL;
+        return TAKE_PTR(j);
 }
 
 json_object *rpc_reply_error(json_object *id, const Error *e) {
-        json_object *j = reply_new(id);
+        _cleanup_json_ json_object *j = reply_new(id);
 
-        json_object_object_add(j, "error", error_to_rpc_json(e));
-        return j;
+        if (json_member_add(j, "error", error_to_rpc_json(e)) < 0)
+                return NULL;
+        return TAKE_PTR(j);
 }
 
 json_object *rpc_notification(const char *method, json_object *params) {
-        json_object *j = json_object_new_object();
+        _cleanup_json_ json_object *j = json_object_new_object();
 
-        json_object_object_add(j, "jsonrpc", json_object_new_string("2.0"));
-        json_object_object_add(j, "method", json_object_new_string(method));
-        json_object_object_add(j, "params", params ?: json_object_new_object());
-        return j;
+        if (json_member_add(j, "jsonrpc", json_object_new_string("2.0")) < 0 ||
+            json_member_add(j, "method", json_object_new_string(method)) < 0) {
+                json_object_put(params);
+                return NULL;
+        }
+        if (json_member_add(j, "params", params ?: json_object_new_object()) < 0)
+                return NULL;
+        return TAKE_PTR(j);
 }
 
 int rpc_serialize_append(json_object *j, Buffer *b) {
         size_t n;
-        const char *s = json_object_to_json_string_length(
+        const char *s = json_to_text(
                 j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
         int r;
 
@@ -400,7 +427,7 @@ int rpc_write_result_text(Buffer *b, json_object *id, json_object *result) {
 
 int rpc_serialize(json_object *j, char **ret, size_t *ret_len) {
         size_t n;
-        const char *s = json_object_to_json_string_length(
+        const char *s = json_to_text(
                 j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
         char *out;
 

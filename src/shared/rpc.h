@@ -43,7 +43,7 @@ typedef struct RpcMessage {
 int rpc_line_check_shape(const char *line, size_t len, int max_depth, size_t max_batch_items, size_t max_values,
                          const char **ret_limit);
 
-/* Parses one line (without its '\n'). Invalid JSON, invalid UTF-8, a NUL byte, nesting beyond
+/* Parses one line (without its '\n'). -ENOMEM when memory ran out (json-c's included). Invalid JSON, invalid UTF-8, a NUL byte, nesting beyond
  * max_depth or trailing garbage return -EBADMSG: the caller answers ParseError with a null id.
  * An empty batch yields a single InvalidRequest item (the spec's answer is one error object,
  * not an array). */
@@ -51,7 +51,8 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
 RpcMessage *rpc_message_free(RpcMessage *m);
 DEFINE_CLEANUP_FUNC(RpcMessage *, rpc_message_free);
 
-/* Reply objects. id is borrowed (a new reference is taken); result is consumed. */
+/* Reply objects. id is borrowed (a new reference is taken); result and params are consumed,
+ * also when these return NULL, which they do only when memory ran out. */
 json_object *rpc_reply_result(json_object *id, json_object *result);
 json_object *rpc_reply_error(json_object *id, const Error *e);
 json_object *rpc_notification(const char *method, json_object *params);
@@ -67,8 +68,9 @@ int rpc_serialize_append(json_object *j, Buffer *b);
  * rpc_reply_result()). On -ENOMEM b is left as it was. */
 int rpc_write_result_text(Buffer *b, json_object *id, json_object *result);
 
-/* Param helpers for method handlers: each returns NULL on success or an InvalidParams Error
- * naming the parameter. allowed is a NULL-terminated list of the names the method knows. */
+/* Param helpers for method handlers: each returns NULL on success, else an InvalidParams Error
+ * naming the parameter, or error_oom() (errors.h: never NULL for a failure). allowed is a
+ * NULL-terminated list of the names the method knows. */
 Error *rpc_params_check_object(json_object *params, const char *const *allowed);
 Error *rpc_param_string(json_object *params, const char *name, bool required, const char **ret);
 Error *rpc_param_bool(json_object *params, const char *name, int *ret /* -1 when absent */);

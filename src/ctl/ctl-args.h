@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ctl-args.h — what the user asked mediacancelctl for: the global options, the command with
- * its one argument and its own options, and the request params they make.
+ * its one argument and its own options, and the request params they make (for deliver, the
+ * body read from its FILE).
  */
 #pragma once
 

@@ -10,12 +10,13 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "protocol.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
 
 #define CONFIG_DEFAULT_PATH "/etc/mediacancel/mediacanceld.conf"
-#define CONFIG_DEFAULT_SOCKET_PATH "/run/mediacancel/mediacanceld.sock"
+#define CONFIG_DEFAULT_SOCKET_PATH PROTOCOL_DEFAULT_SOCKET_PATH
 #define CONFIG_DEFAULT_STATE_DIRECTORY "/var/lib/mediacancel"
 
 /* A list of numeric user or group ids, resolved from names when the file is read. */

@@ -16,7 +16,6 @@
 #include "store.h"
 #include "token.h"
 
-#define PROTOCOL_VERSION 1
 #define SHUTDOWN_GRACE_USEC (5 * USEC_PER_SEC)
 
 typedef struct Manager {

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "protocol.h"
 #include "json-text.h"
 #include "graph-notification.h"
 #include "json-util.h"
@@ -211,7 +212,7 @@ static void deferred_event_run(void *userdata) {
         unsigned drop = 1; /* this event's reference */
 
         if (l->sub) {
-                (void) subscription_notify(l->sub, "operation.changed", TAKE_PTR(e->params));
+                (void) subscription_notify(l->sub, EVENT_OPERATION_CHANGED, TAKE_PTR(e->params));
                 /* Writing may have closed the connection (MaxOutputBytes=), which dropped the
                  * subscription and its reference already. */
                 if (e->last && l->sub) {
@@ -854,12 +855,12 @@ static const struct {
         void (*handler)(Manager *m, Call *call);
         AccessRole role; /* what the peer must hold */
 } methods[] = {
-        { "cancel", method_cancel, ACCESS_CLIENT },
-        { "operation.get", method_operation_get, ACCESS_CLIENT },
-        { "operation.list", method_operation_list, ACCESS_CLIENT },
-        { "operation.watch", method_operation_watch, ACCESS_CLIENT },
-        { "notifications.deliver", method_notifications_deliver, ACCESS_NOTIFY },
-        { "status", method_status, ACCESS_CLIENT },
+        { METHOD_CANCEL, method_cancel, ACCESS_CLIENT },
+        { METHOD_OPERATION_GET, method_operation_get, ACCESS_CLIENT },
+        { METHOD_OPERATION_LIST, method_operation_list, ACCESS_CLIENT },
+        { METHOD_OPERATION_WATCH, method_operation_watch, ACCESS_CLIENT },
+        { METHOD_NOTIFICATIONS_DELIVER, method_notifications_deliver, ACCESS_NOTIFY },
+        { METHOD_STATUS, method_status, ACCESS_CLIENT },
 };
 
 /* Denials are logged once per connection, and at most a few per interval overall, so a

@@ -24,6 +24,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "util.h"
+#include "json-text.h"
 #include "json-util.h"
 
 #define READ_CHUNK 65536

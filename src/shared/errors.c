@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * errors.c — the table of protocol error classes (design.md) and Error objects, including the
- * one static "Out of memory." Error that stands in for any Error that could not be allocated
- * (the error model: errors.h).
+ * errors.c — Error objects, including the one static "Out of memory." Error that stands in for
+ * any Error that could not be allocated (the error model: errors.h), and the lookups over
+ * protocol.h's table of error classes.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,40 +10,21 @@
 #include "errors.h"
 #include "json-util.h"
 
-static const struct {
-        int code;
-        const char *name;
-} error_table[_ERROR_CLASS_MAX] = {
-        [ERROR_PARSE] = { -32700, "ParseError" },
-        [ERROR_INVALID_REQUEST] = { -32600, "InvalidRequest" },
-        [ERROR_METHOD_NOT_FOUND] = { -32601, "MethodNotFound" },
-        [ERROR_INVALID_PARAMS] = { -32602, "InvalidParams" },
-        [ERROR_INTERNAL] = { -32603, "InternalError" },
-        [ERROR_PERMISSION_DENIED] = { -32001, "PermissionDenied" },
-        [ERROR_TOKEN_UNAVAILABLE] = { -32002, "TokenUnavailable" },
-        [ERROR_THROTTLED] = { -32003, "Throttled" },
-        [ERROR_GRAPH] = { -32004, "GraphError" },
-        [ERROR_OPERATION_NOT_FOUND] = { -32005, "OperationNotFound" },
-        [ERROR_LIMIT_EXCEEDED] = { -32006, "LimitExceeded" },
-        [ERROR_TIMEOUT] = { -32007, "Timeout" },
-        [ERROR_GRAPH_UNREACHABLE] = { -32008, "GraphUnreachable" },
-};
-
 int error_class_code(ErrorClass c) {
         if (c < 0 || c >= _ERROR_CLASS_MAX)
-                return -32603;
-        return error_table[c].code;
+                return protocol_errors[ERROR_INTERNAL].code;
+        return protocol_errors[c].code;
 }
 
 const char *error_class_name(ErrorClass c) {
         if (c < 0 || c >= _ERROR_CLASS_MAX)
-                return "InternalError";
-        return error_table[c].name;
+                return protocol_errors[ERROR_INTERNAL].name;
+        return protocol_errors[c].name;
 }
 
 ErrorClass error_class_from_name(const char *name) {
         for (int i = 0; i < _ERROR_CLASS_MAX; i++)
-                if (name && streq(name, error_table[i].name))
+                if (name && streq(name, protocol_errors[i].name))
                         return (ErrorClass) i;
         return _ERROR_CLASS_INVALID;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * errors.h — the protocol's error classes and the one place that maps them to JSON-RPC error
- * codes and stable class names. Every reply error and every operation's "error" member is an
- * Error built here, so a class means the same thing everywhere.
+ * errors.h — Errors of the protocol's error classes (their codes and names: protocol.h), and
+ * the lookups between a class, its JSON-RPC code and its name. Every reply error and every
+ * operation's "error" member is an Error built here, so a class means the same thing everywhere.
  *
  * The error model of the whole tree:
  *  - Resource failures inside the daemon are negative errno values (-ENOMEM, …), returned by
@@ -22,25 +22,8 @@
 #include <json-c/json.h>
 
 #include "macro.h"
+#include "protocol.h"
 #include "util.h"
-
-typedef enum ErrorClass {
-        ERROR_PARSE,
-        ERROR_INVALID_REQUEST,
-        ERROR_METHOD_NOT_FOUND,
-        ERROR_INVALID_PARAMS,
-        ERROR_INTERNAL,
-        ERROR_PERMISSION_DENIED,
-        ERROR_TOKEN_UNAVAILABLE,
-        ERROR_THROTTLED,
-        ERROR_GRAPH,
-        ERROR_OPERATION_NOT_FOUND,
-        ERROR_LIMIT_EXCEEDED,
-        ERROR_TIMEOUT,
-        ERROR_GRAPH_UNREACHABLE,
-        _ERROR_CLASS_MAX,
-        _ERROR_CLASS_INVALID = -EINVAL,
-} ErrorClass;
 
 int error_class_code(ErrorClass c);
 const char *error_class_name(ErrorClass c);

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * protocol.h — the facts of the socket protocol that the daemon and mediacancelctl must agree
+ * on, kept here once so that neither program has a copy to drift: the error classes with their
+ * JSON-RPC codes and stable class names, the method and event names, the protocol version and
+ * the default socket path. docs/protocol.md describes them for people.
+ *
+ * The release version is not repeated here: configure's PACKAGE_VERSION (passed to every file
+ * by Makefile.am's AM_CPPFLAGS) is what both programs print, so a build without it is refused.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdint.h>
+
+#ifndef PACKAGE_VERSION
+#error "PACKAGE_VERSION comes from configure, through AM_CPPFLAGS in Makefile.am"
+#endif
+
+/* What "protocolVersion" in the reply to status says; raised on an incompatible change. */
+#define PROTOCOL_VERSION 1
+
+/* Where the daemon listens unless configured otherwise ([Socket] Path=), and where the CLI
+ * looks unless told otherwise. */
+#define PROTOCOL_DEFAULT_SOCKET_PATH "/run/mediacancel/mediacanceld.sock"
+
+/* Methods a client may call. */
+#define METHOD_CANCEL "cancel"
+#define METHOD_OPERATION_GET "operation.get"
+#define METHOD_OPERATION_LIST "operation.list"
+#define METHOD_OPERATION_WATCH "operation.watch"
+#define METHOD_NOTIFICATIONS_DELIVER "notifications.deliver"
+#define METHOD_STATUS "status"
+
+/* The notification the daemon sends to watchers when an operation changes. */
+#define EVENT_OPERATION_CHANGED "operation.changed"
+
+/* The error classes of error.data.class; protocol_errors[] gives each its code and name. */
+typedef enum ErrorClass {
+        ERROR_PARSE,
+        ERROR_INVALID_REQUEST,
+        ERROR_METHOD_NOT_FOUND,
+        ERROR_INVALID_PARAMS,
+        ERROR_INTERNAL,
+        ERROR_PERMISSION_DENIED,
+        ERROR_TOKEN_UNAVAILABLE,
+        ERROR_THROTTLED,
+        ERROR_GRAPH,
+        ERROR_OPERATION_NOT_FOUND,
+        ERROR_LIMIT_EXCEEDED,
+        ERROR_TIMEOUT,
+        ERROR_GRAPH_UNREACHABLE,
+        _ERROR_CLASS_MAX,
+        _ERROR_CLASS_INVALID = -EINVAL,
+} ErrorClass;
+
+typedef struct ProtocolError {
+        int code;         /* error.code */
+        const char *name; /* error.data.class, and an operation's error.class */
+} ProtocolError;
+
+extern const ProtocolError protocol_errors[_ERROR_CLASS_MAX];
+
+/* The class that has this error.code, or _ERROR_CLASS_INVALID. */
+ErrorClass protocol_error_from_code(int64_t code);

@@ -5,11 +5,11 @@
  *
  * Nothing is mocked on the way in. The Manager is the daemon's own (manager_new(): event loop,
  * curl glue, token manager, Graph client, operation table with its journal listener, server
- * with manager_dispatch()), the journal is a real store_open() in a private temporary
+ * with methods_dispatch()), the journal is a real store_open() in a private temporary
  * directory (on /dev/shm when there is one, where fdatasync is cheap), the server listens on a
  * socket there (server_listen()), and each input is written by a fresh client connection while
  * the real event loop runs: accept, SO_PEERCRED, line framing and MaxRequestBytes,
- * rpc_message_parse(), batches, MaxInFlightPerConnection, manager_dispatch(), every method's
+ * rpc_message_parse(), batches, MaxInFlightPerConnection, methods_dispatch(), every method's
  * param validation, the operation table and the Graph client's admission (MaxQueued,
  * MaxOperations), journaling, replies deferred until the journal is synced, watches, and the
  * output buffer.
@@ -46,6 +46,7 @@
 #include "fuzz-util.h"
 #include "log.h"
 #include "manager.h"
+#include "methods.h"
 
 #define PUMP_ROUNDS_MAX 100000
 
@@ -108,7 +109,7 @@ static void setup(void) {
         configs[1] = make_config("beta", "/app/calls", 16, 4);
         configs[2] = make_config("beta", "/applications/{appId}/calls", 4, 16);
 
-        fuzz_assert(manager_new(configs[0], NULL, &manager) == 0);
+        fuzz_assert(manager_new(configs[0], NULL, &methods_hooks, &manager) == 0);
 
         /* What manager_start() does, minus recovery (an empty journal) and the token. */
         fuzz_assert(store_open(manager->event, state_dir, &manager->store) == 0);
@@ -128,8 +129,8 @@ static void reset_operations(void) {
         fuzz_assert(operation_table_new(manager->config->max_operations, manager->config->retention_usec,
                                         &manager->operations) == 0);
         /* As manager_new() sets it up. */
-        operation_table_set_listener(manager->operations, manager_on_change, manager);
-        operation_table_set_destructor(manager->operations, manager_tracking_free);
+        operation_table_set_listener(manager->operations, methods_hooks.on_change, manager);
+        operation_table_set_destructor(manager->operations, methods_hooks.tracking_free);
 }
 
 static void mark_synced(void *userdata) {

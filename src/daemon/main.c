@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "methods.h"
 #include "util.h"
 
 #define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
@@ -195,7 +196,7 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
 
-        r = manager_new(config, arg_config ?: CONFIG_DEFAULT_PATH, &m);
+        r = manager_new(config, arg_config ?: CONFIG_DEFAULT_PATH, &methods_hooks, &m);
         if (r < 0) {
                 config_free(config); /* still ours: manager_new() takes it only on success */
                 return 1;

@@ -45,7 +45,7 @@ static int on_prune(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-int manager_new(Config *config, const char *config_path, Manager **ret) {
+int manager_new(Config *config, const char *config_path, const ManagerHooks *hooks, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
@@ -55,6 +55,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         /* m->config is set last, once nothing can fail: until then the caller owns config, and
          * a failure here must not free it (the caller does). */
         m->self_uid = geteuid();
+        m->hooks = hooks;
         if (config_path) {
                 m->config_path = strdup(config_path);
                 if (!m->config_path)
@@ -78,9 +79,9 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         r = operation_table_new(config->max_operations, config->retention_usec, &m->operations);
         if (r < 0)
                 return log_oom();
-        operation_table_set_listener(m->operations, manager_on_change, m);
-        operation_table_set_destructor(m->operations, manager_tracking_free);
-        r = server_new(m->event, config, manager_dispatch, m, &m->server);
+        operation_table_set_listener(m->operations, hooks->on_change, m);
+        operation_table_set_destructor(m->operations, hooks->tracking_free);
+        r = server_new(m->event, config, hooks->dispatch, m, &m->server);
         if (r < 0)
                 return log_oom();
         r = sd_event_add_time_relative(m->event, &m->prune_timer, CLOCK_MONOTONIC, PRUNE_INTERVAL_USEC,
@@ -99,7 +100,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         server_free(m->server);
         store_free(m->store); /* flushes what was appended */
-        /* Before the Graph client: an operation's destructor (manager_tracking_free()) abandons
+        /* Before the Graph client: an operation's destructor (the tracking_free hook) abandons
          * its poll request, which the client holds. The client frees its requests without
          * calling back, so it never touches the operations freed here. */
         operation_table_free(m->operations);
@@ -161,13 +162,13 @@ static int recover(Manager *m) {
         for (Operation *op = operation_table_first(m->operations); op; op = op->next) {
                 if (op->status == OPERATION_QUEUED || op->status == OPERATION_SUBMITTING) {
                         operation_set_status(op, OPERATION_QUEUED);
-                        r = manager_resubmit(m, op);
+                        r = m->hooks->resubmit(m, op);
                         if (r < 0)
                                 log_warning_errno(r, "Cannot resend the cancel of operation %s: %m", op->id);
                         else
                                 resent++;
                 } else if (!operation_status_is_settled(op->status)) {
-                        manager_track_restored(m, op);
+                        m->hooks->track_restored(m, op);
                         pending++;
                 }
         }

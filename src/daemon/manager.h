@@ -2,7 +2,7 @@
 /*
  * manager.h — the daemon's object graph: one event loop and, hanging off it, the curl glue,
  * the token manager, the Graph client, the operation table and the socket server. main.c
- * builds it; methods.c answers requests with it.
+ * builds it and hands it the hooks of methods.c, which answers requests with it.
  */
 #pragma once
 
@@ -18,7 +18,19 @@
 
 #define SHUTDOWN_GRACE_USEC (5 * USEC_PER_SEC)
 
-typedef struct Manager {
+typedef struct Manager Manager;
+
+/* What answers requests and tracks operations (methods.h), handed to manager_new() so that
+ * the object graph does not depend on the methods that use it: main.c wires the two. */
+typedef struct ManagerHooks {
+        server_dispatch_t dispatch;          /* every request the server reads */
+        operation_changed_t on_change;       /* every change of a stored operation */
+        operation_destroy_t tracking_free;   /* an operation leaves the table */
+        int (*resubmit)(Manager *m, Operation *op);        /* recovery: send it again */
+        void (*track_restored)(Manager *m, Operation *op); /* recovery: wait for its outcome */
+} ManagerHooks;
+
+struct Manager {
         sd_event *event;
         Config *config;
         char *config_path;
@@ -39,10 +51,12 @@ typedef struct Manager {
         sd_event_source *shutdown_timer;
         uint64_t shutdown_deadline;
         bool shutting_down;
-} Manager;
+        const ManagerHooks *hooks;
+};
 
 /* Takes ownership of config on success only: on failure the caller still owns it. */
-int manager_new(Config *config, const char *config_path, Manager **ret);
+/* Takes config only on success. hooks must outlive the manager. */
+int manager_new(Config *config, const char *config_path, const ManagerHooks *hooks, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_CLEANUP_FUNC(Manager *, manager_free);
 
@@ -55,14 +69,6 @@ void manager_begin_shutdown(Manager *m);
 /* Re-reads the configuration; on error the old one stays in force. */
 int manager_reload(Manager *m);
 
-/* Entry point for every request the server reads (methods.c). */
-void manager_dispatch(Call *call, void *userdata);
-
-/* methods.c: operation tracking. */
-void manager_on_change(Operation *op, void *userdata);
-void manager_tracking_free(Operation *op);
-int manager_resubmit(Manager *m, Operation *op);
-void manager_track_restored(Manager *m, Operation *op);
 
 /* One-line summary for sd_notify STATUS=. */
 char *manager_status_line(Manager *m);

@@ -5,7 +5,7 @@
  * a final state. Handlers validate params strictly before any side effect (a refused request
  * changes nothing and never reaches Graph) and answer their Call exactly once.
  *
- * Durability: every change of an operation is appended to the journal (manager_on_change) and
+ * Durability: every change of an operation is appended to the journal (tracking_on_change) and
  * what reports a change to a client — replies and operation.changed events — goes out through
  * store_defer(), i.e. only once the journal holds that change, in the order the changes
  * happened. The one exception is the successful answer to a cancel: it waits only for the
@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "methods.h"
 #include "protocol.h"
 #include "json-text.h"
 #include "graph-notification.h"
@@ -288,7 +289,7 @@ static void listeners_notify(Manager *m, Operation *op) {
         }
 }
 
-void manager_tracking_free(Operation *op) {
+static void tracking_free(Operation *op) {
         Tracking *t = op->tracking;
 
         if (!t)
@@ -309,7 +310,7 @@ void manager_tracking_free(Operation *op) {
         op->tracking = NULL;
 }
 
-void manager_on_change(Operation *op, void *userdata) {
+static void tracking_on_change(Operation *op, void *userdata) {
         Manager *m = userdata;
 
         if (m->store && !m->restoring) {
@@ -552,11 +553,11 @@ static int submit(Manager *m, Operation *op, Call *call, bool wait_settled) {
         return r;
 }
 
-int manager_resubmit(Manager *m, Operation *op) {
+static int tracking_resubmit(Manager *m, Operation *op) {
         return submit(m, op, NULL, false);
 }
 
-void manager_track_restored(Manager *m, Operation *op) {
+static void tracking_restored(Manager *m, Operation *op) {
         track_pending(m, op);
 }
 
@@ -875,7 +876,7 @@ static bool denial_log_allowed(Manager *m) {
         return m->denials_logged++ < 10;
 }
 
-void manager_dispatch(Call *call, void *userdata) {
+static void methods_dispatch(Call *call, void *userdata) {
         Manager *m = userdata;
 
         call->roles = call->peer ? access_roles(m->config, call->peer, m->self_uid) : 0;
@@ -903,3 +904,11 @@ void manager_dispatch(Call *call, void *userdata) {
                 }
         reply_error(call, error_new(ERROR_METHOD_NOT_FOUND, NULL, "Unknown method \"%s\".", call->method));
 }
+
+const ManagerHooks methods_hooks = {
+        .dispatch = methods_dispatch,
+        .on_change = tracking_on_change,
+        .tracking_free = tracking_free,
+        .resubmit = tracking_resubmit,
+        .track_restored = tracking_restored,
+};

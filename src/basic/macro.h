@@ -73,7 +73,13 @@ static inline void freep(void *p) {
 
 /* Frees a string that held a secret (a token, a client secret, an assertion) after wiping
  * it, so the bytes do not linger in freed heap memory. Accepts NULL, returns NULL. */
-char *erase_and_free(char *s);
+static inline char *erase_and_free(char *s) {
+        if (s) {
+                explicit_bzero(s, strlen(s));
+                free(s);
+        }
+        return NULL;
+}
 static inline void erase_and_freep(char **p) {
         erase_and_free(*p);
 }

@@ -12,14 +12,6 @@
 
 #include "util.h"
 
-char *erase_and_free(char *s) {
-        if (s) {
-                explicit_bzero(s, strlen(s));
-                free(s);
-        }
-        return NULL;
-}
-
 uint64_t now_usec(int clock_id) {
         struct timespec ts;
 

@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config-files.h"
 #include "config.h"
+#include "parse-util.h"
 
 #define FILENAME "mediacanceld.conf"
 

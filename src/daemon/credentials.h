@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * credentials.h — finding the application's one client credential (see credentials.c).
+ */
+#pragma once
+
+#include "config.h"
+
+/* The names of the systemd credentials (LoadCredential=, SetCredential=…) that stand in for
+ * ClientSecretFile=, CertificateFile= and PrivateKeyFile= when none is set. */
+#define CREDENTIAL_CLIENT_SECRET "client-secret"
+#define CREDENTIAL_CLIENT_CERTIFICATE "client-certificate"
+#define CREDENTIAL_CLIENT_KEY "client-key"
+
+/* The credential part of config_finalize(): refuses two credentials at once and a key without
+ * its certificate, fills in the paths from $CREDENTIALS_DIRECTORY when the configuration names
+ * none, defaults PrivateKeyFile= to CertificateFile=, and checks that the files are readable.
+ * source names the configuration in messages that are about no particular line. */
+int credentials_resolve(Config *c, const char *source, char **ret_error);

@@ -203,27 +203,26 @@ START_TEST(test_parse_decimal_prefix) {
 END_TEST
 
 START_TEST(test_format_size) {
+        static const struct {
+                uint64_t bytes;
+                const char *text;
+        } cases[] = {
+                { 0, "0" },
+                { 256, "256" },
+                { 1023, "1023" },
+                { 1024, "1K" },
+                { 1536, "1536" },
+                { UINT64_C(64) << 20, "64M" },
+                { UINT64_C(1) << 30, "1G" },
+                { UINT64_C(1) << 40, "1024G" }, /* no T: the largest unit printed is G */
+                { UINT64_MAX, "18446744073709551615" },
+        };
         char buf[32];
 
-        format_size(buf, sizeof buf, 0);
-        ck_assert_str_eq(buf, "0");
-        format_size(buf, sizeof buf, 256);
-        ck_assert_str_eq(buf, "256");
-        format_size(buf, sizeof buf, 1023);
-        ck_assert_str_eq(buf, "1023");
-        format_size(buf, sizeof buf, 1024);
-        ck_assert_str_eq(buf, "1K");
-        format_size(buf, sizeof buf, 1536);
-        ck_assert_str_eq(buf, "1536");
-        format_size(buf, sizeof buf, UINT64_C(64) << 20);
-        ck_assert_str_eq(buf, "64M");
-        format_size(buf, sizeof buf, UINT64_C(1) << 30);
-        ck_assert_str_eq(buf, "1G");
-        /* No T: the largest unit printed is G. */
-        format_size(buf, sizeof buf, UINT64_C(1) << 40);
-        ck_assert_str_eq(buf, "1024G");
-        format_size(buf, sizeof buf, UINT64_MAX);
-        ck_assert_str_eq(buf, "18446744073709551615");
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                format_size(buf, sizeof buf, cases[i].bytes);
+                ck_assert_str_eq(buf, cases[i].text);
+        }
 
         /* Every printed size parses back to itself. */
         size_t s;
@@ -266,26 +265,26 @@ START_TEST(test_parse_timespan_default_unit) {
 END_TEST
 
 START_TEST(test_format_timespan) {
+        static const struct {
+                uint64_t usec;
+                const char *text;
+        } cases[] = {
+                { 0, "0" },
+                { 1, "1us" },
+                { 1500, "1500us" },
+                { USEC_PER_MSEC, "1ms" },
+                { 90 * USEC_PER_SEC, "90s" },
+                { 90 * USEC_PER_MINUTE, "90min" },
+                { USEC_PER_HOUR, "1h" },
+                { 7 * USEC_PER_DAY, "7d" },
+                { UINT64_MAX, "18446744073709551615us" },
+        };
         char buf[32];
 
-        format_timespan(buf, sizeof buf, 0);
-        ck_assert_str_eq(buf, "0");
-        format_timespan(buf, sizeof buf, 1);
-        ck_assert_str_eq(buf, "1us");
-        format_timespan(buf, sizeof buf, 1500);
-        ck_assert_str_eq(buf, "1500us");
-        format_timespan(buf, sizeof buf, USEC_PER_MSEC);
-        ck_assert_str_eq(buf, "1ms");
-        format_timespan(buf, sizeof buf, 90 * USEC_PER_SEC);
-        ck_assert_str_eq(buf, "90s");
-        format_timespan(buf, sizeof buf, 90 * USEC_PER_MINUTE);
-        ck_assert_str_eq(buf, "90min");
-        format_timespan(buf, sizeof buf, USEC_PER_HOUR);
-        ck_assert_str_eq(buf, "1h");
-        format_timespan(buf, sizeof buf, 7 * USEC_PER_DAY);
-        ck_assert_str_eq(buf, "7d");
-        format_timespan(buf, sizeof buf, UINT64_MAX);
-        ck_assert_str_eq(buf, "18446744073709551615us");
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                format_timespan(buf, sizeof buf, cases[i].usec);
+                ck_assert_str_eq(buf, cases[i].text);
+        }
 
         /* A short buffer gets a truncated, terminated string. */
         char small[3];

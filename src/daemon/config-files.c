@@ -19,6 +19,20 @@
  * (a log file, a device) from being slurped into memory. */
 #define CONFIG_FILE_MAX (4U * 1024U * 1024U)
 
+/* A file or directory that cannot be read: "PATH: reason" and the errno r, itself, so that
+ * -ENOENT stays -ENOENT; -ENOMEM goes up without a message. */
+static int file_error(char **ret_error, const char *path, int r) {
+        if (r == -ENOMEM)
+                return r;
+        if (ret_error) {
+                char *s = strprintf("%s: %s", path, strerror(-r));
+                if (!s)
+                        return -ENOMEM;
+                *ret_error = s;
+        }
+        return r;
+}
+
 static int read_full_file(const char *path, char **ret, size_t *ret_len) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
@@ -70,17 +84,8 @@ int config_load_file(Config *c, const char *path, char **ret_error) {
                 return -EINVAL;
 
         r = read_full_file(path, &text, &len);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                if (ret_error) {
-                        char *s = strprintf("%s: %s", path, strerror(-r));
-                        if (!s)
-                                return -ENOMEM;
-                        *ret_error = s;
-                }
-                return r;
-        }
+        if (r < 0)
+                return file_error(ret_error, path, r);
 
         if (!c->source) {
                 c->source = strdup(path);
@@ -198,17 +203,8 @@ int config_load(const char *path, Config **ret, char **ret_error) {
                 return -ENOMEM;
 
         r = list_dropins(dir, &dropins);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                if (ret_error) {
-                        char *s = strprintf("%s: %s", dir, strerror(-r));
-                        if (!s)
-                                return -ENOMEM;
-                        *ret_error = s;
-                }
-                return r;
-        }
+        if (r < 0)
+                return file_error(ret_error, dir, r);
 
         for (char **i = dropins; *i; i++) {
                 _cleanup_free_ char *f = strprintf("%s/%s", dir, *i);

@@ -5,8 +5,9 @@
  * row of config_items[] (section, name, parser, field offset, range, default), so defaults,
  * "empty value resets", range checks and error wording are the same for every key and a new key
  * is one line. The INI syntax is ini.c's, the value syntax time-util.c's and parse-util.c's;
- * finding the files is config-files.c's, finding the credential credentials.c's. Nothing here
- * touches the file system but config_finalize(), through credentials_resolve().
+ * finding the files is config-files.c's, finding the credential credentials.c's. Besides the
+ * NSS look-ups of [Access] names, nothing here touches the file system but config_finalize(),
+ * through credentials_resolve().
  */
 #include <assert.h>
 #include <errno.h>

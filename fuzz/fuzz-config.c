@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz-config.c — libFuzzer harness for the configuration parser (src/config.c): the input is
- * the text of mediacanceld.conf, applied to a default Config with config_parse_text() and, when
- * that succeeds, checked with config_finalize(). Each value of every Key=Value line also goes
- * through parse_timespan_sec() and parse_size() on its own.
+ * fuzz-config.c — libFuzzer harness for the configuration parser (src/daemon/config.c, with
+ * the INI tokenizer src/basic/ini.c, the value parsers src/basic/time-util.c and parse-util.c,
+ * and src/daemon/credentials.c): the input is the text of mediacanceld.conf, applied to a
+ * default Config with config_parse_text() and, when that succeeds, checked with
+ * config_finalize(). Each value of every Key=Value line also goes through parse_timespan_sec()
+ * and parse_size() on its own.
  *
  * $CREDENTIALS_DIRECTORY and $STATE_DIRECTORY are cleared so config_finalize() behaves the same
  * on every machine; it calls access(2) on the credential files, which reads nothing. [Access]
@@ -24,6 +26,7 @@
 
 #include "config.h"
 #include "fuzz-util.h"
+#include "parse-util.h"
 
 #define FILENAME "fuzz.conf"
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "config-files.h"
 #include "config.h"
 #include "harness.h"
 #include "rpc.h"

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * check_config.c — unit tests for config.c: defaults, every key, every error message (exact
- * text, since users act on it), the secret rules, value parsers at their edges, and drop-in
- * order on a real temporary directory.
+ * check_config.c — unit tests for config.c, config-files.c and credentials.c: defaults, every
+ * key, every error message (exact text, since users act on it), the secret rules, value parsers
+ * at their edges, and drop-in order on a real temporary directory. The INI tokenizer and the
+ * value parsers on their own are in check_basic.c.
  */
 #include <check.h>
 #include <errno.h>
@@ -14,7 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config-files.h"
 #include "config.h"
+#include "parse-util.h"
 
 #define FILENAME "mediacanceld.conf"
 

@@ -1,320 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * config.c — reads mediacanceld.conf and its drop-ins into a Config. Every key is one row of
- * config_items[] (section, name, parser, field offset, range, default), so defaults, "empty
- * value resets", range checks and error wording are the same for every key and a new key is
- * one line. Parsing a text never touches the file system; only config_load_file(),
- * config_load() and config_finalize() do.
+ * config.c — what mediacanceld.conf may say and what it means: the Config struct's defaults,
+ * the keys, their types and ranges, and the checks that involve several keys. Every key is one
+ * row of config_items[] (section, name, parser, field offset, range, default), so defaults,
+ * "empty value resets", range checks and error wording are the same for every key and a new key
+ * is one line. The INI syntax is ini.c's, the value syntax time-util.c's and parse-util.c's;
+ * finding the files is config-files.c's, finding the credential credentials.c's. Besides the
+ * NSS look-ups of [Access] names, nothing here touches the file system but config_finalize(),
+ * through credentials_resolve().
  */
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include "config.h"
-
-#define WHITESPACE " \t\r\v\f"
-
-/* A configuration file is a few hundred bytes; refusing anything huge keeps a mistaken path
- * (a log file, a device) from being slurped into memory. */
-#define CONFIG_FILE_MAX (4U * 1024U * 1024U)
-
-#define USEC_PER_MINUTE (UINT64_C(60) * USEC_PER_SEC)
-#define USEC_PER_HOUR (UINT64_C(60) * USEC_PER_MINUTE)
-#define USEC_PER_DAY (UINT64_C(24) * USEC_PER_HOUR)
+#include "credentials.h"
+#include "ini.h"
+#include "parse-util.h"
+#include "string-util.h"
 
 /* Longest path that fits sockaddr_un.sun_path with its terminating NUL (107 on Linux). */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *) 0)->sun_path) - 1)
-
-#define CREDENTIAL_CLIENT_SECRET "client-secret"
-#define CREDENTIAL_ORIGIN "credential " CREDENTIAL_CLIENT_SECRET
-#define CREDENTIAL_CLIENT_CERTIFICATE "client-certificate"
-#define CREDENTIAL_CLIENT_KEY "client-key"
-
-static char *vstrprintf(const char *fmt, va_list ap) _printf_(1, 0);
-
-static char *vstrprintf(const char *fmt, va_list ap) {
-        va_list aq;
-        int n;
-
-        va_copy(aq, ap);
-        n = vsnprintf(NULL, 0, fmt, aq);
-        va_end(aq);
-        if (n < 0)
-                return NULL;
-
-        char *s = malloc((size_t) n + 1);
-        if (!s)
-                return NULL;
-        (void) vsnprintf(s, (size_t) n + 1, fmt, ap);
-        return s;
-}
-
-static char *strprintf(const char *fmt, ...) _printf_(1, 2);
-
-static char *strprintf(const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        char *s = vstrprintf(fmt, ap);
-        va_end(ap);
-        return s;
-}
-
-/* Sets *ret_error (when the caller wants it) and returns -EINVAL, or -ENOMEM when even the
- * message cannot be allocated. Every user-facing failure goes through here, and the parsers'
- * reasons ("\"abc\" is not a time span") are built the same way. */
-static int set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-
-static int set_error(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-
-        if (!ret_error)
-                return -EINVAL;
-
-        va_start(ap, fmt);
-        char *s = vstrprintf(fmt, ap);
-        va_end(ap);
-        if (!s)
-                return -ENOMEM;
-
-        *ret_error = s;
-        return -EINVAL;
-}
-
-static bool is_ws(char c) {
-        return c != '\0' && strchr(WHITESPACE, c);
-}
-
-static bool is_digit(char c) {
-        return c >= '0' && c <= '9';
-}
-
-static bool is_alpha(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
 static bool has_control_or_space(const char *s) {
         for (; *s; s++)
                 if ((unsigned char) *s <= ' ' || *s == 0x7f)
                         return true;
         return false;
-}
-
-/* ---- time spans and sizes ---- */
-
-static const struct {
-        const char *name;
-        uint64_t usec;
-} time_units[] = {
-        { "us", 1 },
-        { "usec", 1 },
-        { "ms", USEC_PER_MSEC },
-        { "msec", USEC_PER_MSEC },
-        { "s", USEC_PER_SEC },
-        { "sec", USEC_PER_SEC },
-        { "second", USEC_PER_SEC },
-        { "seconds", USEC_PER_SEC },
-        { "m", USEC_PER_MINUTE },
-        { "min", USEC_PER_MINUTE },
-        { "minute", USEC_PER_MINUTE },
-        { "minutes", USEC_PER_MINUTE },
-        { "h", USEC_PER_HOUR },
-        { "hr", USEC_PER_HOUR },
-        { "hour", USEC_PER_HOUR },
-        { "hours", USEC_PER_HOUR },
-        { "d", USEC_PER_DAY },
-        { "day", USEC_PER_DAY },
-        { "days", USEC_PER_DAY },
-};
-
-/* Parses one or more "NUMBER[.FRACTION][ ]UNIT" components ("1h 30min" is 90 minutes); a
- * component without a unit is in default_unit. Integer arithmetic only, so "0.1s" is exactly
- * 100000us and results do not depend on floating point rounding. */
-static int parse_timespan(const char *s, uint64_t default_unit, uint64_t *ret_usec) {
-        uint64_t total = 0;
-        bool any = false;
-        const char *p = s;
-
-        assert(s);
-        assert(default_unit > 0);
-
-        for (;;) {
-                uint64_t whole = 0, frac = 0, frac_scale = 1, unit = default_unit;
-
-                p += strspn(p, WHITESPACE);
-                if (*p == '\0')
-                        break;
-
-                /* A digit must come first: this rejects "-1", "+1", ".5" and words. */
-                if (!is_digit(*p))
-                        return -EINVAL;
-                for (; is_digit(*p); p++) {
-                        unsigned d = (unsigned) (*p - '0');
-                        if (whole > (UINT64_MAX - d) / 10)
-                                return -ERANGE;
-                        whole = whole * 10 + d;
-                }
-
-                if (*p == '.') {
-                        p++;
-                        if (!is_digit(*p))
-                                return -EINVAL;
-                        /* Nine fractional digits are below a microsecond even for days; later
-                         * digits are checked for syntax but cannot change the result. */
-                        for (; is_digit(*p); p++)
-                                if (frac_scale < UINT64_C(1000000000)) {
-                                        frac = frac * 10 + (uint64_t) (*p - '0');
-                                        frac_scale *= 10;
-                                }
-                }
-
-                p += strspn(p, WHITESPACE);
-
-                size_t n = 0;
-                while (is_alpha(p[n]))
-                        n++;
-                if (n > 0) {
-                        bool found = false;
-
-                        for (size_t i = 0; i < ELEMENTSOF(time_units); i++)
-                                if (strlen(time_units[i].name) == n &&
-                                    strncmp(time_units[i].name, p, n) == 0) {
-                                        unit = time_units[i].usec;
-                                        found = true;
-                                        break;
-                                }
-                        if (!found)
-                                return -EINVAL;
-                        p += n;
-                }
-
-                if (whole > UINT64_MAX / unit)
-                        return -ERANGE;
-                uint64_t v = whole * unit;
-
-                /* frac * unit / frac_scale without overflowing: split unit by frac_scale. Both
-                 * products stay below 2^64 because frac < frac_scale <= 10^9. */
-                uint64_t f = (unit / frac_scale) * frac + (unit % frac_scale) * frac / frac_scale;
-
-                if (v > UINT64_MAX - f)
-                        return -ERANGE;
-                v += f;
-                if (total > UINT64_MAX - v)
-                        return -ERANGE;
-                total += v;
-                any = true;
-        }
-
-        if (!any)
-                return -EINVAL;
-
-        *ret_usec = total;
-        return 0;
-}
-
-int parse_timespan_sec(const char *s, uint64_t *ret_usec) {
-        if (!s)
-                return -EINVAL;
-        return parse_timespan(s, USEC_PER_SEC, ret_usec);
-}
-
-int parse_size(const char *s, size_t *ret) {
-        static const struct {
-                const char *name;
-                uint64_t factor;
-        } size_units[] = {
-                { "", 1 },
-                { "B", 1 },
-                { "K", UINT64_C(1) << 10 },
-                { "KiB", UINT64_C(1) << 10 },
-                { "M", UINT64_C(1) << 20 },
-                { "MiB", UINT64_C(1) << 20 },
-                { "G", UINT64_C(1) << 30 },
-                { "GiB", UINT64_C(1) << 30 },
-                { "T", UINT64_C(1) << 40 },
-                { "TiB", UINT64_C(1) << 40 },
-        };
-        uint64_t v = 0, factor = 0;
-        const char *p;
-
-        if (!s)
-                return -EINVAL;
-
-        p = s + strspn(s, WHITESPACE);
-        if (!is_digit(*p))
-                return -EINVAL;
-        for (; is_digit(*p); p++) {
-                unsigned d = (unsigned) (*p - '0');
-                if (v > (UINT64_MAX - d) / 10)
-                        return -ERANGE;
-                v = v * 10 + d;
-        }
-
-        p += strspn(p, WHITESPACE);
-        size_t n = strcspn(p, WHITESPACE);
-        for (size_t i = 0; i < ELEMENTSOF(size_units); i++)
-                if (strlen(size_units[i].name) == n && strncmp(size_units[i].name, p, n) == 0) {
-                        factor = size_units[i].factor;
-                        break;
-                }
-        if (factor == 0)
-                return -EINVAL;
-        p += n;
-        if (p[strspn(p, WHITESPACE)] != '\0')
-                return -EINVAL;
-
-        if (v > UINT64_MAX / factor || v * factor > SIZE_MAX)
-                return -ERANGE;
-
-        *ret = (size_t) (v * factor);
-        return 0;
-}
-
-/* Range limits in error messages read best in the unit the user would write them in. */
-static void format_timespan(char *buf, size_t size, uint64_t usec) {
-        static const struct {
-                const char *name;
-                uint64_t usec;
-        } units[] = {
-                { "d", USEC_PER_DAY }, { "h", USEC_PER_HOUR }, { "min", USEC_PER_MINUTE },
-                { "s", USEC_PER_SEC }, { "ms", USEC_PER_MSEC }, { "us", 1 },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(units); i++)
-                if (usec != 0 && usec % units[i].usec == 0) {
-                        (void) snprintf(buf, size, "%" PRIu64 "%s", usec / units[i].usec, units[i].name);
-                        return;
-                }
-        (void) snprintf(buf, size, "0");
-}
-
-static void format_size(char *buf, size_t size, uint64_t bytes) {
-        static const struct {
-                const char *name;
-                uint64_t factor;
-        } units[] = {
-                { "G", UINT64_C(1) << 30 }, { "M", UINT64_C(1) << 20 }, { "K", UINT64_C(1) << 10 },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(units); i++)
-                if (bytes != 0 && bytes % units[i].factor == 0) {
-                        (void) snprintf(buf, size, "%" PRIu64 "%s", bytes / units[i].factor, units[i].name);
-                        return;
-                }
-        (void) snprintf(buf, size, "%" PRIu64, bytes);
 }
 
 /* ---- the key table ---- */
@@ -622,7 +342,7 @@ static int config_parse_proxy(const ConfigItem *item, Config *c, const char *val
                 unsigned long v = 0;
                 bool ok = port_len > 0 && port_len <= 5;
                 for (size_t i = 0; ok && i < port_len; i++) {
-                        ok = is_digit(port[i]);
+                        ok = ascii_isdigit(port[i]);
                         v = v * 10 + (unsigned long) (port[i] - '0');
                 }
                 if (!ok || v == 0 || v > 65535)
@@ -729,25 +449,16 @@ static int config_parse_msec(const ConfigItem *item, Config *c, const char *valu
 
 static int config_parse_unsigned(const ConfigItem *item, Config *c, const char *value, const char *origin,
                                  char **ret_reason) {
-        uint64_t v = 0;
-        bool overflow = false;
+        uint64_t v;
+        int r;
 
         (void) origin;
         assert(value);
 
-        if (!is_digit(value[0]) || strspn(value, "0123456789") != strlen(value))
+        r = parse_uint64(value, &v);
+        if (r == -EINVAL)
                 return set_error(ret_reason, "\"%s\" is not an unsigned integer", value);
-
-        for (const char *p = value; *p; p++) {
-                unsigned d = (unsigned) (*p - '0');
-                if (v > (UINT64_MAX - d) / 10) {
-                        overflow = true;
-                        break;
-                }
-                v = v * 10 + d;
-        }
-
-        if (overflow || v < item->min || v > item->max)
+        if (r < 0 || v < item->min || v > item->max)
                 return set_error(ret_reason, "\"%s\" is out of range %" PRIu64 "..%" PRIu64, value,
                                  item->min, item->max);
 
@@ -931,24 +642,15 @@ Config *config_free(Config *c) {
         return NULL;
 }
 
-static void trim(const char **b, const char **e) {
-        while (*b < *e && is_ws(**b))
-                (*b)++;
-        while (*e > *b && is_ws((*e)[-1]))
-                (*e)--;
-}
-
-static int config_parse_assignment(Config *c, const char *filename, unsigned line, const char *section,
-                                   const char *kb, const char *ke, const char *vb, const char *ve,
+/* One Key=Value line of section (the table's name of it, NULL before any header). */
+static int config_parse_assignment(Config *c, const char *filename, const char *section, const IniLine *l,
                                    char **ret_error) {
         _cleanup_free_ char *key = NULL, *value = NULL, *origin = NULL, *why = NULL;
         const ConfigItem *item;
+        unsigned line = l->number;
         int r;
 
-        if (kb == ke)
-                return set_error(ret_error, "%s:%u: Assignment without a key name.", filename, line);
-
-        key = strndup(kb, (size_t) (ke - kb));
+        key = strndup(l->name, l->name_len);
         if (!key)
                 return -ENOMEM;
 
@@ -973,10 +675,10 @@ static int config_parse_assignment(Config *c, const char *filename, unsigned lin
                                  key, section);
 
         /* An empty value puts the key back to its default, so a drop-in can undo the main file. */
-        if (vb == ve)
+        if (l->value_len == 0)
                 return config_item_reset(item, c);
 
-        value = strndup(vb, (size_t) (ve - vb));
+        value = strndup(l->value, l->value_len);
         origin = strprintf("%s:%u", filename, line);
         if (!value || !origin)
                 return -ENOMEM;
@@ -989,8 +691,9 @@ static int config_parse_assignment(Config *c, const char *filename, unsigned lin
 }
 
 int config_parse_text(Config *c, const char *filename, const char *text, size_t len, char **ret_error) {
-        const char *section = NULL, *p, *end;
-        unsigned line = 0;
+        const char *section = NULL;
+        IniReader reader;
+        IniLine l;
         int r;
 
         if (!c || !filename || (!text && len > 0))
@@ -998,186 +701,24 @@ int config_parse_text(Config *c, const char *filename, const char *text, size_t 
         if (len == 0)
                 return 0;
 
-        p = text;
-        end = text + len;
-
-        /* Editors on other systems like to start files with a UTF-8 byte order mark. */
-        if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-                p += 3;
-
-        while (p < end) {
-                const char *eol = memchr(p, '\n', (size_t) (end - p));
-                const char *next = eol ? eol + 1 : end;
-                const char *b = p, *e = eol ?: end;
-
-                p = next;
-                line++;
-
-                if (memchr(b, '\0', (size_t) (e - b)))
-                        return set_error(ret_error, "%s:%u: Line contains a NUL byte.", filename, line);
-
-                trim(&b, &e);
-                if (b == e || *b == '#' || *b == ';')
-                        continue;
-
-                if (*b == '[') {
-                        if (e - b < 3 || e[-1] != ']')
-                                return set_error(ret_error,
-                                                 "%s:%u: Invalid section header, expected \"[Name]\".",
-                                                 filename, line);
-
-                        section = config_section_find(b + 1, (size_t) (e - b - 2));
+        ini_reader_init(&reader, text, len);
+        while ((r = ini_reader_next(&reader, &l)) > 0) {
+                if (l.type == INI_SECTION) {
+                        section = config_section_find(l.name, l.name_len);
                         if (!section)
                                 return set_error(ret_error, "%s:%u: Unknown section [%.*s].", filename,
-                                                 line, (int) (e - b - 2), b + 1);
+                                                 l.number, (int) l.name_len, l.name);
                         continue;
                 }
 
-                /* Not quoted back: a line without "=" may well be a pasted secret. */
-                const char *eq = memchr(b, '=', (size_t) (e - b));
-                if (!eq)
-                        return set_error(ret_error,
-                                         "%s:%u: Missing \"=\": expected a [Section] header, a comment or "
-                                         "a Key=Value assignment.",
-                                         filename, line);
-
-                const char *kb = b, *ke = eq, *vb = eq + 1, *ve = e;
-                trim(&kb, &ke);
-                trim(&vb, &ve);
-
-                r = config_parse_assignment(c, filename, line, section, kb, ke, vb, ve, ret_error);
+                r = config_parse_assignment(c, filename, section, &l, ret_error);
                 if (r < 0)
                         return r;
         }
+        if (r < 0)
+                return set_error(ret_error, "%s:%u: %s", filename, reader.line,
+                                 ini_syntax_error_to_string(reader.error));
 
-        return 0;
-}
-
-static int read_full_file(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, allocated = 0;
-        struct stat st;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-
-        for (;;) {
-                if (allocated - len < 4096) {
-                        size_t n = allocated ? allocated * 2 : 4096;
-                        char *b = realloc(buf, n);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                        allocated = n;
-                }
-
-                ssize_t k = read(fd, buf + len, allocated - len);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-                if (len > CONFIG_FILE_MAX)
-                        return -EFBIG;
-        }
-
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
-int config_load_file(Config *c, const char *path, char **ret_error) {
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        int r;
-
-        if (!c || !path)
-                return -EINVAL;
-
-        r = read_full_file(path, &text, &len);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                if (ret_error) {
-                        char *s = strprintf("%s: %s", path, strerror(-r));
-                        if (!s)
-                                return -ENOMEM;
-                        *ret_error = s;
-                }
-                return r;
-        }
-
-        if (!c->source) {
-                c->source = strdup(path);
-                if (!c->source)
-                        return -ENOMEM;
-        }
-
-        return config_parse_text(c, path, text, len, ret_error);
-}
-
-/* CertificateFile= is set: PrivateKeyFile= defaults to it (one PEM may hold both, in either
- * order), and both must be readable. As with the secret, only readability is checked here;
- * token.c parses them. */
-static int finalize_certificate(Config *c, const char *source, char **ret_error) {
-        if (!c->private_key_file) {
-                _cleanup_free_ char *k = strdup(c->certificate_file), *o = NULL;
-
-                if (!k || (c->certificate_file_origin && !(o = strdup(c->certificate_file_origin))))
-                        return -ENOMEM;
-                c->private_key_file = TAKE_PTR(k);
-                free(c->private_key_file_origin);
-                c->private_key_file_origin = TAKE_PTR(o);
-        }
-        if (access(c->certificate_file, R_OK) < 0)
-                return set_error(ret_error, "%s: Cannot read CertificateFile=%s: %s.",
-                                 c->certificate_file_origin ?: source, c->certificate_file, strerror(errno));
-        if (access(c->private_key_file, R_OK) < 0)
-                return set_error(ret_error, "%s: Cannot read PrivateKeyFile=%s: %s.",
-                                 c->private_key_file_origin ?: source, c->private_key_file, strerror(errno));
-        return 0;
-}
-
-/* Neither ClientSecretFile= nor CertificateFile= is set, and the unit has credentials: a
- * client-certificate credential (with client-key, or the key in the same file) stands in for
- * CertificateFile=. Returns 1 when there is none, so that the caller reports the missing
- * secret as before. */
-static int credentials_directory_certificate(Config *c, const char *creds, const char *sep) {
-        _cleanup_free_ char *cert = NULL, *key = NULL, *cert_o = NULL, *key_o = NULL;
-
-        cert = strprintf("%s%s" CREDENTIAL_CLIENT_CERTIFICATE, creds, sep);
-        key = strprintf("%s%s" CREDENTIAL_CLIENT_KEY, creds, sep);
-        if (!cert || !key)
-                return -ENOMEM;
-        if (access(cert, F_OK) < 0)
-                return 1;
-        if (access(key, F_OK) < 0) {
-                free(key);
-                key = strdup(cert);
-                key_o = strdup("credential " CREDENTIAL_CLIENT_CERTIFICATE);
-        } else
-                key_o = strdup("credential " CREDENTIAL_CLIENT_KEY);
-        cert_o = strdup("credential " CREDENTIAL_CLIENT_CERTIFICATE);
-        if (!key || !key_o || !cert_o)
-                return -ENOMEM;
-
-        free(c->certificate_file);
-        c->certificate_file = TAKE_PTR(cert);
-        free(c->certificate_file_origin);
-        c->certificate_file_origin = TAKE_PTR(cert_o);
-        free(c->private_key_file);
-        c->private_key_file = TAKE_PTR(key);
-        free(c->private_key_file_origin);
-        c->private_key_file_origin = TAKE_PTR(key_o);
         return 0;
 }
 
@@ -1229,214 +770,13 @@ int config_finalize(Config *c, char **ret_error) {
                 return set_error(ret_error,
                                  "%s: [Graph] RetryBaseMs= must not be larger than RetryMaxMs=.", source);
 
-        /* The app signs in with one credential. Accepting both and picking one would leave
-         * the operator guessing which is in use when the other expires. */
-        if (c->private_key_file && !c->certificate_file)
-                return set_error(ret_error,
-                                 "%s: PrivateKeyFile=%s is set but CertificateFile= is not; the key is "
-                                 "only used together with its certificate.",
-                                 c->private_key_file_origin ?: source, c->private_key_file);
-        if (c->certificate_file && c->client_secret_file)
-                return set_error(ret_error,
-                                 "%s: both ClientSecretFile= (%s) and CertificateFile= (%s) are set; the "
-                                 "application signs in with exactly one credential, remove one of them.",
-                                 source, c->client_secret_file_origin ?: c->client_secret_file,
-                                 c->certificate_file_origin ?: c->certificate_file);
-        if (c->certificate_file)
-                return finalize_certificate(c, source, ret_error);
-
-        if (!c->client_secret_file) {
-                const char *creds = getenv("CREDENTIALS_DIRECTORY");
-                _cleanup_free_ char *p = NULL, *o = NULL;
-                int r, secret_errno;
-
-                if (isempty(creds))
-                        return set_error(ret_error,
-                                         "%s: no client credential: set ClientSecretFile= or CertificateFile=, or "
-                                         "provide the credential " CREDENTIAL_CLIENT_SECRET " or "
-                                         CREDENTIAL_CLIENT_CERTIFICATE ".",
-                                         source);
-
-                p = strprintf("%s%s" CREDENTIAL_CLIENT_SECRET, creds,
-                              creds[strlen(creds) - 1] == '/' ? "" : "/");
-                o = strdup(CREDENTIAL_ORIGIN);
-                if (!p || !o)
-                        return -ENOMEM;
-
-                secret_errno = access(p, R_OK) < 0 ? errno : 0;
-                r = credentials_directory_certificate(c, creds, creds[strlen(creds) - 1] == '/' ? "" : "/");
-                if (r < 0)
-                        return r;
-                if (r == 0) {
-                        if (secret_errno == 0)
-                                return set_error(ret_error,
-                                                 "%s: both credentials " CREDENTIAL_CLIENT_SECRET " and "
-                                                 CREDENTIAL_CLIENT_CERTIFICATE " are provided; the application "
-                                                 "signs in with exactly one, remove one of them.",
-                                                 source);
-                        return finalize_certificate(c, source, ret_error);
-                }
-
-                /* $CREDENTIALS_DIRECTORY is set whenever the unit has any credential, so a
-                 * missing client-secret is reported as the missing secret it is. */
-                if (secret_errno != 0)
-                        return set_error(ret_error,
-                                         "%s: no client credential: set ClientSecretFile= or CertificateFile=, or "
-                                         "provide the credential " CREDENTIAL_CLIENT_SECRET " or "
-                                         CREDENTIAL_CLIENT_CERTIFICATE " (cannot read %s: %s).",
-                                         source, p, strerror(secret_errno));
-
-                free(c->client_secret_file);
-                c->client_secret_file = TAKE_PTR(p);
-                free(c->client_secret_file_origin);
-                c->client_secret_file_origin = TAKE_PTR(o);
-                return 0;
-        }
-
-        /* Only readability is checked: the secret's contents are not config's business and are
-         * never loaded here, but a typo in the path should stop the daemon at start-up rather
-         * than at the first cancel. */
-        if (access(c->client_secret_file, R_OK) < 0)
-                return set_error(ret_error, "%s: Cannot read ClientSecretFile=%s: %s.",
-                                 c->client_secret_file_origin ?: source, c->client_secret_file,
-                                 strerror(errno));
-
-        return 0;
-}
-
-static int cmp_strp(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static void strv_freep(char ***p) {
-        if (!*p)
-                return;
-        for (char **i = *p; *i; i++)
-                free(*i);
-        free(*p);
-}
-
-/* The *.conf names in dir, sorted with strcmp() so that the order does not depend on the
- * locale. A missing directory is an empty list. */
-static int list_dropins(const char *dir, char ***ret) {
-        _cleanup_(strv_freep) char **names = NULL;
-        size_t n = 0, allocated = 0;
-        DIR *d;
-
-        d = opendir(dir);
-        if (!d) {
-                if (errno != ENOENT)
-                        return -errno;
-                names = calloc(1, sizeof(char *));
-                if (!names)
-                        return -ENOMEM;
-                *ret = TAKE_PTR(names);
-                return 0;
-        }
-
-        for (;;) {
-                struct dirent *de;
-
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno != 0) {
-                                int e = errno;
-                                closedir(d);
-                                return -e;
-                        }
-                        break;
-                }
-
-                size_t l = strlen(de->d_name);
-                /* Hidden files are editor and package manager leftovers, not configuration. */
-                if (de->d_name[0] == '.' || l <= 5 || !streq(de->d_name + l - 5, ".conf"))
-                        continue;
-
-                if (n + 2 > allocated) {
-                        size_t k = allocated ? allocated * 2 : 8;
-                        char **m = realloc(names, k * sizeof(char *));
-                        if (!m) {
-                                closedir(d);
-                                return -ENOMEM;
-                        }
-                        names = m;
-                        allocated = k;
-                }
-                names[n] = strdup(de->d_name);
-                if (!names[n]) {
-                        closedir(d);
-                        return -ENOMEM;
-                }
-                names[++n] = NULL;
-        }
-        closedir(d);
-
-        if (!names) {
-                names = calloc(1, sizeof(char *));
-                if (!names)
-                        return -ENOMEM;
-        }
-        qsort(names, n, sizeof(char *), cmp_strp);
-
-        *ret = TAKE_PTR(names);
-        return 0;
-}
-
-int config_load(const char *path, Config **ret, char **ret_error) {
-        _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_(strv_freep) char **dropins = NULL;
-        _cleanup_free_ char *dir = NULL;
-        int r;
-
-        if (!ret)
-                return -EINVAL;
-        if (!path)
-                path = CONFIG_DEFAULT_PATH;
-
-        r = config_new(&c);
-        if (r < 0)
-                return r;
-
-        c->source = strdup(path);
-        if (!c->source)
-                return -ENOMEM;
-
-        r = config_load_file(c, path, ret_error);
-        if (r < 0)
-                return r;
-
-        dir = strprintf("%s.d", path);
-        if (!dir)
-                return -ENOMEM;
-
-        r = list_dropins(dir, &dropins);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0) {
-                if (ret_error) {
-                        char *s = strprintf("%s: %s", dir, strerror(-r));
-                        if (!s)
-                                return -ENOMEM;
-                        *ret_error = s;
-                }
-                return r;
-        }
-
-        for (char **i = dropins; *i; i++) {
-                _cleanup_free_ char *f = strprintf("%s/%s", dir, *i);
-                if (!f)
-                        return -ENOMEM;
-
-                r = config_load_file(c, f, ret_error);
-                if (r < 0)
-                        return r;
-        }
-
-        r = config_finalize(c, ret_error);
-        if (r < 0)
-                return r;
-
-        *ret = TAKE_PTR(c);
-        return 0;
+        return credentials_resolve(&(CredentialFiles) {
+                                           .client_secret_file = &c->client_secret_file,
+                                           .client_secret_file_origin = &c->client_secret_file_origin,
+                                           .certificate_file = &c->certificate_file,
+                                           .certificate_file_origin = &c->certificate_file_origin,
+                                           .private_key_file = &c->private_key_file,
+                                           .private_key_file_origin = &c->private_key_file_origin,
+                                   },
+                                   source, ret_error);
 }

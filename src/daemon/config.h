@@ -2,7 +2,8 @@
 /*
  * config.h — the daemon's configuration: a systemd-style INI file plus drop-ins, parsed into
  * one plain struct. Parsing is pure (text in, struct or "FILE:LINE: message" out) so that unit
- * tests and the fuzzer can drive it without touching the file system.
+ * tests and the fuzzer can drive it without touching the file system. Reading the files is in
+ * config-files.h; the time spans of the struct count in time-util.h's units.
  */
 #pragma once
 
@@ -11,9 +12,7 @@
 
 #include "macro.h"
 #include "protocol.h"
-
-#define USEC_PER_SEC UINT64_C(1000000)
-#define USEC_PER_MSEC UINT64_C(1000)
+#include "time-util.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/mediacancel/mediacanceld.conf"
 #define CONFIG_DEFAULT_SOCKET_PATH PROTOCOL_DEFAULT_SOCKET_PATH
@@ -98,21 +97,8 @@ DEFINE_CLEANUP_FUNC(Config *, config_free);
  * sets *ret_error to "FILENAME:LINE: message" naming the key. */
 int config_parse_text(Config *c, const char *filename, const char *text, size_t len, char **ret_error);
 
-/* Reads one file and applies it. A missing file returns -ENOENT with *ret_error set. */
-int config_load_file(Config *c, const char *path, char **ret_error);
-
 /* Cross-key checks once every file is read: required keys present, endpoints https, known
  * ApiVersion and CallsPath form, exactly one credential (ClientSecretFile, or CertificateFile
  * with PrivateKeyFile), resolved from $CREDENTIALS_DIRECTORY when neither is set, and its
  * files readable. */
 int config_finalize(Config *c, char **ret_error);
-
-/* Defaults, then PATH, then PATH.d/x.conf in lexical order, then config_finalize(). */
-int config_load(const char *path, Config **ret, char **ret_error);
-
-/* Parses a time span: "30" (seconds), "1.5", "250ms", "30s", "2min", "1h", "500us".
- * Returns 0 and the value in microseconds, or -EINVAL / -ERANGE. */
-int parse_timespan_sec(const char *s, uint64_t *ret_usec);
-
-/* Parses a size: "1048576", "64K", "1M", "1G" (powers of 1024). */
-int parse_size(const char *s, size_t *ret);

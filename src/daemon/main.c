@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
+#include "config-files.h"
 #include "log.h"
 #include "manager.h"
 #include "methods.h"

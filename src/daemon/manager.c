@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "config-files.h"
 #include "log.h"
 #include "manager.h"
 #include "record.h"

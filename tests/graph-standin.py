@@ -658,10 +658,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body or b"")))
         if self.close_connection:
             self.send_header("Connection", "close")
+        # Counted before the client can read the answer: a test that checks the counters right
+        # after its answer must find this request in them.
+        self.answer_status = status
+        self.record_once()
         self.end_headers()
         if body:
             self.wfile.write(body)
-        self.answer_status = status
 
     def reset_connection(self):
         """Drops the TCP connection with a RST and no answer (SO_LINGER 0, then close)."""
@@ -678,13 +681,25 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- per-request flow ----------------------------------------------------------------
 
+    def record_once(self):
+        """Records this request in the stats, once: when its answer starts, or at the end."""
+        if self.recorded:
+            return
+        self.recorded = True
+        self.state.record(self.arrived, self.command, self.path, self.answer_status, self.kind,
+                          violation=self.violation, cancel=self.cancel_info)
+
     def dispatch(self):
         arrived = time.time()
+        self.arrived = arrived
+        self.recorded = False
+        self.violation = False
         self.answer_status = None
         self.request_id = str(uuid.uuid4())
         self.client_request_id = self.headers.get("client-request-id") or str(uuid.uuid4())
         path = urlsplit(self.path).path
         kind, route = classify(path)
+        self.kind = kind
         # What stats()["cancels"] keeps about a cancel; filled in as the request is understood.
         self.cancel_info = None
         if kind == "cancel":
@@ -702,6 +717,7 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     service = "token" if kind == "token" else "graph"
                     violation = self.state.check_retry_after(service, arrived)
+                    self.violation = violation
                     self.serve(kind, route, body)
             except HttpError as e:
                 self.send_error_for(kind, e)
@@ -717,8 +733,7 @@ class Handler(BaseHTTPRequestHandler):
             if self.answer_status is None:
                 self.close_connection = True
                 self.send_error_for(kind, HttpError(500, "Stand-in internal error."))
-        self.state.record(arrived, self.command, self.path, self.answer_status, kind,
-                          violation=violation, cancel=self.cancel_info)
+        self.record_once()
 
     def serve(self, kind, route, body):
         """Latency, then the fault plan, then the real endpoint."""

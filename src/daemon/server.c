@@ -441,6 +441,20 @@ static Call *call_new(Connection *c, const RpcItem *item, Batch *b) {
         return call;
 }
 
+/* An item refused before it became a call: its error goes into the batch, or out at once;
+ * nothing is sent for a notification (answered false) outside a batch. */
+static void answer_item_now(Connection *c, Batch *b, json_object *id, bool answered, const Error *e) {
+        json_object *reply = answered ? rpc_reply_error(id, e) : NULL;
+
+        if (b) {
+                b->pending++;
+                batch_add_reply(b, reply);
+        } else if (answered) {
+                (void) connection_write_reply(c, id, reply);
+                json_object_put(reply);
+        }
+}
+
 static void process_line(Connection *c, const char *line, size_t len) {
         _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
         Server *s = c->server;
@@ -499,14 +513,8 @@ static void process_line(Connection *c, const char *line, size_t len) {
                 Call *call;
 
                 if (item->error) {
-                        json_object *reply = rpc_reply_error(item->id, item->error);
-                        if (b) {
-                                b->pending++;
-                                batch_add_reply(b, reply);
-                        } else {
-                                (void) connection_write_reply(c, item->id, reply);
-                                json_object_put(reply);
-                        }
+                        /* An invalid request is always answered, even without an id. */
+                        answer_item_now(c, b, item->id, true, item->error);
                         continue;
                 }
 
@@ -514,28 +522,14 @@ static void process_line(Connection *c, const char *line, size_t len) {
                         _cleanup_(error_freep) Error *e = error_limit(
                                 "MaxInFlightPerConnection", "More than %u unanswered requests on this connection.",
                                 s->config->max_in_flight_per_connection);
-                        json_object *reply = item->has_id ? rpc_reply_error(item->id, e) : NULL;
-                        if (b) {
-                                b->pending++;
-                                batch_add_reply(b, reply);
-                        } else if (item->has_id) {
-                                (void) connection_write_reply(c, item->id, reply);
-                                json_object_put(reply);
-                        }
+                        answer_item_now(c, b, item->id, item->has_id, e);
                         continue;
                 }
 
                 call = call_new(c, item, b);
                 if (!call) {
                         /* Answered like any request the daemon cannot serve, not left hanging. */
-                        json_object *reply = item->has_id ? rpc_reply_error(item->id, error_oom()) : NULL;
-                        if (b) {
-                                b->pending++;
-                                batch_add_reply(b, reply);
-                        } else if (item->has_id) {
-                                (void) connection_write_reply(c, item->id, reply);
-                                json_object_put(reply);
-                        }
+                        answer_item_now(c, b, item->id, item->has_id, error_oom());
                         continue;
                 }
                 if (b)

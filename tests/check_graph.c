@@ -871,6 +871,33 @@ START_TEST(test_text_controls) {
 }
 END_TEST
 
+/* An id longer than Graph's ids is no id (validate.h), and an id that is not a string is
+ * none either, whatever its size: the body's, then Location's last segment. */
+START_TEST(test_answer_id_bounds) {
+        GraphAnswer a = {};
+        char body[512], id129[130];
+
+        memset(id129, 'b', 129);
+        id129[129] = '\0';
+        snprintf(body, sizeof body, "{\"id\":\"%s\",\"status\":\"running\"}", id129);
+        ck_assert_int_eq(answer(200, NULL, NULL, NULL, body, &a), 0);
+        ck_assert_ptr_null(a.operation_id);
+        ck_assert_int_eq(a.status, GRAPH_OP_RUNNING);
+        graph_answer_done(&a);
+        id129[128] = '\0';
+        snprintf(body, sizeof body, "{\"id\":\"%s\"}", id129);
+        ck_assert_int_eq(answer(200, NULL, NULL, NULL, body, &a), 0);
+        ck_assert_str_eq(a.operation_id, id129);
+        graph_answer_done(&a);
+        ck_assert_int_eq(answer(200, NULL, NULL, NULL, "{\"id\":5,\"status\":\"running\"}", &a), 0);
+        ck_assert_ptr_null(a.operation_id);
+        graph_answer_done(&a);
+        ck_assert_int_eq(answer(200, "https://graph/calls/c/operations/from-location", NULL, NULL, "{\"id\":[1]}", &a), 0);
+        ck_assert_str_eq(a.operation_id, "from-location");
+        graph_answer_done(&a);
+}
+END_TEST
+
 /* Graph's free text is kept with the controls replaced; its ids and codes with one are dropped. */
 START_TEST(test_answer_controls) {
         GraphAnswer a = {};
@@ -1008,6 +1035,7 @@ static Suite *graph_suite(void) {
 
         tc = tcase_create("text");
         tcase_add_test(tc, test_text_controls);
+        tcase_add_test(tc, test_answer_id_bounds);
         tcase_add_test(tc, test_answer_controls);
         tcase_add_test(tc, test_token_controls);
         tcase_add_test(tc, test_notify_controls);

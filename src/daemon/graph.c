@@ -318,7 +318,7 @@ static int operation_member(JsonReader *c, const char *key, void *userdata) {
                 return json_skip_value(c, 1);
         if ((r = json_read_string_member(c, &v)) < 0)
                 return r;
-        if (field == &a->operation_id && strlen(v) > GRAPH_OPERATION_ID_MAX)
+        if (field == &a->operation_id && v && strlen(v) > GRAPH_OPERATION_ID_MAX)
                 return 0; /* not an id Graph gives: as if there were none */
         return free_and_strdup(field, v);
 }

@@ -14,6 +14,11 @@
  *    that error_free() leaves alone and error_data_set() does not change. So a caller that
  *    asked for an error always gets one to answer with, and a check such as
  *    rpc_param_string() cannot pass for a success when it ran out of memory.
+ *  - What the operator is told about the configuration is a message naming FILE:LINE, handed
+ *    up as `char **ret_error` next to the negative errno (config.c, config-files.c,
+ *    credentials.c): it ends in the log at start-up or reload, never in a reply.
+ *  - Where an error is final for the program (start-up), the function that knows the context
+ *    logs it and returns it (`return log_error_errno(r, …)`), and its callers only pass it on.
  */
 #pragma once
 

@@ -5,6 +5,8 @@
  * limits, and writing replies through a per-connection output buffer so a client that stops
  * reading never blocks the daemon. Each request becomes a Call handed to the dispatcher; the
  * dispatcher answers it once, now or later, and the reply finds its way back, also into a batch.
+ * Inside: server.c (the server), connection.c (a connection's bytes), call.c (what its lines
+ * ask), sharing server-internal.h.
  */
 #pragma once
 
@@ -16,28 +18,7 @@
 #include "access.h"
 #include "config.h"
 #include "errors.h"
-
-typedef struct Server Server;
-typedef struct Connection Connection;
-typedef struct Batch Batch;
-typedef struct Call Call;
-
-struct Call {
-        Connection *conn; /* NULL once the connection is gone: the reply is dropped */
-        Batch *batch;     /* NULL for a request that was not part of a batch */
-        bool has_id;      /* false for a notification: nothing is sent back */
-        json_object *id;
-        char *method;
-        json_object *params; /* borrowed: valid only while the call is being dispatched */
-        uid_t uid;
-        gid_t gid;
-        pid_t pid;
-        const Peer *peer; /* valid only while the call is being dispatched */
-        unsigned roles;   /* AccessRole bits, set by the dispatcher */
-        size_t held_bytes; /* counted against MaxOutputBytes= while it waits: its id */
-        void *userdata;   /* the handler's */
-        Call *prev, *next;
-};
+#include "server-types.h"
 
 /* Answers the call and frees it. result is consumed. */
 void call_reply(Call *c, json_object *result);
@@ -52,15 +33,10 @@ int connection_notify(Connection *conn, const char *method, json_object *params)
 
 /* A standing interest of a connection (operation.watch) that outlives the Call that made it.
  * When the connection closes, drop() is called and the subscription is freed by the server. */
-typedef struct Subscription Subscription;
-typedef void (*subscription_drop_t)(Subscription *s, void *userdata);
-
 Subscription *subscription_new(Call *call, subscription_drop_t drop, void *userdata);
 int subscription_notify(Subscription *s, const char *method, json_object *params);
 /* Ends it without calling drop(). Accepts NULL. */
 Subscription *subscription_free(Subscription *s);
-
-typedef void (*server_dispatch_t)(Call *call, void *userdata);
 
 int server_new(sd_event *event, const Config *config, server_dispatch_t dispatch, void *userdata, Server **ret);
 Server *server_free(Server *s);

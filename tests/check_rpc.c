@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "json-check.h"
 #include "json-text.h"
 #include "rpc.h"
 #include "validate.h"
@@ -327,10 +328,9 @@ START_TEST(test_shape_values) {
         ck_assert_str_eq(shape("[[],{},[[[]]]]", 10, 4), "MaxValuesPerLine");
         /* A string's content is one value however it looks. */
         ck_assert_ptr_null(shape("{\"a\":\"{[1,2,3],{\\\"x\\\":1}}\"}", 10, 1));
-        /* Scalars, empty input and garbage: nothing to count. */
-        ck_assert_ptr_null(shape("", 0, 0));
+        /* A scalar: nothing to count. */
         ck_assert_ptr_null(shape("42", 0, 0));
-        ck_assert_ptr_null(shape("\"unterminated", 0, 0));
+        ck_assert_ptr_null(shape(" \"text\" ", 0, 0));
 }
 END_TEST
 
@@ -340,9 +340,14 @@ START_TEST(test_shape_depth) {
         const char *limit = "untouched";
         char deep[64];
 
+        /* n levels: n '[' then n ']'. */
+        for (size_t n = 1; n <= 9; n++) {
+                memset(deep, '[', n);
+                memset(deep + n, ']', n);
+                ck_assert_int_eq(rpc_line_check_shape(deep, 2 * n, 8, 1000, 1000, &limit), n <= 8 ? 0 : -EBADMSG);
+        }
+        /* Too deep wins over a limit, even when the line is not JSON at all further on. */
         memset(deep, '[', sizeof deep);
-        ck_assert_int_eq(rpc_line_check_shape(deep, 8, 8, 1000, 1000, &limit), 0);
-        ck_assert_int_eq(rpc_line_check_shape(deep, 9, 8, 1000, 1000, &limit), -EBADMSG);
         ck_assert_int_eq(rpc_line_check_shape(deep, sizeof deep, 8, 1, 1, &limit), -EBADMSG);
         ck_assert_str_eq(limit, "untouched");
         /* Brackets inside strings do not nest. */
@@ -368,6 +373,83 @@ START_TEST(test_shape_huge_batch) {
         ck_assert_str_eq(shape(line, 1000000, 65536), "MaxValuesPerLine");
         ck_assert_ptr_null(shape(line, 1000000, 1000000));
         free(line);
+}
+END_TEST
+
+/* ---- RFC 8259, exactly ---- */
+
+static bool valid(const char *text) {
+        return json_text_is_valid(text, strlen(text), 32);
+}
+
+START_TEST(test_rfc8259_numbers) {
+        /* What json-c takes even in strict mode, and RFC 8259 does not. */
+        static const char *const bad[] = {
+                "[-01]", "[-2.]", "[2.e3]", "[2.e-3]", "[2.e+3]", "[0.e1]", "[-.123]", "[1.]", "[-012]",
+                "[01]", "[.5]", "[+1]", "[1e]", "[1e+]", "[1E-]", "[--1]", "[-]", "[0x10]", "[1.5.2]",
+                "[NaN]", "[Infinity]", "[-Infinity]", "[1 2]", "[0e]",
+        };
+        static const char *const good[] = {
+                "[0]", "[-0]", "[1]", "[-1]", "[10]", "[1.5]", "[-0.5]", "[1e5]", "[1E5]", "[1e+5]", "[1e-5]",
+                "[0.5e-3]", "[-1.25E+10]", "[12345678901234567890123]", "0", "-0.0e0",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ck_assert_msg(!valid(bad[i]), "%s was taken", bad[i]);
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                ck_assert_msg(valid(good[i]), "%s was refused", good[i]);
+}
+END_TEST
+
+START_TEST(test_rfc8259_strings) {
+        static const char *const bad[] = {
+                "{'a':0}", "['a']", "[\"\t\"]", "[\"a\nb\"]", "[\"\x01\"]", "[\"\x1f\"]", "[\"\\x\"]",
+                "[\"\\u12\"]", "[\"\\u12g4\"]", "[\"\\U0041\"]", "[\"\\'\"]", "[\"abc]", "[\"\\\"]", "\"",
+        };
+        static const char *const good[] = {
+                "[\"\"]", "[\"a b\"]", "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]", "[\"\\u00e9\\uD83D\\uDE00\"]",
+                "[\"\x7f\"]", "[\"\xc3\xa9\"]", "\"top\"",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ck_assert_msg(!valid(bad[i]), "%s was taken", bad[i]);
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                ck_assert_msg(valid(good[i]), "%s was refused", good[i]);
+}
+END_TEST
+
+START_TEST(test_rfc8259_structure) {
+        static const char *const bad[] = {
+                "", " ", "[", "]", "[1,]", "[,1]", "[1,,2]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{,}",
+                "{1:2}", "{\"a\" 1}", "[1]]", "[1] [2]", "{\"a\":1}}", "tru", "nulll", "True", "[null x]",
+                "[1]\x0b", "\xa0[1]", "[1;2]", "//x\n[1]", "[1]/*c*/",
+        };
+        static const char *const good[] = {
+                "[]", "{}", " [ ] ", "\t{ }\r\n", "[[],{}]", "{\"a\":[1,{\"b\":null}],\"c\":true,\"d\":false}",
+                "{\"\":0}", "{\"a\":1,\"a\":2}", "null", "true", "false", " 7 ",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ck_assert_msg(!valid(bad[i]), "\"%s\" was taken", bad[i]);
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                ck_assert_msg(valid(good[i]), "\"%s\" was refused", good[i]);
+        /* Depth: exactly the limit passes, one more does not. */
+        ck_assert(json_text_is_valid("[[[]]]", 6, 3));
+        ck_assert(!json_text_is_valid("[[[[]]]]", 8, 3));
+        ck_assert(!json_text_is_valid("{\"a\":{\"b\":{\"c\":{}}}}", 21, 3));
+}
+END_TEST
+
+/* The parser refuses what the check refuses: every line json-c would have taken is a
+ * ParseError now, and the message shape is unchanged for valid lines. */
+START_TEST(test_rfc8259_parse) {
+        static const char *const bad[] = {
+                "[-01]", "[1.]", "{'a':0}", "[\"\t\"]", "{\"jsonrpc\":\"2.0\",\"id\":01,\"method\":\"status\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":1.,\"method\":\"status\"}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_bad_line(bad[i]);
+        RpcMessage *m = NULL;
+        ck_assert_int_eq(parse("{\"jsonrpc\":\"2.0\",\"id\":-0.5e1,\"method\":\"status\"}", &m), 0);
+        ck_assert_ptr_null(m->items[0].error);
+        rpc_message_free(m);
 }
 END_TEST
 
@@ -956,6 +1038,13 @@ static Suite *rpc_suite(void) {
         tcase_add_test(tc, test_shape_values);
         tcase_add_test(tc, test_shape_depth);
         tcase_add_test(tc, test_shape_huge_batch);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("rfc8259");
+        tcase_add_test(tc, test_rfc8259_numbers);
+        tcase_add_test(tc, test_rfc8259_strings);
+        tcase_add_test(tc, test_rfc8259_structure);
+        tcase_add_test(tc, test_rfc8259_parse);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("batch");

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "json-check.h"
 #include "json-text.h"
 #include "json-util.h"
 #include "rpc.h"
@@ -162,6 +163,11 @@ static bool has_unusable_escape(const char *p, size_t n) {
 int rpc_line_check_shape(const char *line, size_t len, int max_depth, size_t max_batch_items, size_t max_values,
                          const char **ret_limit) {
         size_t depth = 0, values = 0, batch_items = 0;
+
+        /* Not JSON at all is a ParseError, whatever its size says. */
+        if (!json_text_is_valid(line, len, (unsigned) MAX(max_depth, 1)))
+                return -EBADMSG;
+
         bool seen_root = false, batch = false;
         bool opened = false; /* a container began and its first entry is not seen yet */
         const char *over = NULL; /* the first limit passed: the scan goes on for the depth only */
@@ -255,6 +261,10 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
         /* json-c's own UTF-8 check lets overlong forms, surrogates and values past U+10FFFF
          * through; use the same rules as every other caller value. */
         if (!utf8_is_valid(line, len, NULL) || has_unusable_escape(line, len))
+                return -EBADMSG;
+        /* Exactly RFC 8259: json-c would take "-01", "1.", ".5", 'single quotes' and raw
+         * control characters in strings. */
+        if (!json_text_is_valid(line, len, (unsigned) (max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT)))
                 return -EBADMSG;
 
         tok = tokener_get(max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT);

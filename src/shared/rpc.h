@@ -35,16 +35,17 @@ typedef struct RpcMessage {
  * the entries of a batch (the elements of a top-level array) and the values of the whole line
  * (array elements and object members at every depth). 0 when both are within their limits;
  * -E2BIG beyond one, with *ret_limit set to the name of its configuration key
- * ("MaxBatchItems" or "MaxValuesPerLine"); -EBADMSG for nesting deeper than max_depth, which
- * the parser refuses as well, and which wins over a limit (a depth bomb is a ParseError). One
- * pass over the text, so a line's cost is known before json-c allocates anything for it. A
- * line that is not valid JSON is counted as far as it looks like JSON; the parser refuses it
- * afterwards. */
+ * ("MaxBatchItems" or "MaxValuesPerLine"); -EBADMSG for a line that is not one JSON text by
+ * RFC 8259 (json-check.h) or nests deeper than max_depth, which wins over a limit (a depth
+ * bomb is a ParseError). Two passes over the text, so a line's cost is known before json-c
+ * allocates anything for it. */
 int rpc_line_check_shape(const char *line, size_t len, int max_depth, size_t max_batch_items, size_t max_values,
                          const char **ret_limit);
 
-/* Parses one line (without its '\n'). -ENOMEM when memory ran out (json-c's included). Invalid JSON, invalid UTF-8, a NUL byte, nesting beyond
- * max_depth or trailing garbage return -EBADMSG: the caller answers ParseError with a null id.
+/* Parses one line (without its '\n'). -ENOMEM when memory ran out (json-c's included).
+ * Anything that is not one JSON text by RFC 8259 (json-check.h), invalid UTF-8, a NUL byte,
+ * nesting beyond max_depth or trailing garbage return -EBADMSG: the caller answers ParseError
+ * with a null id.
  * An empty batch yields a single InvalidRequest item (the spec's answer is one error object,
  * not an array). */
 int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **ret);

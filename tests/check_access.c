@@ -1490,6 +1490,14 @@ START_TEST(test_hostile_framing) {
         free(s);
         free(close_s);
 
+        /* Not RFC 8259 JSON, though json-c would take it: numbers outside the grammar, single
+         * quotes, a raw tab in a string. */
+        expect_parse_error(&h, fd, "[-01]");
+        expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\",\"params\":{\"x\":1.}}");
+        expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":2.e3,\"method\":\"status\"}");
+        expect_parse_error(&h, fd, "{'jsonrpc':'2.0','id':1,'method':'status'}");
+        expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":\"\t\",\"method\":\"status\"}");
+
         /* Invalid UTF-8 on the wire: a stray continuation byte, an overlong '/', a surrogate,
          * a truncated sequence, a byte that never occurs. */
         expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"a\x80\"}}");

@@ -248,15 +248,13 @@ void process_line(Connection *c, const char *line, size_t len) {
         /* Before json-c builds anything: a line's cost grows with its values, and a batch's
          * with its entries (each one a reply to build and hold). */
         const char *limit = NULL;
-        r = rpc_line_check_shape(line, len, RPC_MAX_DEPTH_DEFAULT, s->config->max_batch_items,
-                                 s->config->max_values_per_line, &limit);
-        if (r == -EBADMSG) {
-                _cleanup_(error_freep) Error *e =
-                        error_new(ERROR_PARSE, NULL, "The line is not valid JSON (or not valid UTF-8).");
-                send_error_line(c, NULL, e);
+        r = rpc_message_parse_limited(line, len, RPC_MAX_DEPTH_DEFAULT, s->config->max_batch_items,
+                                      s->config->max_values_per_line, &limit, &m);
+        if (r == -ENOMEM) {
+                send_error_line(c, NULL, error_oom());
                 return;
         }
-        if (r < 0) {
+        if (r == -E2BIG) {
                 _cleanup_(error_freep) Error *e =
                         streq(limit, "MaxBatchItems")
                                 ? error_limit(limit, "A batch may hold at most MaxBatchItems=%u requests.",
@@ -264,12 +262,6 @@ void process_line(Connection *c, const char *line, size_t len) {
                                 : error_limit(limit, "A line may hold at most MaxValuesPerLine=%u values.",
                                               s->config->max_values_per_line);
                 send_error_line(c, NULL, e);
-                return;
-        }
-
-        r = rpc_message_parse(line, len, RPC_MAX_DEPTH_DEFAULT, &m);
-        if (r == -ENOMEM) {
-                send_error_line(c, NULL, error_oom());
                 return;
         }
         if (r < 0) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * json-check.c — see json-check.h. A recursive descent over RFC 8259's grammar, one function
- * per rule; the recursion is bounded by max_depth, so a line of a million '[' costs one pass
- * and a refusal at the first level too deep.
+ * per rule, counting the values it meets (JsonShape) on the way; the recursion is bounded by
+ * max_depth, so a line of a million '[' costs one pass and a refusal at the first level too
+ * deep.
  */
 #include <string.h>
 
@@ -11,6 +12,7 @@
 typedef struct Scan {
         const char *p, *end;
         unsigned depth, max_depth;
+        JsonShape shape;
 } Scan;
 
 static bool check_value(Scan *s);
@@ -121,6 +123,9 @@ static bool check_container(Scan *s, char close, bool object) {
                         }
                         if (!check_value(s))
                                 return false;
+                        s->shape.values++;
+                        if (s->depth == 1 && !object)
+                                s->shape.top_elements++;
                         skip_ws(s);
                         if (take(s, close))
                                 break;
@@ -155,11 +160,15 @@ static bool check_value(Scan *s) {
         }
 }
 
-bool json_text_is_valid(const char *text, size_t len, unsigned max_depth) {
+bool json_text_check(const char *text, size_t len, unsigned max_depth, JsonShape *ret_shape) {
         Scan s = { .p = text, .end = text + len, .max_depth = max_depth };
 
         if (!check_value(&s))
                 return false;
         skip_ws(&s);
-        return s.p == s.end;
+        if (s.p != s.end)
+                return false;
+        if (ret_shape)
+                *ret_shape = s.shape;
+        return true;
 }

@@ -162,66 +162,20 @@ static bool has_unusable_escape(const char *p, size_t n) {
 
 int rpc_line_check_shape(const char *line, size_t len, int max_depth, size_t max_batch_items, size_t max_values,
                          const char **ret_limit) {
-        size_t depth = 0, values = 0, batch_items = 0;
+        JsonShape shape;
 
         /* Not JSON at all is a ParseError, whatever its size says. */
-        if (!json_text_is_valid(line, len, (unsigned) MAX(max_depth, 1)))
+        if (!json_text_check(line, len, (unsigned) MAX(max_depth, 1), &shape))
                 return -EBADMSG;
-
-        bool seen_root = false, batch = false;
-        bool opened = false; /* a container began and its first entry is not seen yet */
-        const char *over = NULL; /* the first limit passed: the scan goes on for the depth only */
-
-        for (size_t i = 0; i < len; i++) {
-                char ch = line[i];
-                bool entry = false;
-
-                if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
-                        continue;
-                if (!seen_root) {
-                        seen_root = true;
-                        batch = ch == '[';
-                }
-                if (opened && ch != ']' && ch != '}')
-                        entry = true; /* the first entry of a non-empty container */
-                opened = false;
-                switch (ch) {
-                case '"':
-                        /* Skip the string: a backslash always escapes the next byte. */
-                        for (i++; i < len && line[i] != '"'; i++)
-                                if (line[i] == '\\')
-                                        i++;
-                        break;
-                case '[':
-                case '{':
-                        if (++depth > (size_t) MAX(max_depth, 1))
-                                return -EBADMSG;
-                        opened = true;
-                        break;
-                case ']':
-                case '}':
-                        if (depth > 0)
-                                depth--;
-                        break;
-                case ',':
-                        entry = true;
-                        break;
-                default:
-                        break;
-                }
-                if (!entry || over)
-                        continue;
-                /* The entry's container is one level up when the entry itself opened one. */
-                size_t level = (ch == '[' || ch == '{') ? depth - 1 : depth;
-                if (batch && level == 1 && ++batch_items > max_batch_items)
-                        over = "MaxBatchItems";
-                else if (++values > max_values)
-                        over = "MaxValuesPerLine";
+        if (shape.top_elements > max_batch_items) {
+                *ret_limit = "MaxBatchItems";
+                return -E2BIG;
         }
-        if (!over)
-                return 0;
-        *ret_limit = over;
-        return -E2BIG;
+        if (shape.values > max_values) {
+                *ret_limit = "MaxValuesPerLine";
+                return -E2BIG;
+        }
+        return 0;
 }
 
 static bool only_whitespace(const char *p, size_t n) {
@@ -252,7 +206,8 @@ static json_tokener *tokener_get(int depth) {
         return tok;
 }
 
-int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **ret) {
+/* rpc_message_parse() for a line whose grammar was checked already. */
+static int message_parse_checked(const char *line, size_t len, int max_depth, RpcMessage **ret) {
         json_tokener *tok;
         json_object *root;
 
@@ -261,10 +216,6 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
         /* json-c's own UTF-8 check lets overlong forms, surrogates and values past U+10FFFF
          * through; use the same rules as every other caller value. */
         if (!utf8_is_valid(line, len, NULL) || has_unusable_escape(line, len))
-                return -EBADMSG;
-        /* Exactly RFC 8259: json-c would take "-01", "1.", ".5", 'single quotes' and raw
-         * control characters in strings. */
-        if (!json_text_is_valid(line, len, (unsigned) (max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT)))
                 return -EBADMSG;
 
         tok = tokener_get(max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT);
@@ -338,6 +289,24 @@ int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **
 
         *ret = m;
         return 0;
+}
+
+int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **ret) {
+        /* Exactly RFC 8259: json-c would take "-01", "1.", ".5", 'single quotes' and raw
+         * control characters in strings. */
+        if (!json_text_is_valid(line, len, (unsigned) (max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT)))
+                return -EBADMSG;
+        return message_parse_checked(line, len, max_depth, ret);
+}
+
+int rpc_message_parse_limited(const char *line, size_t len, int max_depth, size_t max_batch_items,
+                              size_t max_values, const char **ret_limit, RpcMessage **ret) {
+        /* One pass checks the grammar and counts; json-c then parses only a line it may. */
+        int r = rpc_line_check_shape(line, len, max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT, max_batch_items,
+                                     max_values, ret_limit);
+        if (r < 0)
+                return r;
+        return message_parse_checked(line, len, max_depth, ret);
 }
 
 RpcMessage *rpc_message_free(RpcMessage *m) {

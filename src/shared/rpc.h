@@ -31,14 +31,13 @@ typedef struct RpcMessage {
         RpcItem items[];
 } RpcMessage;
 
-/* How much a line would make json-c build, counted on the text before anything is built:
- * the entries of a batch (the elements of a top-level array) and the values of the whole line
- * (array elements and object members at every depth). 0 when both are within their limits;
- * -E2BIG beyond one, with *ret_limit set to the name of its configuration key
- * ("MaxBatchItems" or "MaxValuesPerLine"); -EBADMSG for a line that is not one JSON text by
- * RFC 8259 (json-check.h) or nests deeper than max_depth, which wins over a limit (a depth
- * bomb is a ParseError). Two passes over the text, so a line's cost is known before json-c
- * allocates anything for it. */
+/* How much a line would make json-c build, counted on the text before anything is built
+ * (json-check.h): the entries of a batch (the elements of a top-level array) and the values of
+ * the whole line (array elements and object members at every depth). 0 when both are within
+ * their limits; -E2BIG beyond one, with *ret_limit set to the name of its configuration key
+ * ("MaxBatchItems" or "MaxValuesPerLine"; the batch first); -EBADMSG for a line that is not one
+ * JSON text by RFC 8259 or nests deeper than max_depth, which wins over a limit (a depth bomb
+ * is a ParseError). One pass, before json-c allocates anything for the line. */
 int rpc_line_check_shape(const char *line, size_t len, int max_depth, size_t max_batch_items, size_t max_values,
                          const char **ret_limit);
 
@@ -49,6 +48,10 @@ int rpc_line_check_shape(const char *line, size_t len, int max_depth, size_t max
  * An empty batch yields a single InvalidRequest item (the spec's answer is one error object,
  * not an array). */
 int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **ret);
+/* The same with rpc_line_check_shape()'s limits, in one pass over the text: -E2BIG with
+ * *ret_limit for a line over one of them (nothing parsed), else as rpc_message_parse(). */
+int rpc_message_parse_limited(const char *line, size_t len, int max_depth, size_t max_batch_items,
+                              size_t max_values, const char **ret_limit, RpcMessage **ret);
 RpcMessage *rpc_message_free(RpcMessage *m);
 DEFINE_CLEANUP_FUNC(RpcMessage *, rpc_message_free);
 

@@ -129,6 +129,8 @@ START_TEST(test_defaults) {
         ck_assert_uint_eq(c->max_connections, 256);
         ck_assert_uint_eq(c->max_connections_per_user, 32);
         ck_assert_uint_eq(c->max_in_flight_per_connection, 64);
+        ck_assert_uint_eq(c->max_batch_items, 64);
+        ck_assert_uint_eq(c->max_values_per_line, 65536);
         ck_assert_uint_eq(c->idle_timeout_usec, 30 * USEC_PER_SEC);
         ck_assert_uint_eq(c->max_output_bytes, 8 * 1024 * 1024);
         ck_assert_uint_eq(c->completion_timeout_usec, 30 * USEC_PER_SEC);
@@ -391,6 +393,19 @@ START_TEST(test_error_out_of_range) {
                            FILENAME ":2: Invalid value for MaxInFlight=: \"65537\" is out of range 1..65536.");
         assert_parse_error("[Socket]\nMaxConnections=0\n",
                            FILENAME ":2: Invalid value for MaxConnections=: \"0\" is out of range 1..65536.");
+
+        /* MaxBatchItems=, 1..65536, and MaxValuesPerLine=, 16..10000000. */
+        assert_parse_ok("[Socket]\nMaxBatchItems=1\nMaxValuesPerLine=16\n");
+        assert_parse_ok("[Socket]\nMaxBatchItems=65536\nMaxValuesPerLine=10000000\n");
+        assert_parse_error("[Socket]\nMaxBatchItems=0\n",
+                           FILENAME ":2: Invalid value for MaxBatchItems=: \"0\" is out of range 1..65536.");
+        assert_parse_error("[Socket]\nMaxBatchItems=65537\n",
+                           FILENAME ":2: Invalid value for MaxBatchItems=: \"65537\" is out of range 1..65536.");
+        assert_parse_error("[Socket]\nMaxValuesPerLine=15\n",
+                           FILENAME ":2: Invalid value for MaxValuesPerLine=: \"15\" is out of range 16..10000000.");
+        assert_parse_error("[Socket]\nMaxValuesPerLine=10000001\n",
+                           FILENAME ":2: Invalid value for MaxValuesPerLine=: \"10000001\" is out of range "
+                           "16..10000000.");
 
         /* MaxOperations=, 1..10000000. */
         assert_parse_ok("[Operations]\nMaxOperations=10000000\n");

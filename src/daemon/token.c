@@ -5,28 +5,22 @@
  * its expiry (a tenth of its lifetime, at most 30 s) so a request never leaves with a token
  * that expires on the wire.
  *
- * The credential is a client secret or a certificate (jwt.h). With a certificate every token
- * request carries a freshly signed assertion, so a captured request body is worth nothing once
- * the assertion's ten minutes are over.
+ * The credential itself (a secret or a certificate) is client-credential.c's; this file only
+ * asks it for each request's body.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "client-credential.h"
 #include "graph.h"
 #include "identity.h"
 #include "http.h"
-#include "jwt.h"
 #include "log.h"
 #include "token.h"
 #include "json-util.h"
 #include "util.h"
 
-#define TOKEN_SECRET_MAX_BYTES 4096
-#define TOKEN_PEM_MAX_BYTES (64 * 1024) /* a certificate chain and a 4096-bit key fit easily */
-#define TOKEN_CERT_EXPIRY_WARN_SEC (7 * 24 * 3600)
 #define TOKEN_RETRY_BASE_USEC (1 * USEC_PER_SEC)
 /* Cancels wait for a token within their deadline (RequestTimeoutSec=, 30 s by default): a
  * longer gap between retries would let them all fail while the login service is back. */
@@ -46,8 +40,7 @@ struct TokenManager {
         CurlGlue *glue;
         const Config *config;
 
-        char *secret;               /* exactly one of secret and certificate is set */
-        JwtCredential *certificate;
+        ClientCredential *credential; /* NULL until token_manager_start() */
         char *token;
         uint64_t usable_until;     /* CLOCK_BOOTTIME */
         uint64_t expires_realtime; /* for status */
@@ -294,7 +287,7 @@ static void token_fetch_start(TokenManager *t) {
         HttpRequest *req = NULL;
         int r;
 
-        if (t->fetch || (!t->secret && !t->certificate))
+        if (t->fetch || !t->credential)
                 return;
 
         if (asprintf(&url, "%s/%s/oauth2/v2.0/token", t->config->login_endpoint, t->config->tenant_id) < 0 ||
@@ -303,15 +296,7 @@ static void token_fetch_start(TokenManager *t) {
                 schedule_fetch(t, TOKEN_RETRY_BASE_USEC);
                 return;
         }
-        if (t->certificate) {
-                _cleanup_erase_ char *assertion = NULL;
-
-                /* aud is the exact URL the request goes to: the platform compares it verbatim. */
-                r = jwt_credential_assertion(t->certificate, t->config->client_id, url, &assertion);
-                if (r >= 0)
-                        r = token_request_body_assertion(t->config->client_id, assertion, scope, &body);
-        } else
-                r = token_request_body(t->config->client_id, t->secret, scope, &body);
+        r = client_credential_request_body(t->credential, t->config->client_id, url, scope, &body);
         if (r < 0) {
                 log_error_errno(r, "Cannot build the token request: %m");
                 schedule_fetch(t, TOKEN_RETRY_BASE_USEC);
@@ -362,8 +347,7 @@ TokenManager *token_manager_free(TokenManager *t) {
         http_request_free(t->fetch);
         sd_event_source_disable_unref(t->timer);
         sd_event_source_disable_unref(t->defer);
-        erase_and_free(t->secret);
-        jwt_credential_free(t->certificate);
+        client_credential_free(t->credential);
         erase_and_free(t->token);
         free(t->last_error);
         free(t->last_aadsts);
@@ -373,195 +357,8 @@ TokenManager *token_manager_free(TokenManager *t) {
         return NULL;
 }
 
-/* Whether path names a file directly inside $CREDENTIALS_DIRECTORY (which is flat: credential
- * names cannot contain "/", so anything deeper, or with "..", is not one of systemd's). */
-static bool in_credentials_directory(const char *path) {
-        const char *creds = getenv("CREDENTIALS_DIRECTORY");
-        size_t n;
-
-        if (isempty(creds) || creds[0] != '/')
-                return false;
-        n = strlen(creds);
-        while (n > 1 && creds[n - 1] == '/')
-                n--;
-        return strncmp(path, creds, n) == 0 && path[n] == '/' && path[n + 1] != '\0' && path[n + 1] != '.' &&
-               !strchr(path + n + 1, '/');
-}
-
-/* The rule ssh applies to private keys, for every file that holds a credential (the client
- * secret, the certificate's private key): it must belong to root or to the daemon's user, and
- * grant group and others nothing, or someone else on the host may hold the app's identity.
- * Files in $CREDENTIALS_DIRECTORY are exempt: systemd made them for this service and may grant
- * access with its own owner, group or ACL. The rule is checked with fstat() on the descriptor
- * that is then read, opened without following a symlink: a check by path followed by an open
- * by path could look at one file and read another.
- *
- * The CA bundle (CAFile=) holds nothing secret, but whoever can write it can impersonate the
- * login and Graph endpoints and collect the secret or the token: it must belong to root or to
- * the daemon's user and be writable by nobody else. libcurl opens it by its path at each new
- * connection, so this catches a careless chmod or a file in the wrong hands, at start and at
- * every reload; it cannot pin the file against its owner (docs/security.md). */
-typedef enum CheckedFile {
-        CHECKED_FILE_PUBLIC, /* the certificate: no owner or mode rule, symlinks followed */
-        CHECKED_FILE_SECRET, /* the client secret, the private key */
-        CHECKED_FILE_TRUST,  /* the CA bundle */
-} CheckedFile;
-
-static int open_checked_file(const char *path, const char *what, CheckedFile kind, int *ret_fd) {
-        bool secret = kind == CHECKED_FILE_SECRET;
-        _cleanup_close_ int fd = -EBADF;
-        struct stat st;
-        int r;
-
-        r = open_regular_file(path, kind == CHECKED_FILE_PUBLIC, &fd, &st);
-        if (r == -ELOOP)
-                return log_error_errno(r, "%s: the file holding the %s is a symbolic link; refusing to follow it. "
-                                       "Point the setting at the file itself.", path, what);
-        if (r == -EBADFD)
-                return log_error_errno(r, "%s: the %s is not a regular file.", path, what);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot read the %s: %m", path, what);
-        if (kind == CHECKED_FILE_PUBLIC || (secret && in_credentials_directory(path))) {
-                *ret_fd = TAKE_FD(fd);
-                return 0;
-        }
-        if (st.st_uid != 0 && st.st_uid != geteuid())
-                return log_error_errno(EPERM,
-                                       "%s: the file holding the %s belongs to uid %u; it must belong to root or "
-                                       "to the daemon's user (uid %u)%s.",
-                                       path, what, (unsigned) st.st_uid, (unsigned) geteuid(),
-                                       secret ? ", or come as a systemd credential" : "");
-        if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)))
-                return log_error_errno(EPERM,
-                                       "%s: the file holding the %s has mode %04o, so group or others may use it; "
-                                       "refusing it (like ssh with private keys). Run \"chmod go= %s\" (mode 0600 "
-                                       "or 0400), or provide it as a systemd credential.",
-                                       path, what, (unsigned) (st.st_mode & 07777), path);
-        if (!secret && (st.st_mode & (S_IWGRP | S_IWOTH)))
-                return log_error_errno(EPERM,
-                                       "%s: the file holding the %s has mode %04o, so group or others may change "
-                                       "it, and with it whom the daemon trusts with the credential. Run "
-                                       "\"chmod go-w %s\".",
-                                       path, what, (unsigned) (st.st_mode & 07777), path);
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
-static int load_secret(const Config *c, char **ret) {
-        _cleanup_close_ int fd = -EBADF;
-        int r = open_checked_file(c->client_secret_file, "client secret", CHECKED_FILE_SECRET, &fd);
-        if (r < 0)
-                return r;
-
-        r = read_secret_fd(fd, TOKEN_SECRET_MAX_BYTES, ret);
-        if (r == -EFBIG)
-                return log_error_errno(r, "%s: the client secret file is larger than %d bytes.",
-                                       c->client_secret_file, TOKEN_SECRET_MAX_BYTES);
-        if (r == -EBADMSG)
-                return log_error_errno(r, "%s: the client secret file is empty or not text.", c->client_secret_file);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot read the client secret: %m", c->client_secret_file);
-        return 0;
-}
-
-/* The certificate is public: only the key is held to the credential rule. */
-static int read_pem(const char *path, const char *what, CheckedFile kind, char **ret) {
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        r = open_checked_file(path, what, kind, &fd);
-        if (r < 0)
-                return r;
-        r = read_secret_fd(fd, TOKEN_PEM_MAX_BYTES, ret);
-        if (r == -EFBIG)
-                return log_error_errno(r, "%s: the %s file is larger than %d bytes.", path, what, TOKEN_PEM_MAX_BYTES);
-        if (r == -EBADMSG)
-                return log_error_errno(r, "%s: the %s file is empty or not text (PEM is expected).", path, what);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot read the %s: %m", path, what);
-        return 0;
-}
-
-/* Expiry is the usual way certificate credentials break, and the platform's refusal does not
- * say so plainly; a warning at every (re)load gives the operator a week's notice. */
-static void warn_certificate_expiry(const Config *c, const JwtCredential *cred) {
-        int64_t not_after = jwt_credential_not_after(cred);
-        int64_t now = (int64_t) (now_usec(CLOCK_REALTIME) / USEC_PER_SEC);
-        char buf[32];
-
-        format_rfc3339_ms(not_after > 0 ? (uint64_t) not_after * USEC_PER_SEC : 0, buf);
-        if (not_after <= now)
-                log_warning("%s: the certificate expired at %s; the identity platform refuses assertions "
-                            "signed for it. Upload a new certificate to the app registration and point "
-                            "CertificateFile= at it.",
-                            c->certificate_file, buf);
-        else if (not_after - now <= TOKEN_CERT_EXPIRY_WARN_SEC)
-                log_warning("%s: the certificate expires at %s, in %.1f days; upload its successor to the app "
-                            "registration and point CertificateFile= at it before then.",
-                            c->certificate_file, buf, (double) (not_after - now) / 86400.0);
-}
-
-static int load_certificate(const Config *c, JwtCredential **ret) {
-        _cleanup_erase_ char *cert = NULL, *key = NULL;
-        _cleanup_free_ char *reason = NULL;
-        _cleanup_(jwt_credential_freep) JwtCredential *cred = NULL;
-        int r;
-
-        r = read_pem(c->certificate_file, "certificate", CHECKED_FILE_PUBLIC, &cert);
-        if (r < 0)
-                return r;
-        r = read_pem(c->private_key_file, "private key", CHECKED_FILE_SECRET, &key);
-        if (r < 0)
-                return r;
-
-        r = jwt_credential_new(cert, strlen(cert), key, strlen(key), &cred, &reason);
-        if (r == -EINVAL && reason)
-                return log_error_errno(r, "%s%s%s: %s.", c->certificate_file,
-                                       streq(c->certificate_file, c->private_key_file) ? "" : ", ",
-                                       streq(c->certificate_file, c->private_key_file) ? "" : c->private_key_file,
-                                       reason);
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot load the certificate: %m", c->certificate_file);
-
-        /* Not fatal: the platform's AADSTS700027 will say the same, but only here can the
-         * message name the two files. */
-        if (!jwt_credential_key_matches(cred))
-                log_warning("%s: the private key in %s does not belong to this certificate; the identity "
-                            "platform will refuse the assertions (AADSTS700027).",
-                            c->certificate_file, c->private_key_file);
-        warn_certificate_expiry(c, cred);
-        log_info("Signing in with the certificate %s (x5t#S256 %s).", c->certificate_file,
-                 jwt_credential_thumbprint(cred));
-        *ret = TAKE_PTR(cred);
-        return 0;
-}
-
-/* Exactly one of *ret_secret and *ret_certificate is set on success (config_finalize() made
- * sure that exactly one credential is configured). */
-static int load_credential(const Config *c, char **ret_secret, JwtCredential **ret_certificate) {
-        JwtCredential *cert = NULL;
-        char *secret = NULL;
-        int r;
-
-        if (c->ca_file) {
-                _cleanup_close_ int fd = -EBADF;
-                r = open_checked_file(c->ca_file, "CA bundle (CAFile=)", CHECKED_FILE_TRUST, &fd);
-                if (r < 0)
-                        return r;
-        }
-        if (c->certificate_file)
-                r = load_certificate(c, &cert);
-        else
-                r = load_secret(c, &secret);
-        if (r < 0)
-                return r;
-        *ret_secret = secret;
-        *ret_certificate = cert;
-        return 0;
-}
-
 int token_manager_start(TokenManager *t) {
-        int r = load_credential(t->config, &t->secret, &t->certificate);
+        int r = client_credential_load(t->config, &t->credential);
         if (r < 0)
                 return r;
         token_fetch_start(t);
@@ -569,23 +366,18 @@ int token_manager_start(TokenManager *t) {
 }
 
 int token_manager_set_config(TokenManager *t, const Config *config) {
-        char *secret = NULL;
-        JwtCredential *certificate = NULL;
+        _cleanup_(client_credential_freep) ClientCredential *credential = NULL;
         bool identity_changed =
                 !streq(t->config->tenant_id, config->tenant_id) || !streq(t->config->client_id, config->client_id) ||
                 !streq(t->config->login_endpoint, config->login_endpoint) ||
                 !streq(t->config->graph_endpoint, config->graph_endpoint) ||
-                !streq_ptr(t->config->client_secret_file, config->client_secret_file) ||
-                !streq_ptr(t->config->certificate_file, config->certificate_file) ||
-                !streq_ptr(t->config->private_key_file, config->private_key_file);
-        int r = load_credential(config, &secret, &certificate);
+                client_credential_config_changed(t->config, config);
+        int r = client_credential_load(config, &credential);
 
         if (r < 0)
                 return r;
-        erase_and_free(t->secret);
-        t->secret = secret;
-        jwt_credential_free(t->certificate);
-        t->certificate = certificate;
+        client_credential_free(t->credential);
+        t->credential = TAKE_PTR(credential);
         t->config = config;
         if (identity_changed || t->failed) {
                 /* The next token must come from the new identity; the current one stays in use

@@ -280,7 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         /* A clean Graph client: fail_all() leaves it refusing work. */
         graph_client_free(manager->graph);
-        fuzz_assert(graph_client_new(manager->event, manager->glue, manager->token, manager->config,
+        fuzz_assert(graph_client_new(manager->event, manager->glue, manager->tokens, manager->config,
                                      &manager->graph) == 0);
         return 0;
 }

@@ -184,7 +184,7 @@ static void lookup_all(OperationTable *t, char **ids, size_t n_ids) {
         for (unsigned k = 0; k < N_OPS; k++) {
                 char call_id[16];
                 snprintf(call_id, sizeof call_id, "call-%u", k);
-                op = operation_table_find_pending(t, 0, call_id, "ctx");
+                op = operation_table_find_pending(t, 0, NULL, call_id, "ctx");
                 fuzz_assert(!op || strcmp(op->call_id, call_id) == 0);
         }
 }
@@ -205,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (unsigned k = 0; k < N_OPS; k++) {
                 char call_id[16];
                 snprintf(call_id, sizeof call_id, "call-%u", k);
-                fuzz_assert(operation_table_add(t, call_id, "ctx", k == 1 ? 1 : -1, 0, &ops[k]) == 0);
+                fuzz_assert(operation_table_add(t, NULL, call_id, "ctx", k == 1 ? 1 : -1, 0, &ops[k]) == 0);
         }
 
         p = text;
@@ -272,7 +272,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 }
         }
 
-        json_object *list = operation_table_list_json(t, NULL, -1, -1, 100);
+        json_object *list = operation_table_list_json(t, NULL, NULL, -1, -1, 100);
         check_json(list);
         json_object_put(list);
         list = operation_table_counts_json(t);

@@ -184,7 +184,7 @@ static json_object *post_assertion(Harness *h, const char *assertion) {
         char path[128], scope[128];
 
         snprintf(path, sizeof path, "/" HARNESS_TENANT "/oauth2/v2.0/token");
-        snprintf(scope, sizeof scope, "https://127.0.0.1:%d/.default", h->port);
+        snprintf(scope, sizeof scope, "https://graph.microsoft.com/.default");
         ck_assert_int_eq(token_request_body_assertion(HARNESS_CLIENT_ID, assertion, scope, &body), 0);
         return standin_post(h, path, body);
 }

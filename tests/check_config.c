@@ -17,6 +17,7 @@
 
 #include "config-files.h"
 #include "config.h"
+#include "tenant-tokens.h"
 #include "parse-util.h"
 
 #define FILENAME "mediacanceld.conf"
@@ -111,8 +112,15 @@ START_TEST(test_defaults) {
         ck_assert_ptr_null(c->client_id);
         ck_assert_ptr_null(c->client_secret_file);
         ck_assert_ptr_null(c->client_secret_file_origin);
-        ck_assert_str_eq(c->login_endpoint, "https://login.microsoftonline.com");
-        ck_assert_str_eq(c->graph_endpoint, "https://graph.microsoft.com");
+        /* The cloud's, filled in by config_finalize() (test_finalize_clouds). */
+        ck_assert_str_eq(c->cloud, "Global");
+        ck_assert_ptr_null(c->login_endpoint);
+        ck_assert_ptr_null(c->graph_endpoint);
+        ck_assert_ptr_null(c->scope);
+        ck_assert_uint_eq(c->n_allowed_tenants, 0);
+        ck_assert(!c->allow_any_tenant);
+        ck_assert_uint_eq(c->tenant_idle_usec, 3600 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->max_tenants, 1000);
         ck_assert_str_eq(c->api_version, "v1.0");
         ck_assert_str_eq(c->calls_path, "/communications/calls");
         ck_assert_ptr_null(c->ca_file);
@@ -233,8 +241,8 @@ START_TEST(test_empty_value_resets) {
         ck_assert_str_eq(c->client_id, "contoso.onmicrosoft.com"); /* not reset */
         ck_assert_ptr_null(c->client_secret_file);
         ck_assert_ptr_null(c->client_secret_file_origin);
-        ck_assert_str_eq(c->login_endpoint, "https://login.microsoftonline.com");
-        ck_assert_str_eq(c->graph_endpoint, "https://graph.microsoft.com");
+        ck_assert_ptr_null(c->login_endpoint);
+        ck_assert_ptr_null(c->graph_endpoint);
         ck_assert_str_eq(c->api_version, "v1.0");
         ck_assert_str_eq(c->calls_path, "/communications/calls");
         ck_assert_ptr_null(c->ca_file);
@@ -381,6 +389,18 @@ START_TEST(test_error_out_of_range) {
         assert_parse_error("[Graph]\nMaxAttempts=18446744073709551616\n",
                            FILENAME ":2: Invalid value for MaxAttempts=: \"18446744073709551616\" is out of "
                            "range 1..100.");
+
+        /* TenantIdleSec=, 1s..7d, and MaxTenants=, 1..1000000. */
+        assert_parse_ok("[Identity]\nTenantIdleSec=1s\nMaxTenants=1\n");
+        assert_parse_ok("[Identity]\nTenantIdleSec=7d\nMaxTenants=1000000\n");
+        assert_parse_error("[Identity]\nTenantIdleSec=999ms\n",
+                           FILENAME ":2: Invalid value for TenantIdleSec=: \"999ms\" is out of range 1s..7d.");
+        assert_parse_error("[Identity]\nTenantIdleSec=7d 1s\n",
+                           FILENAME ":2: Invalid value for TenantIdleSec=: \"7d 1s\" is out of range 1s..7d.");
+        assert_parse_error("[Identity]\nMaxTenants=0\n",
+                           FILENAME ":2: Invalid value for MaxTenants=: \"0\" is out of range 1..1000000.");
+        assert_parse_error("[Identity]\nMaxTenants=1000001\n",
+                           FILENAME ":2: Invalid value for MaxTenants=: \"1000001\" is out of range 1..1000000.");
 
         /* MaxQueued=, 0..10000000. */
         assert_parse_ok("[Graph]\nMaxQueued=10000000\n");
@@ -622,6 +642,82 @@ START_TEST(test_error_choices) {
 }
 END_TEST
 
+/* Cloud=, Scope= and AllowedTenants=. */
+START_TEST(test_identity_clouds_and_tenants) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+        char scope[600];
+
+        assert_parse_error("[Identity]\nCloud=Germany\n",
+                           FILENAME ":2: Invalid value for Cloud=: \"Germany\" is not one of Global, USGovernment, "
+                           "USGovernmentDoD or China.");
+        assert_parse_error("[Identity]\nCloud=global\n",
+                           FILENAME ":2: Invalid value for Cloud=: \"global\" is not one of Global, USGovernment, "
+                           "USGovernmentDoD or China.");
+
+        /* Scope=: a resource and "/.default", at most 512 characters. */
+        assert_parse_ok("[Identity]\nScope=https://graph.microsoft.com/.default\n");
+        assert_parse_error("[Identity]\nScope=https://graph.microsoft.com/Calls.Initiate.All\n",
+                           FILENAME ":2: Invalid value for Scope=: \"https://graph.microsoft.com/Calls.Initiate.All\" "
+                           "is not a resource followed by \"/.default\" (at most 512 characters).");
+        assert_parse_error("[Identity]\nScope=/.default\n",
+                           FILENAME ":2: Invalid value for Scope=: \"/.default\" is not a resource followed by "
+                           "\"/.default\" (at most 512 characters).");
+        assert_parse_error("[Identity]\nScope=a b/.default\n",
+                           FILENAME ":2: Invalid value for Scope=: the scope contains whitespace or control characters.");
+        memset(scope, 'a', sizeof scope);
+        memcpy(scope + 512 - 9, "/.default", 10);
+        _cleanup_free_ char *ok = xprintf("[Identity]\nScope=%s\n", scope);
+        assert_parse_ok(ok);
+        memset(scope, 'a', sizeof scope);
+        memcpy(scope + 513 - 9, "/.default", 10);
+        _cleanup_free_ char *bad = xprintf("[Identity]\nScope=%s\n", scope);
+        ck_assert_int_eq(parse(bad, &c, &err), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "is not a resource followed by \"/.default\" (at most 512 characters)"));
+        c = config_free(c);
+        err = mfree(err);
+
+        /* AllowedTenants=: names (lower case, once each) or "*"; assignments add, empty clears. */
+        ck_assert_int_eq(parse("[Identity]\nTenantId=Home.onmicrosoft.com\n"
+                               "AllowedTenants=Contoso.onmicrosoft.com  72f988bf-86f1-41af-91ab-2d7cd011db47\n"
+                               "AllowedTenants=contoso.ONMICROSOFT.com\tfabrikam.com\n",
+                               &c, &err),
+                         0);
+        ck_assert_ptr_null(err);
+        ck_assert_uint_eq(c->n_allowed_tenants, 3);
+        ck_assert_str_eq(c->allowed_tenants[0], "contoso.onmicrosoft.com");
+        ck_assert_str_eq(c->allowed_tenants[1], "72f988bf-86f1-41af-91ab-2d7cd011db47");
+        ck_assert_str_eq(c->allowed_tenants[2], "fabrikam.com");
+        ck_assert(!c->allow_any_tenant);
+        ck_assert(tenant_allowed(c, "home.onmicrosoft.com"));
+        ck_assert(tenant_allowed(c, "FABRIKAM.com"));
+        ck_assert(!tenant_allowed(c, "northwind.com"));
+        static const char any[] = "[Identity]\nAllowedTenants=*\n", clear[] = "[Identity]\nAllowedTenants=\n";
+        ck_assert_int_eq(config_parse_text(c, FILENAME, any, strlen(any), &err), 0);
+        ck_assert(c->allow_any_tenant);
+        ck_assert(tenant_allowed(c, "northwind.com"));
+        ck_assert_int_eq(config_parse_text(c, FILENAME, clear, strlen(clear), &err), 0);
+        ck_assert_uint_eq(c->n_allowed_tenants, 0);
+        ck_assert(!c->allow_any_tenant);
+        ck_assert(tenant_allowed(c, "home.onmicrosoft.com")); /* TenantId= always */
+        ck_assert(!tenant_allowed(c, "fabrikam.com"));
+
+        assert_parse_error("[Identity]\nAllowedTenants=contoso.com a/b\n",
+                           FILENAME ":2: Invalid value for AllowedTenants=: \"a/b\" is not \"*\" or a GUID or domain "
+                           "name (1-64 characters of A-Z, a-z, 0-9, \".\" and \"-\").");
+        char longname[70];
+        memset(longname, 'a', 65);
+        longname[65] = '\0';
+        _cleanup_free_ char *too_long = xprintf("[Identity]\nAllowedTenants=%s\n", longname);
+        c = config_free(c);
+        err = mfree(err);
+        ck_assert_int_eq(parse(too_long, &c, &err), -EINVAL);
+        longname[64] = '\0';
+        _cleanup_free_ char *longest = xprintf("[Identity]\nAllowedTenants=%s\n", longname);
+        assert_parse_ok(longest);
+}
+END_TEST
+
 START_TEST(test_error_names_and_paths) {
         char longid[66], text[256];
 
@@ -832,6 +928,93 @@ START_TEST(test_finalize_legacy_calls_path) {
         ck_assert_int_eq(config_finalize(c, &err2), 0);
         ck_assert_str_eq(c->calls_path, "/applications/{appId}/calls");
 
+        rm_rf(dir);
+}
+END_TEST
+
+/* Each cloud's hosts and scope, from the one table; LoginEndpoint= and Endpoint= move where
+ * requests go but never the scope; Scope= alone changes it. */
+START_TEST(test_finalize_clouds) {
+        static const struct {
+                const char *cloud, *login, *graph, *scope;
+        } clouds[] = {
+                { "Global", "https://login.microsoftonline.com", "https://graph.microsoft.com",
+                  "https://graph.microsoft.com/.default" },
+                { "USGovernment", "https://login.microsoftonline.us", "https://graph.microsoft.us",
+                  "https://graph.microsoft.us/.default" },
+                { "USGovernmentDoD", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us",
+                  "https://dod-graph.microsoft.us/.default" },
+                { "China", "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn",
+                  "https://microsoftgraph.chinacloudapi.cn/.default" },
+        };
+        _cleanup_free_ char *dir = make_tmpdir();
+
+        for (size_t i = 0; i < ELEMENTSOF(clouds); i++) {
+                _cleanup_(config_freep) Config *c = valid_config(dir);
+                _cleanup_free_ char *err = NULL, *text = xprintf("[Identity]\nCloud=%s\n", clouds[i].cloud);
+
+                ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+                ck_assert_int_eq(config_finalize(c, &err), 0);
+                ck_assert_str_eq(c->cloud_info->name, clouds[i].cloud);
+                ck_assert_str_eq(c->login_endpoint, clouds[i].login);
+                ck_assert_str_eq(c->graph_endpoint, clouds[i].graph);
+                ck_assert_str_eq(c->scope, clouds[i].scope);
+                /* Only China warns. */
+                ck_assert_int_eq(!!c->cloud_info->warning, streq(clouds[i].cloud, "China"));
+        }
+        for (size_t i = 0; i < ELEMENTSOF(clouds); i++) {
+                _cleanup_(config_freep) Config *c = valid_config(dir);
+                _cleanup_free_ char *err = NULL,
+                                    *text = xprintf("[Identity]\nCloud=%s\nLoginEndpoint=https://127.0.0.1:8443\n"
+                                                    "[Graph]\nEndpoint=https://proxy.example:9443/graph\n",
+                                                    clouds[i].cloud);
+
+                ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+                ck_assert_int_eq(config_finalize(c, &err), 0);
+                ck_assert_str_eq(c->login_endpoint, "https://127.0.0.1:8443");
+                ck_assert_str_eq(c->graph_endpoint, "https://proxy.example:9443/graph");
+                ck_assert_str_eq(c->scope, clouds[i].scope); /* not the endpoint's */
+        }
+        {
+                _cleanup_(config_freep) Config *c = valid_config(dir);
+                _cleanup_free_ char *err = NULL;
+                static const char text[] = "[Identity]\nCloud=USGovernment\nScope=api://graph-test/.default\n";
+
+                ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+                ck_assert_int_eq(config_finalize(c, &err), 0);
+                ck_assert_str_eq(c->scope, "api://graph-test/.default");
+                ck_assert_str_eq(c->graph_endpoint, "https://graph.microsoft.us");
+        }
+        rm_rf(dir);
+}
+END_TEST
+
+/* The beta API exists only in the Global cloud. */
+START_TEST(test_finalize_beta_only_global) {
+        static const char *const clouds[] = { "USGovernment", "USGovernmentDoD", "China" };
+        _cleanup_free_ char *dir = make_tmpdir();
+
+        for (size_t i = 0; i < ELEMENTSOF(clouds); i++) {
+                _cleanup_(config_freep) Config *c = valid_config(dir);
+                _cleanup_free_ char *err = NULL, *expected = NULL,
+                                    *text = xprintf("[Identity]\nCloud=%s\n[Graph]\nApiVersion=beta\n", clouds[i]);
+
+                c->source = strdup(FILENAME);
+                ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+                ck_assert_int_eq(config_finalize(c, &err), -EINVAL);
+                expected = xprintf(FILENAME ": [Graph] ApiVersion=beta is not available in Cloud=%s: the beta API "
+                                            "exists only in the Global cloud. Use ApiVersion=v1.0.",
+                                   clouds[i]);
+                ck_assert_str_eq(err, expected);
+        }
+        {
+                _cleanup_(config_freep) Config *c = valid_config(dir);
+                _cleanup_free_ char *err = NULL;
+                static const char text[] = "[Identity]\nCloud=Global\n[Graph]\nApiVersion=beta\n";
+
+                ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+                ck_assert_int_eq(config_finalize(c, &err), 0);
+        }
         rm_rf(dir);
 }
 END_TEST
@@ -1051,6 +1234,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_error_inline_secret);
         tcase_add_test(tc, test_error_choices);
         tcase_add_test(tc, test_error_names_and_paths);
+        tcase_add_test(tc, test_identity_clouds_and_tenants);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("values");
@@ -1062,6 +1246,8 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_finalize_required);
         tcase_add_test(tc, test_finalize_legacy_calls_path);
         tcase_add_test(tc, test_finalize_retry_order);
+        tcase_add_test(tc, test_finalize_clouds);
+        tcase_add_test(tc, test_finalize_beta_only_global);
         tcase_add_test(tc, test_finalize_credentials_directory);
         tcase_add_test(tc, test_finalize_secret_file_missing);
         tcase_add_test(tc, test_finalize_secret_file_unreadable);

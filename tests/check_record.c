@@ -1174,7 +1174,7 @@ START_TEST(test_restore_full_then_change) {
         ck_assert_uint_eq(operation_table_pending_of(t, 1000), 1);
         ck_assert_ptr_eq(operation_table_get(t, OP_ID), op);
         ck_assert_ptr_eq(operation_table_get_by_graph_id(t, GRAPH_ID), op);
-        ck_assert_ptr_eq(operation_table_find_pending(t, 1000, CALL_ID, "ctx é"), op);
+        ck_assert_ptr_eq(operation_table_find_pending(t, 1000, NULL, CALL_ID, "ctx é"), op);
 
         ck_assert_int_eq(restore_text(t,
                                       "{\"op\":{" ID ",\"status\":\"completed\",\"graphOperationId\":\"" GRAPH_ID
@@ -1200,7 +1200,7 @@ START_TEST(test_restore_full_then_change) {
         ck_assert_uint_eq(operation_table_count(t, OPERATION_RUNNING), 0);
         ck_assert_uint_eq(operation_table_count(t, OPERATION_COMPLETED), 1);
         ck_assert_uint_eq(operation_table_pending_of(t, 1000), 0);
-        ck_assert_ptr_null(operation_table_find_pending(t, 1000, CALL_ID, "ctx é"));
+        ck_assert_ptr_null(operation_table_find_pending(t, 1000, NULL, CALL_ID, "ctx é"));
 }
 END_TEST
 

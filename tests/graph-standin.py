@@ -68,6 +68,15 @@ OP_APP_RE = re.compile(r"^/(beta)/app/calls/([^/]+)/operations/([^/]+)$", re.I)
 OP_APPS_RE = re.compile(r"^/(beta)/applications/([^/]+)/calls/([^/]+)/operations/([^/]+)$", re.I)
 CONTROL_PREFIX = "/_standin/"
 
+# The clouds (docs/configuration.md, src/daemon/cloud.c): the Graph root whose "/.default" is the
+# one scope the token endpoint accepts, unless scopeResource says otherwise.
+CLOUD_GRAPH_ROOTS = {
+    "Global": "https://graph.microsoft.com",
+    "USGovernment": "https://graph.microsoft.us",
+    "USGovernmentDoD": "https://dod-graph.microsoft.us",
+    "China": "https://microsoftgraph.chinacloudapi.cn",
+}
+
 # Certificate credentials (reference 5.1, 5.2).
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_CLOCK_SKEW = 300      # seconds an nbf may lie in the future (clocks differ)
@@ -110,9 +119,11 @@ def aad_timestamp(t):
     return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t))
 
 
-def new_token():
-    # Opaque, but shaped like the start of a JWT so log scrubbers keyed on "eyJ" see it.
-    return "eyJ0eXAi" + secrets.token_urlsafe(90)[:120]
+def new_token(tenant):
+    # Shaped like a JWT (so log scrubbers keyed on "eyJ" see it) whose claims carry the tenant
+    # as tid, like the identity platform's; unsigned, since only this server reads it.
+    claims = b64url_encode(json.dumps({"tid": tenant.lower(), "jti": secrets.token_urlsafe(16)}).encode())
+    return "eyJ0eXAiOiJKV1QifQ." + claims + "." + secrets.token_urlsafe(64)
 
 
 def parse_status_name(s):
@@ -267,6 +278,16 @@ def _string_list(v):
     return list(v)
 
 
+def _tenant_list(v):
+    return [t.lower() for t in _string_list(v)]
+
+
+def _tenant_map(v):
+    if not isinstance(v, dict) or not all(isinstance(k, str) and isinstance(t, str) for k, t in v.items()):
+        raise ValueError("must be an object of call id -> tenant strings")
+    return {k.lower(): t.lower() for k, t in v.items()}
+
+
 def _nonempty_string(v):
     if not isinstance(v, str) or not v:
         raise ValueError("must be a non-empty string")
@@ -289,6 +310,8 @@ CONFIG_CHECKS = {
     "clockOffsetSec": _number_range(-10 * 365 * 86400, 10 * 365 * 86400),
     "scopeResource": _optional(_nonempty_string),
     "resultMessage": _optional(_nonempty_string),
+    "callTenants": _tenant_map,
+    "loginDownTenants": _tenant_list,
 }
 
 FAULT_KINDS = ("token", "cancel", "operation", "other", "any")
@@ -342,7 +365,9 @@ class State:
     def __init__(self, args, secret, client_certificate=None):
         self.lock = threading.Lock()
         self.client_certificate = client_certificate  # RegisteredCertificate or None
-        self.tenant = args.tenant
+        self.tenants = [t.lower() for t in args.tenant]  # the first is the app's home tenant
+        self.tenant = args.tenant[0]
+        self.cloud = args.cloud
         self.client_id = args.client_id
         self.verbose = args.verbose
         self.config = {
@@ -361,10 +386,13 @@ class State:
             "clockOffsetSec": 0,
             "scopeResource": None,
             "resultMessage": None,
+            "callTenants": {},       # call id (lower case) -> the tenant the call lives in
+            "loginDownTenants": [],  # tenants whose token requests get 503 temporarily_unavailable
         }
         self.rules = []
         self.rng = random.Random(args.seed)
         self.tokens = {}      # access token -> expiry (unix time); survives reset
+        self.token_tenants = {}  # access token -> the tenant it was issued for (its tid)
         self.operations = {}  # operation id (and Location alias) -> operation dict
         self.log_file = open(args.log, "a", buffering=1, encoding="utf-8") if args.log else None
         self.reset_stats()
@@ -433,11 +461,12 @@ class State:
 
     # --- tokens --------------------------------------------------------------------------
 
-    def issue_token(self, now):
-        token = new_token()
+    def issue_token(self, now, tenant):
+        token = new_token(tenant)
         with self.lock:
             lifetime = self.config["tokenLifetime"]
             self.tokens[token] = now + lifetime
+            self.token_tenants[token] = tenant.lower()
             self.tokens_issued.append(token)
             return token, lifetime, self.config["refreshIn"], self.config["expiresInAsString"]
 
@@ -449,6 +478,10 @@ class State:
             else:
                 self.counters["assertionsVerified"] += 1
                 self.assertions.append(dict(claims))
+
+    def token_tenant(self, token):
+        with self.lock:
+            return self.token_tenants.get(token)
 
     def token_state(self, token, now):
         """'valid', 'expired' or 'unknown'."""
@@ -518,8 +551,10 @@ class State:
 
     # --- recording -----------------------------------------------------------------------
 
-    def record(self, t, method, path, status, kind, violation=False, cancel=None):
+    def record(self, t, method, path, status, kind, violation=False, cancel=None, extra=None):
         entry = {"t": t, "method": method, "path": path, "status": status, "kind": kind}
+        if extra:
+            entry.update(extra)
         if violation:
             entry["retryAfterViolation"] = True
         with self.lock:
@@ -535,7 +570,7 @@ class State:
             if kind in ("cancel", "operation", "other") and status == 401:
                 c["unauthorized"] += 1
             if cancel is not None:
-                self.cancels.append(dict(cancel, t=t, status=status, path=path))
+                self.cancels.append(dict(cancel, t=t, status=status, path=path, **(extra or {})))
             self.requests.append(entry)
             if self.log_file:
                 self.log_file.write(json.dumps(entry) + "\n")
@@ -687,7 +722,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.recorded = True
         self.state.record(self.arrived, self.command, self.path, self.answer_status, self.kind,
-                          violation=self.violation, cancel=self.cancel_info)
+                          violation=self.violation, cancel=self.cancel_info, extra=self.extra)
 
     def dispatch(self):
         arrived = time.time()
@@ -695,6 +730,7 @@ class Handler(BaseHTTPRequestHandler):
         self.recorded = False
         self.violation = False
         self.answer_status = None
+        self.extra = {}  # "tenant" of a token request, "tokenTenant" of a Graph request
         self.request_id = str(uuid.uuid4())
         self.client_request_id = self.headers.get("client-request-id") or str(uuid.uuid4())
         path = urlsplit(self.path).path
@@ -855,6 +891,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_token(self, match, body):
         tenant = unquote(match.group(1))
+        self.extra["tenant"] = tenant.lower()
         if self.command != "POST":
             raise AadError(400, "invalid_request", 900561,
                            "The endpoint only accepts POST, OPTIONS requests. Received a %s request." % self.command)
@@ -862,7 +899,10 @@ class Handler(BaseHTTPRequestHandler):
             raise AadError(400, "invalid_request", 9001023,
                            "The grant type provided is not supported over the /common or /consumers "
                            "endpoints. Please use the /organizations or tenant-specific endpoint.")
-        if tenant.lower() != self.state.tenant.lower():
+        if tenant.lower() in self.state.get("loginDownTenants"):
+            raise AadError(503, "temporarily_unavailable", 90033,
+                           "A transient error has occurred. Please try again.")
+        if tenant.lower() not in self.state.tenants:
             raise AadError(400, "invalid_request", 90002,
                            "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are "
                            "signing into the correct cloud. Check with your subscription administrator, this may "
@@ -910,7 +950,7 @@ class Handler(BaseHTTPRequestHandler):
                            "client secret value, not the client secret ID, for a secret added to app '%s'." % client_id)
         self.check_scope(scope)
 
-        token, lifetime, refresh_in, as_string = self.state.issue_token(time.time())
+        token, lifetime, refresh_in, as_string = self.state.issue_token(time.time(), tenant)
         num = str if as_string else (lambda v: v)
         answer = {"token_type": "Bearer", "expires_in": num(lifetime), "ext_expires_in": num(lifetime),
                   "access_token": token}
@@ -1019,9 +1059,10 @@ class Handler(BaseHTTPRequestHandler):
         return form.get("client_id"), form.get("client_secret")
 
     def check_scope(self, scope):
-        """The only resource here is this server, so the one valid scope is https://HOST:PORT/.default,
-        unless scopeResource names another (a test whose Graph endpoint is elsewhere)."""
-        resource = self.state.get("scopeResource") or "https://%s" % self.host()
+        """The one valid scope is the configured cloud's Graph root followed by /.default (the
+        daemon never derives it from where it sends requests), unless scopeResource names
+        another resource."""
+        resource = self.state.get("scopeResource") or CLOUD_GRAPH_ROOTS[self.state.cloud]
         expected = ("%s/.default" % resource).lower()
         scopes = scope.split()
         if len({s.lower() for s in scopes}) > 1:
@@ -1050,6 +1091,15 @@ class Handler(BaseHTTPRequestHandler):
             # Real Graph words a forged token differently, but the code is the same and the
             # code is what clients branch on.
             raise HttpError(401, "Access token has expired or is not yet valid.")
+        self.extra["tokenTenant"] = self.state.token_tenant(token)
+
+    def require_call_tenant(self, call_id):
+        """A call lives in one tenant (callTenants; unlisted calls in the token's own): another
+        tenant's token gets what Graph answers then, 403 with code 7504."""
+        owner = self.state.get("callTenants").get(call_id.lower())
+        if owner is not None and owner != self.extra.get("tokenTenant"):
+            raise HttpError(403, "Insufficient enterprise tenant permissions, you cannot access this data.",
+                            code="7504")
 
     def handle_cancel(self, route, body):
         form, m = route
@@ -1066,6 +1116,7 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(415, "Content-Type '%s' is not supported; use 'application/json'."
                             % (self.headers.get("Content-Type") or ""))
         params = self.parse_cancel_body(body, legacy=form != "current")
+        self.require_call_tenant(call_id)
 
         if self.state.call_ended(call_id):
             raise HttpError(404, "Call %s not found." % call_id, code="NotFound")
@@ -1134,6 +1185,7 @@ class Handler(BaseHTTPRequestHandler):
         self.require_token()
         if app_id is not None and app_id.lower() != self.state.client_id.lower():
             raise HttpError(404, "Application %s not found." % app_id)
+        self.require_call_tenant(call_id)
         if self.state.call_ended(call_id):
             raise HttpError(404, "Call %s not found." % call_id)
         op = self.state.get_operation(call_id, op_id)
@@ -1280,7 +1332,11 @@ def parse_args(argv):
     p.add_argument("--port-file", help="write the bound port here once listening")
     p.add_argument("--cert", required=True, help="server certificate (PEM)")
     p.add_argument("--key", required=True, help="server private key (PEM)")
-    p.add_argument("--tenant", required=True, help="the only tenant id the token endpoint knows")
+    p.add_argument("--tenant", required=True, action="append",
+                   help="a tenant the token endpoint knows (repeat for more; the first is the app's home); "
+                        "others are answered with AADSTS90002")
+    p.add_argument("--cloud", choices=sorted(CLOUD_GRAPH_ROOTS), default="Global",
+                   help="the cloud whose Graph root makes the one accepted scope (default Global)")
     p.add_argument("--client-id", required=True, help="the only application (client) id it knows")
     p.add_argument("--client-secret-file", help="file holding the client secret")
     p.add_argument("--client-certificate", help="the app registration's certificate (PEM): client assertions "

@@ -90,6 +90,8 @@ static bool journal_send(int level, const LogFields *f, const char *message) {
                         n = field_append(buf, n, sizeof buf, "OPERATION_ID", f->operation_id);
                 if (f->call_id)
                         n = field_append(buf, n, sizeof buf, "CALL_ID", f->call_id);
+                if (f->tenant_id)
+                        n = field_append(buf, n, sizeof buf, "TENANT_ID", f->tenant_id);
                 if (f->graph_request_id)
                         n = field_append(buf, n, sizeof buf, "GRAPH_REQUEST_ID", f->graph_request_id);
                 if (f->has_peer) {

@@ -7,7 +7,7 @@
  *
  * When stderr is connected to the journal ($JOURNAL_STREAM names it), entries go to journald
  * over its native protocol instead, with structured fields (OPERATION_ID=, CALL_ID=,
- * GRAPH_REQUEST_ID=, PEER_UID=, PEER_PID=, MESSAGE_ID=) that operators can filter on.
+ * TENANT_ID=, GRAPH_REQUEST_ID=, PEER_UID=, PEER_PID=, MESSAGE_ID=) that operators can filter on.
  */
 #pragma once
 
@@ -41,6 +41,7 @@ typedef struct LogFields {
         const char *message_id;
         const char *operation_id;
         const char *call_id;
+        const char *tenant_id;
         const char *graph_request_id;
         bool has_peer;
         unsigned peer_uid;

@@ -30,6 +30,7 @@ enum {
         OPTION_STATUS = 1 << 3,
         OPTION_LIMIT = 1 << 4,
         OPTION_WAIT = 1 << 5,
+        OPTION_TENANT = 1 << 6,
 };
 
 typedef struct CommandInfo {
@@ -40,9 +41,9 @@ typedef struct CommandInfo {
 } CommandInfo;
 
 static const CommandInfo command_table[] = {
-        [COMMAND_CANCEL] = { "cancel", METHOD_CANCEL, "CALL_ID", OPTION_CONTEXT | OPTION_ALL | OPTION_WAIT },
+        [COMMAND_CANCEL] = { "cancel", METHOD_CANCEL, "CALL_ID", OPTION_CONTEXT | OPTION_ALL | OPTION_WAIT | OPTION_TENANT },
         [COMMAND_GET] = { "get", METHOD_OPERATION_GET, "OPERATION_ID", 0 },
-        [COMMAND_LIST] = { "list", METHOD_OPERATION_LIST, NULL, OPTION_CALL | OPTION_STATUS | OPTION_LIMIT },
+        [COMMAND_LIST] = { "list", METHOD_OPERATION_LIST, NULL, OPTION_CALL | OPTION_TENANT | OPTION_STATUS | OPTION_LIMIT },
         [COMMAND_STATUS] = { "status", METHOD_STATUS, NULL, 0 },
         [COMMAND_WATCH] = { "watch", METHOD_OPERATION_WATCH, "OPERATION_ID", 0 },
         [COMMAND_DELIVER] = { "deliver", METHOD_NOTIFICATIONS_DELIVER, "FILE", 0 },
@@ -67,6 +68,8 @@ static void help(void) {
                "\n"
                "Commands:\n"
                "  cancel CALL_ID        Cancel queued prompts/recordings on a call\n"
+               "      --tenant TENANT   The tenant the call lives in (GUID or domain name;\n"
+               "                        default: the daemon's TenantId=)\n"
                "      --context TEXT    Client context to attach to the operation\n"
                "      --all             Stop all operations, not only the current one\n"
                "                        (only the old beta Graph API takes this)\n"
@@ -75,6 +78,7 @@ static void help(void) {
                "  get OPERATION_ID      Show one operation\n"
                "  list                  List operations\n"
                "      --call CALL_ID    Only operations for this call\n"
+               "      --tenant TENANT   Only operations for this tenant\n"
                "      --status STATUS   Only operations in this status\n"
                "      --limit N         At most N operations\n"
                "  status                Show the daemon's state\n"
@@ -153,6 +157,8 @@ static const char *option_name(unsigned bit) {
                 return "--limit";
         case OPTION_WAIT:
                 return "--wait";
+        case OPTION_TENANT:
+                return "--tenant";
         }
         return "?";
 }
@@ -181,7 +187,7 @@ static int check_command(Arguments *a, char **positional, size_t n_positional, u
                 a->argument = positional[1];
         }
 
-        for (unsigned bit = 1; bit <= OPTION_WAIT; bit <<= 1)
+        for (unsigned bit = 1; bit <= OPTION_TENANT; bit <<= 1)
                 if ((seen & bit) && !(info->options & bit))
                         return log_usage("option %s does not apply to '%s'", option_name(bit), info->name);
 
@@ -200,6 +206,7 @@ int parse_argv(int argc, char *argv[], Arguments *a) {
                 ARG_STATUS,
                 ARG_LIMIT,
                 ARG_WAIT,
+                ARG_TENANT,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -213,6 +220,7 @@ int parse_argv(int argc, char *argv[], Arguments *a) {
                 { "status", required_argument, NULL, ARG_STATUS },
                 { "limit", required_argument, NULL, ARG_LIMIT },
                 { "wait", no_argument, NULL, ARG_WAIT },
+                { "tenant", required_argument, NULL, ARG_TENANT },
                 {}
         };
         _cleanup_free_ char **positional = NULL;
@@ -292,6 +300,12 @@ int parse_argv(int argc, char *argv[], Arguments *a) {
                         a->wait = true;
                         seen |= OPTION_WAIT;
                         break;
+                case ARG_TENANT:
+                        if (isempty(optarg))
+                                return log_usage("--tenant must not be empty");
+                        a->tenant = optarg;
+                        seen |= OPTION_TENANT;
+                        break;
                 case ':':
                         return log_usage("option '%s' needs an argument", argv[optind - 1]);
                 case '?':
@@ -343,6 +357,8 @@ int build_params(const Arguments *a, json_object **ret) {
         switch (a->command) {
         case COMMAND_CANCEL:
                 r = json_add(p, "callId", json_object_new_string(a->argument));
+                if (r >= 0 && a->tenant)
+                        r = json_add(p, "tenantId", json_object_new_string(a->tenant));
                 if (r >= 0 && a->context)
                         r = json_add(p, "clientContext", json_object_new_string(a->context));
                 if (r >= 0 && a->all)
@@ -362,6 +378,8 @@ int build_params(const Arguments *a, json_object **ret) {
         case COMMAND_LIST:
                 if (a->call)
                         r = json_add(p, "callId", json_object_new_string(a->call));
+                if (r >= 0 && a->tenant)
+                        r = json_add(p, "tenantId", json_object_new_string(a->tenant));
                 if (r >= 0 && a->status)
                         r = json_add(p, "status", json_object_new_string(a->status));
                 if (r >= 0 && a->have_limit)

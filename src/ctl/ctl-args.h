@@ -32,6 +32,7 @@ typedef struct Arguments {
         const char *context;
         bool all;
         const char *call;
+        const char *tenant; /* --tenant: cancel's and list's tenantId */
         const char *status;
         bool have_limit;
         int64_t limit;

@@ -262,6 +262,7 @@ static int print_operation(json_object *result) {
 
         print_field(w, "ID", member(op, "id"));
         print_field(w, "Call", member(op, "callId"));
+        print_field(w, "Tenant", member(op, "tenantId"));
         print_field(w, "Context", member(op, "clientContext"));
         print_field(w, "Status", member(op, "status"));
         print_field(w, "Graph operation", member(op, "graphOperationId"));
@@ -409,6 +410,35 @@ static void print_status_token(int w, json_object *token) {
         putchar('\n');
 }
 
+/* One line per tenant whose token the daemon holds: "contoso.com: valid, expires …". */
+static void print_status_tenants(int w, json_object *tenants) {
+        if (!json_object_is_type(tenants, json_type_array))
+                return;
+        for (size_t i = 0; i < json_object_array_length(tenants); i++) {
+                json_object *t = json_object_array_get_idx(tenants, i), *last;
+                const char *id = member(t, "tenantId"), *state = member(t, "state"), *expires = member(t, "expiresAt");
+
+                put_key(w, "Tenant token");
+                put(stdout, id ?: "?");
+                fputs(": ", stdout);
+                put(stdout, state ?: "?");
+                if (expires) {
+                        fputs(", expires ", stdout);
+                        put_timestamp(stdout, expires);
+                }
+                if (json_object_object_get_ex(t, "lastError", &last) && json_object_is_type(last, json_type_object) &&
+                    member(last, "error")) {
+                        fputs(", last error ", stdout);
+                        put(stdout, member(last, "error"));
+                        if (member(last, "aadsts")) {
+                                putchar(' ');
+                                put(stdout, member(last, "aadsts"));
+                        }
+                }
+                putchar('\n');
+        }
+}
+
 /* "3 total: 2 completed, 1 failed". Zero counts are left out; statuses this client does not
  * know yet are shown all the same. */
 static void print_status_operations(int w, json_object *ops) {
@@ -460,8 +490,15 @@ static int print_status(json_object *result) {
                 putchar('\n');
         }
 
+        json_object *cloud = member_object(result, "cloud");
+        print_field(w, "Cloud", member(cloud, "name"));
+        print_field(w, "Cloud warning", member(cloud, "warning"));
+
         if (token)
                 print_status_token(w, token);
+        json_object *tenants = NULL;
+        if (json_object_object_get_ex(result, "tenants", &tenants))
+                print_status_tenants(w, tenants);
 
         print_field(w, "Graph endpoint", member(graph, "endpoint"));
         print_field(w, "Graph version", member(graph, "apiVersion"));

@@ -26,6 +26,7 @@
 #include "ini.h"
 #include "parse-util.h"
 #include "string-util.h"
+#include "validate.h"
 
 /* Longest path that fits sockaddr_un.sun_path with its terminating NUL (107 on Linux). */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *) 0)->sun_path) - 1)
@@ -489,6 +490,106 @@ static int config_parse_size(const ConfigItem *item, Config *c, const char *valu
         return 0;
 }
 
+/* Cloud=: one of cloud.c's table. */
+static int config_parse_cloud(const ConfigItem *item, Config *c, const char *value, const char *origin,
+                              char **ret_reason) {
+        (void) origin;
+
+        if (value && !cloud_find(value)) {
+                _cleanup_free_ char *list = NULL;
+                const CloudInfo *ci;
+
+                for (size_t i = 0; (ci = cloud_at(i)); i++) {
+                        char *n = strprintf("%s%s%s", strempty(list), !list ? "" : cloud_at(i + 1) ? ", " : " or ",
+                                            ci->name);
+                        if (!n)
+                                return -ENOMEM;
+                        free(list);
+                        list = n;
+                }
+                return set_error(ret_reason, "\"%s\" is not one of %s", value, strempty(list));
+        }
+        return set_string(FIELD(c, item, char *), value);
+}
+
+/* Scope=: the client-credentials scope, which the identity platform takes only as one resource
+ * followed by "/.default". Printable ASCII without spaces, so it needs no care in logs. */
+static int config_parse_scope(const ConfigItem *item, Config *c, const char *value, const char *origin,
+                              char **ret_reason) {
+        static const char suffix[] = "/.default";
+        size_t n;
+
+        (void) origin;
+
+        if (!value)
+                return set_string(FIELD(c, item, char *), NULL);
+        if (has_control_or_space(value))
+                return set_error(ret_reason, "the scope contains whitespace or control characters");
+        n = strlen(value);
+        if (n > item->max || n <= strlen(suffix) || strcmp(value + n - strlen(suffix), suffix) != 0)
+                return set_error(ret_reason,
+                                 "\"%s\" is not a resource followed by \"/.default\" (at most %" PRIu64 " characters)",
+                                 value, item->max);
+        return set_string(FIELD(c, item, char *), value);
+}
+
+char *tenant_name_normalize(const char *name) {
+        char *s = strdup(name);
+
+        if (s)
+                for (char *p = s; *p; p++)
+                        if (*p >= 'A' && *p <= 'Z')
+                                *p = (char) (*p - 'A' + 'a');
+        return s;
+}
+
+/* AllowedTenants=: space-separated tenants, each a GUID or domain name as TenantId= takes it,
+ * or "*" for any. Assignments add to the list; an empty one clears it. */
+static int config_parse_tenants(const ConfigItem *item, Config *c, const char *value, const char *origin,
+                                char **ret_reason) {
+        _cleanup_free_ char *copy = NULL;
+        char *save = NULL;
+
+        (void) item;
+        (void) origin;
+        if (!value) {
+                for (size_t i = 0; i < c->n_allowed_tenants; i++)
+                        free(c->allowed_tenants[i]);
+                c->allowed_tenants = mfree(c->allowed_tenants);
+                c->n_allowed_tenants = 0;
+                c->allow_any_tenant = false;
+                return 0;
+        }
+        copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (streq(w, "*")) {
+                        c->allow_any_tenant = true;
+                        continue;
+                }
+                if (!tenant_id_is_valid(w))
+                        return set_error(ret_reason,
+                                         "\"%s\" is not \"*\" or a GUID or domain name (1-%d characters of A-Z, a-z, "
+                                         "0-9, \".\" and \"-\")",
+                                         w, TENANT_ID_MAX);
+                _cleanup_free_ char *t = tenant_name_normalize(w);
+                if (!t)
+                        return -ENOMEM;
+                bool seen = false;
+                for (size_t i = 0; i < c->n_allowed_tenants && !seen; i++)
+                        seen = streq(c->allowed_tenants[i], t);
+                if (seen)
+                        continue;
+                char **n = realloc(c->allowed_tenants, (c->n_allowed_tenants + 1) * sizeof(char *));
+                if (!n)
+                        return -ENOMEM;
+                c->allowed_tenants = n;
+                n[c->n_allowed_tenants++] = TAKE_PTR(t);
+        }
+        return 0;
+}
+
 #define CALLS_PATH_COMMUNICATIONS "/communications/calls"
 #define CALLS_PATH_APP "/app/calls"
 #define CALLS_PATH_APPLICATIONS "/applications/{appId}/calls"
@@ -519,9 +620,15 @@ static const ConfigItem config_items[] = {
         ITEM("Identity", "ClientSecretFile",  config_parse_secret_path, client_secret_file, 0, 0, NULL),
         ITEM("Identity", "CertificateFile",   config_parse_secret_path, certificate_file,   0, 0, NULL),
         ITEM("Identity", "PrivateKeyFile",    config_parse_secret_path, private_key_file,   0, 0, NULL),
-        ITEM("Identity", "LoginEndpoint",     config_parse_url,         login_endpoint,     0, 0, "https://login.microsoftonline.com"),
+        ITEM("Identity", "Cloud",             config_parse_cloud,       cloud,              0, 0, "Global"),
+        /* Unset: the cloud's (config_finalize()). */
+        ITEM("Identity", "LoginEndpoint",     config_parse_url,         login_endpoint,     0, 0, NULL),
+        ITEM("Identity", "Scope",             config_parse_scope,       scope,              0, 512, NULL),
+        { "Identity", "AllowedTenants", config_parse_tenants, 0, 0, 0, NULL, NULL },
+        ITEM("Identity", "TenantIdleSec",     config_parse_sec,         tenant_idle_usec,   SEC(1), SEC(7 * 24 * 3600), "1h"),
+        ITEM("Identity", "MaxTenants",        config_parse_unsigned,    max_tenants,        1, 1000000, "1000"),
 
-        ITEM("Graph", "Endpoint",             config_parse_url,         graph_endpoint,       0, 0, "https://graph.microsoft.com"),
+        ITEM("Graph", "Endpoint",             config_parse_url,         graph_endpoint,       0, 0, NULL),
         ITEM_CHOICE("Graph", "ApiVersion",    api_version,          api_versions, "v1.0"),
         ITEM_CHOICE("Graph", "CallsPath",     calls_path,           calls_paths,  CALLS_PATH_COMMUNICATIONS),
         ITEM("Graph", "CAFile",               config_parse_path,        ca_file,              0, 0, NULL),
@@ -624,6 +731,11 @@ Config *config_free(Config *c) {
         free(c->private_key_file);
         free(c->private_key_file_origin);
         free(c->login_endpoint);
+        free(c->cloud);
+        free(c->scope);
+        for (size_t i = 0; i < c->n_allowed_tenants; i++)
+                free(c->allowed_tenants[i]);
+        free(c->allowed_tenants);
         free(c->graph_endpoint);
         free(c->api_version);
         free(c->calls_path);
@@ -752,11 +864,28 @@ int config_finalize(Config *c, char **ret_error) {
                 c->state_directory = dir;
         }
 
+        /* The cloud gives where requests go unless LoginEndpoint= or Endpoint= say otherwise (a
+         * proxy, a test), and the scope unless Scope= says otherwise: an endpoint never changes
+         * the scope, or a proxy in front of Graph would silently ask for tokens to itself. */
+        c->cloud_info = cloud_find(c->cloud);
+        if (!c->cloud_info)
+                return set_error(ret_error, "%s: Internal error: Cloud= is unset.", source);
+        if ((!c->login_endpoint && !(c->login_endpoint = strdup(c->cloud_info->login_endpoint))) ||
+            (!c->graph_endpoint && !(c->graph_endpoint = strdup(c->cloud_info->graph_root))) ||
+            (!c->scope && !(c->scope = strprintf("%s/.default", c->cloud_info->graph_root))))
+                return -ENOMEM;
+
         /* The parsers guarantee these for anything read from a file; the checks are for a Config
          * built or changed in code. */
-        if (!c->login_endpoint || !c->graph_endpoint || !c->api_version || !c->calls_path ||
-            !c->socket_path)
+        if (!c->api_version || !c->calls_path || !c->socket_path)
                 return set_error(ret_error, "%s: Internal error: a required setting is unset.", source);
+
+        /* Graph's beta API exists only in the global service (cloud.c). */
+        if (streq(c->api_version, "beta") && !c->cloud_info->has_beta)
+                return set_error(ret_error,
+                                 "%s: [Graph] ApiVersion=beta is not available in Cloud=%s: the beta API exists only in "
+                                 "the Global cloud. Use ApiVersion=v1.0.",
+                                 source, c->cloud_info->name);
 
         /* The pre-GA call paths only ever existed in the beta API; asking v1.0 for them yields a
          * 404 for every cancel, which is better caught at start-up. */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cloud.h"
 #include "macro.h"
 #include "protocol.h"
 #include "time-util.h"
@@ -25,6 +26,10 @@ typedef struct IdList {
 } IdList;
 
 bool id_list_contains(const IdList *l, uint32_t id);
+
+/* A tenant name as TenantId= and AllowedTenants= take it, and as the tenant maps key it: lower
+ * case (tenants are compared case-insensitively). NULL on OOM. */
+char *tenant_name_normalize(const char *name);
 
 typedef struct Config {
         /* The main file config_load() read (or the first file config_load_file() read), for the
@@ -42,10 +47,22 @@ typedef struct Config {
         char *certificate_file_origin;
         char *private_key_file;
         char *private_key_file_origin;
-        char *login_endpoint;            /* https://…, no trailing slash */
+        /* Cloud=: the row of cloud.c's table, which gives the defaults of login_endpoint,
+         * graph_endpoint and scope (config_finalize() fills them in when unset). */
+        char *cloud;
+        const CloudInfo *cloud_info; /* set by config_finalize() */
+        char *login_endpoint;        /* https://…, no trailing slash; where token requests go */
+        char *scope;                 /* the token's scope: Scope=, else "{cloud's Graph root}/.default" */
+        /* AllowedTenants=: the tenants a cancel may name besides tenant_id, lower case; "*"
+         * sets allow_any_tenant. Empty: only tenant_id. */
+        char **allowed_tenants;
+        size_t n_allowed_tenants;
+        bool allow_any_tenant;
+        uint64_t tenant_idle_usec; /* TenantIdleSec=: drop a tenant's token unused this long */
+        unsigned max_tenants;      /* MaxTenants=: tenants whose tokens are held at once */
 
         /* [Graph] */
-        char *graph_endpoint; /* https://…, no trailing slash */
+        char *graph_endpoint; /* https://…, no trailing slash; where Graph requests go (not the scope) */
         char *api_version;    /* "v1.0" or "beta" */
         char *calls_path;     /* "/communications/calls", "/app/calls", "/applications/{appId}/calls" */
         char *ca_file;
@@ -97,8 +114,9 @@ DEFINE_CLEANUP_FUNC(Config *, config_free);
  * sets *ret_error to "FILENAME:LINE: message" naming the key. */
 int config_parse_text(Config *c, const char *filename, const char *text, size_t len, char **ret_error);
 
-/* Cross-key checks once every file is read: required keys present, endpoints https, known
- * ApiVersion and CallsPath form, exactly one credential (ClientSecretFile, or CertificateFile
+/* Cross-key checks once every file is read: required keys present, the cloud's defaults for
+ * the endpoints and the scope, endpoints https, known ApiVersion (beta only in Global) and
+ * CallsPath form, exactly one credential (ClientSecretFile, or CertificateFile
  * with PrivateKeyFile), resolved from $CREDENTIALS_DIRECTORY when neither is set, and its
  * files readable. */
 int config_finalize(Config *c, char **ret_error);

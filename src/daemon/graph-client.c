@@ -3,9 +3,12 @@
  * graph-client.c — see graph-client.h.
  *
  * A request moves QUEUED → (WAIT_TOKEN) → ON_WIRE → done, or ON_WIRE → BACKOFF → QUEUED for a
- * retry. It holds an in-flight slot while it waits for a token or is on the wire; a request in
- * backoff gives its slot back so others can go. A retry goes to the front of the queue: it was
- * first in line before.
+ * retry. It holds an in-flight slot only on the wire. Waiting for its tenant's token it holds
+ * none, so a tenant whose login is down never keeps another tenant's cancels off the wire; it
+ * counts against MaxQueued instead, like a queued request, and when the token comes it goes at
+ * once if a slot is free, else back into the queue in its place by admission order. A request
+ * in backoff gives its slot back so others can go. A retry goes to the front of the queue: it
+ * was first in line before.
  *
  * Every send passes one gate: no send while Graph's Retry-After runs (the daemon-wide hold);
  * after a hold one request goes alone as a probe, so that a throttle that outlasted its
@@ -20,6 +23,7 @@
 #include "graph-client.h"
 #include "json-util.h"
 #include "http.h"
+#include "identity.h"
 #include "log.h"
 #include "util.h"
 
@@ -33,6 +37,8 @@ typedef enum RequestState {
 struct GraphRequest {
         GraphClient *client;
         RequestState state;
+        char *tenant; /* whose token it is sent with (normalised) */
+        uint64_t seq; /* admission order */
         char *url;
         char *body; /* NULL for GET */
         uint64_t deadline; /* CLOCK_MONOTONIC */
@@ -56,13 +62,15 @@ struct GraphRequest {
 struct GraphClient {
         sd_event *event;
         CurlGlue *glue;
-        TokenManager *token;
+        TenantTokens *tokens;
         const Config *config;
 
         GraphRequest *queue_head, *queue_tail;
         unsigned n_queued;
         GraphRequest *active; /* everything not queued: waiting for a token, on the wire, backoff */
-        unsigned n_slots;     /* WAIT_TOKEN + ON_WIRE */
+        unsigned n_slots;     /* ON_WIRE */
+        unsigned n_waiting;   /* WAIT_TOKEN */
+        uint64_t next_seq;
         unsigned attempts;    /* total HTTP attempts, for status */
 
         bool freeing;
@@ -139,8 +147,10 @@ static void request_detach(GraphRequest *r) {
                 g->n_queued--;
         } else {
                 list_remove(&g->active, NULL, r);
-                if (r->state == REQUEST_WAIT_TOKEN || r->state == REQUEST_ON_WIRE)
+                if (r->state == REQUEST_ON_WIRE)
                         g->n_slots--;
+                else if (r->state == REQUEST_WAIT_TOKEN)
+                        g->n_waiting--;
         }
         if (g->probe == r)
                 g->probe = NULL; /* the next send probes instead */
@@ -149,11 +159,34 @@ static void request_detach(GraphRequest *r) {
         r->backoff_timer = sd_event_source_disable_unref(r->backoff_timer);
 }
 
-/* Back to the front of the queue from WAIT_TOKEN or from the wire before anything was sent,
- * giving up the slot. */
+/* Back to the front of the queue from the wire before anything was sent, giving up the slot. */
 static void request_requeue(GraphRequest *r) {
         request_detach(r);
         queue_push(r->client, r, true);
+}
+
+/* Back into the queue after waiting for a token, before every request admitted after it: the
+ * waiters of one token are woken in admission order, and each must not overtake the others. */
+static void request_requeue_in_order(GraphRequest *r) {
+        GraphClient *g = r->client;
+        GraphRequest *p = g->queue_head;
+
+        request_detach(r);
+        while (p && p->seq < r->seq)
+                p = p->next;
+        if (!p) {
+                queue_push(g, r, false);
+                return;
+        }
+        r->state = REQUEST_QUEUED;
+        r->next = p;
+        r->prev = p->prev;
+        if (p->prev)
+                p->prev->next = r;
+        else
+                g->queue_head = r;
+        p->prev = r;
+        g->n_queued++;
 }
 
 static void rate_refill(GraphClient *g, uint64_t now) {
@@ -210,6 +243,7 @@ static void request_free(GraphRequest *r) {
         free(r->body);
         erase_and_free(r->token_used);
         error_free(r->last_error);
+        free(r->tenant);
         free(r);
 }
 
@@ -248,20 +282,39 @@ static void on_token(const char *token, const Error *error, void *userdata) {
                 request_finish(r, NULL, error);
                 return;
         }
-        /* A hold or the rate limit may have begun while this request waited for the token. */
-        if (!gate_open(g, mono_now(g), &wake)) {
-                request_requeue(r);
+        /* It needs a slot again, and a hold or the rate limit may have begun while it waited. */
+        if (g->freeing || g->n_slots >= g->config->max_in_flight || !gate_open(g, mono_now(g), &wake)) {
+                request_requeue_in_order(r);
                 dispatch(g);
                 return;
         }
+        g->n_waiting--;
+        g->n_slots++;
+        r->state = REQUEST_ON_WIRE;
         request_send(r, token);
+}
+
+/* From the wire (holding a slot, nothing sent) to waiting for tm's token, holding none. */
+static void request_wait_token(GraphRequest *r, TokenManager *tm) {
+        GraphClient *g = r->client;
+        int k;
+
+        if (r->state == REQUEST_ON_WIRE)
+                g->n_slots--;
+        r->state = REQUEST_WAIT_TOKEN;
+        g->n_waiting++;
+        k = token_manager_wait(tm, on_token, r, &r->waiter);
+        if (k < 0)
+                request_fail(r, error_new(ERROR_INTERNAL, NULL, "Cannot wait for a token: %s", strerror(-k)));
 }
 
 static void request_start(GraphRequest *r) {
         GraphClient *g = r->client;
-        const char *token = token_manager_peek(g->token);
-        int k;
+        TokenManager *tm = NULL;
+        const char *token;
+        Error *e;
 
+        r->state = REQUEST_ON_WIRE; /* holds the slot until it goes, or waits for its token */
         g->n_slots++;
         active_push(g, r);
         if (r->started) {
@@ -269,14 +322,17 @@ static void request_start(GraphRequest *r) {
                 r->started = NULL; /* once, not again for retries */
                 started(r, r->userdata);
         }
+        e = tenant_tokens_get(g->tokens, r->tenant, &tm);
+        if (e) {
+                request_fail(r, e);
+                return;
+        }
+        token = token_manager_peek(tm);
         if (token) {
                 request_send(r, token);
                 return;
         }
-        r->state = REQUEST_WAIT_TOKEN;
-        k = token_manager_wait(g->token, on_token, r, &r->waiter);
-        if (k < 0)
-                request_fail(r, error_new(ERROR_INTERNAL, NULL, "Cannot wait for a token: %s", strerror(-k)));
+        request_wait_token(r, tm);
 }
 
 static void dispatch(GraphClient *g) {
@@ -339,7 +395,9 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s;
         (void) usec;
         if (r->state == REQUEST_WAIT_TOKEN) {
-                request_fail(r, token_manager_error(r->client->token));
+                TokenManager *tm = tenant_tokens_find(g->tokens, r->tenant);
+                request_fail(r, tm ? token_manager_error(tm)
+                                   : error_new(ERROR_TOKEN_UNAVAILABLE, NULL, "No access token for tenant %s.", r->tenant));
                 return 0;
         }
         if ((r->state == REQUEST_QUEUED || r->state == REQUEST_BACKOFF) && g->hold_until > now) {
@@ -408,6 +466,41 @@ static void hold_pull_back(GraphClient *g) {
         }
 }
 
+static const char *json_string_member(json_object *o, const char *key) {
+        json_object *v = NULL;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+/* Graph's 7504 says that the token's tenant may not reach this call: the call lives in
+ * another tenant, or this tenant never consented to the calling permissions. Only the caller
+ * (which tenant) or that tenant's administrator (consent) can change that, so the message says
+ * both, with the admin consent URL. On OOM the plain Graph error stays. */
+static void explain_tenant_error(GraphClient *g, GraphRequest *r, GraphAnswer *a) {
+        const char *login = g->config->cloud_info->login_endpoint;
+        _cleanup_free_ char *url = admin_consent_url(login, r->tenant, g->config->client_id);
+        _cleanup_(error_freep) Error *e = error_copy(a->error);
+        char *message = NULL;
+
+        if (!url || error_is_oom(e) ||
+            asprintf(&message,
+                     "%s. The token of tenant %s may not act on this call: either the call belongs to another tenant "
+                     "(send the cancel with that tenant as tenantId), or the application is not consented in tenant "
+                     "%s, and an administrator of tenant %s must grant it admin consent for the calling permissions "
+                     "at %s",
+                     e->message, r->tenant, r->tenant, r->tenant, url) < 0)
+                return;
+        free(e->message);
+        e->message = message;
+        if (error_data_set(e, "tenantId", json_object_new_string(r->tenant)) < 0 ||
+            error_data_set(e, "adminConsentUrl", json_object_new_string(url)) < 0)
+                return;
+        error_free(a->error);
+        a->error = TAKE_PTR(e);
+}
+
 static void on_http_done(HttpRequest *h, void *userdata) {
         GraphRequest *r = userdata;
         GraphClient *g = r->client;
@@ -446,16 +539,19 @@ static void on_http_done(HttpRequest *h, void *userdata) {
 
         if (h->status == 401 && !r->refreshed_token) {
                 /* The token may have been revoked or expired early: one fresh token, one retry. */
+                TokenManager *tm = NULL;
+                Error *e = tenant_tokens_get(g->tokens, r->tenant, &tm);
+
                 r->refreshed_token = true;
-                token_manager_invalidate(g->token, r->token_used);
                 r->http = http_request_free(r->http);
                 graph_answer_done(&a);
-                r->state = REQUEST_WAIT_TOKEN;
-                k = token_manager_wait(g->token, on_token, r, &r->waiter);
-                if (k < 0)
-                        request_fail(r, error_new(ERROR_INTERNAL, NULL, "Cannot wait for a token: %s", strerror(-k)));
-                else
-                        dispatch(g); /* this may have been the probe */
+                if (e) {
+                        request_fail(r, e);
+                        return;
+                }
+                token_manager_invalidate(tm, r->token_used);
+                request_wait_token(r, tm);
+                dispatch(g); /* a slot is free, and this may have been the probe */
                 return;
         }
 
@@ -487,6 +583,9 @@ static void on_http_done(HttpRequest *h, void *userdata) {
                 return;
         }
 
+        if (a.error && graph_code_means_not_consented(h->status, json_string_member(a.error->data, "graphCode"),
+                                                      a.error->message))
+                explain_tenant_error(g, r, &a);
         request_finish(r, &a, a.error);
         graph_answer_done(&a);
 }
@@ -523,28 +622,35 @@ static void request_send(GraphRequest *r, const char *token) {
         g->attempts++;
 }
 
-static int request_submit(GraphClient *g, char *url, char *body, graph_started_t started, graph_done_t cb,
-                          void *userdata, GraphRequest **ret) {
+static int request_submit(GraphClient *g, const char *tenant, char *url, char *body, graph_started_t started,
+                          graph_done_t cb, void *userdata, GraphRequest **ret) {
+        TokenManager *tm = tenant_tokens_find(g->tokens, tenant);
+        char *tenant_copy = NULL;
         GraphRequest *r;
         uint64_t wake;
         int k;
 
-        /* MaxQueued= bounds whatever has to wait: for a slot, for Graph's Retry-After or for
-         * MaxRequestsPerSecond=. A request that can go at once does not queue. */
-        bool can_go = !g->queue_head && g->n_slots < g->config->max_in_flight && gate_open(g, mono_now(g), &wake);
-        if (!can_go && g->n_queued >= g->config->max_queued) {
+        /* MaxQueued= bounds whatever has to wait: for a slot, for its tenant's token, for
+         * Graph's Retry-After or for MaxRequestsPerSecond=. A request that can go at once does
+         * not queue. */
+        bool can_go = !g->queue_head && g->n_slots < g->config->max_in_flight && tm && token_manager_peek(tm) &&
+                      gate_open(g, mono_now(g), &wake);
+        if (!can_go && g->n_queued + g->n_waiting >= g->config->max_queued) {
                 free(url);
                 free(body);
                 return -ENOBUFS;
         }
         r = calloc(1, sizeof *r);
-        if (!r) {
+        tenant_copy = strdup(tenant);
+        if (!r || !tenant_copy) {
+                free(r);
+                free(tenant_copy);
                 free(url);
                 free(body);
                 return -ENOMEM;
         }
-        *r = (GraphRequest) { .client = g, .url = url, .body = body, .started = started, .cb = cb,
-                             .userdata = userdata };
+        *r = (GraphRequest) { .client = g, .tenant = tenant_copy, .seq = g->next_seq++, .url = url, .body = body,
+                             .started = started, .cb = cb, .userdata = userdata };
         /* Unique, so Graph's logs and ours can be matched. */
         if (uuid_random(r->client_request_id) < 0) {
                 static uint64_t n;
@@ -565,7 +671,7 @@ static int request_submit(GraphClient *g, char *url, char *body, graph_started_t
         return 0;
 }
 
-int graph_client_cancel(GraphClient *g, const char *call_id, const char *client_context, int all,
+int graph_client_cancel(GraphClient *g, const char *tenant, const char *call_id, const char *client_context, int all,
                         graph_started_t started, graph_done_t cb, void *userdata, GraphRequest **ret) {
         char *url = NULL, *body = NULL;
         int k;
@@ -578,17 +684,17 @@ int graph_client_cancel(GraphClient *g, const char *call_id, const char *client_
                 free(url);
                 return k;
         }
-        return request_submit(g, url, body, started, cb, userdata, ret);
+        return request_submit(g, tenant, url, body, started, cb, userdata, ret);
 }
 
-int graph_client_get_operation(GraphClient *g, const char *call_id, const char *op_id, graph_done_t cb,
-                               void *userdata, GraphRequest **ret) {
+int graph_client_get_operation(GraphClient *g, const char *tenant, const char *call_id, const char *op_id,
+                               graph_done_t cb, void *userdata, GraphRequest **ret) {
         char *url = NULL;
         int k = graph_operation_url(g->config, call_id, op_id, &url);
 
         if (k < 0)
                 return k;
-        return request_submit(g, url, NULL, NULL, cb, userdata, ret);
+        return request_submit(g, tenant, url, NULL, NULL, cb, userdata, ret);
 }
 
 void graph_request_abandon(GraphRequest *r) {
@@ -618,14 +724,14 @@ void graph_client_fail_all(GraphClient *g, const Error *err) {
         }
 }
 
-int graph_client_new(sd_event *event, CurlGlue *glue, TokenManager *token, const Config *config,
+int graph_client_new(sd_event *event, CurlGlue *glue, TenantTokens *tokens, const Config *config,
                      GraphClient **ret) {
         GraphClient *g = calloc(1, sizeof *g);
         int k;
 
         if (!g)
                 return -ENOMEM;
-        *g = (GraphClient) { .event = sd_event_ref(event), .glue = glue, .token = token, .config = config };
+        *g = (GraphClient) { .event = sd_event_ref(event), .glue = glue, .tokens = tokens, .config = config };
         g->rate_credit_usec = USEC_PER_SEC;
         g->rate_updated = mono_now(g);
         k = sd_event_add_time(event, &g->hold_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_hold_over, g);
@@ -664,7 +770,11 @@ unsigned graph_client_in_flight(GraphClient *g) {
 }
 
 unsigned graph_client_queued(GraphClient *g) {
-        return g->n_queued;
+        return g->n_queued + g->n_waiting;
+}
+
+unsigned graph_client_waiting_for_token(GraphClient *g) {
+        return g->n_waiting;
 }
 
 unsigned graph_client_attempts(GraphClient *g) {

@@ -294,3 +294,51 @@ int token_request_body_assertion(const char *client_id, const char *client_asser
         return client_credentials_body(client_id, scope, TOKEN_CLIENT_ASSERTION_TYPE, "client_assertion",
                                        client_assertion, ret);
 }
+
+/* AADSTS65001: the application has no consent in the tenant; AADSTS7000229: the application
+ * has no service principal there (never consented or provisioned); AADSTS700016: the
+ * application was not found in the tenant's directory; AADSTS500011: a resource principal
+ * missing in the tenant; AADSTS650051/650052: consent failed because a service principal or
+ * a subscription is missing. Each is fixed only by that tenant's administrator. */
+bool aadsts_means_not_consented(const char *aadsts) {
+        static const char *const codes[] = { "AADSTS65001", "AADSTS7000229", "AADSTS700016",
+                                             "AADSTS500011", "AADSTS650051", "AADSTS650052" };
+
+        if (!aadsts)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(codes); i++)
+                if (streq(aadsts, codes[i]))
+                        return true;
+        return false;
+}
+
+/* Graph's 7504, "Insufficient enterprise tenant permissions, you cannot access this data":
+ * the token's tenant has not consented to the calling permissions, or the call lives in
+ * another tenant than the token's. Graph puts the number in the error code, or only in the
+ * message; both are looked at. */
+bool graph_code_means_not_consented(long http_status, const char *graph_code, const char *message) {
+        if (http_status != 403)
+                return false;
+        return streq_ptr(graph_code, "7504") || (message && strstr(message, "7504"));
+}
+
+char *admin_consent_url(const char *login, const char *tenant, const char *client_id) {
+        char *s = NULL;
+
+        if (asprintf(&s, "%s/%s/adminconsent?client_id=%s", login, tenant, client_id) < 0)
+                return NULL;
+        return s;
+}
+
+char *tenant_consent_advice(const char *login, const char *tenant, const char *client_id) {
+        _cleanup_free_ char *url = admin_consent_url(login, tenant, client_id);
+        char *s = NULL;
+
+        if (!url || asprintf(&s,
+                             "the application is not consented in tenant %s: an administrator of tenant %s must "
+                             "grant it admin consent for the calling permissions (Calls.Initiate.All, "
+                             "Calls.AccessMedia.All) at %s",
+                             tenant, tenant, url) < 0)
+                return NULL;
+        return s;
+}

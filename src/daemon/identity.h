@@ -42,3 +42,18 @@ int token_request_body(const char *client_id, const char *client_secret, const c
  * is a bearer credential until it expires. */
 int token_request_body_assertion(const char *client_id, const char *client_assertion, const char *scope,
                                  char **ret);
+
+/* Whether the identity platform's error code (AADSTS65001, AADSTS7000229, …) or Graph's
+ * (7504) says the application is not set up in that tenant: no service principal, no
+ * consent, no permission there. Only an administrator of that tenant can fix it, so the
+ * messages say so (tenant_consent_advice()). */
+bool aadsts_means_not_consented(const char *aadsts);
+bool graph_code_means_not_consented(long http_status, const char *graph_code, const char *message);
+
+/* Where an administrator of tenant grants the application its permissions there (the
+ * identity platform's admin consent endpoint): "{login}/{tenant}/adminconsent?client_id={id}".
+ * login is the cloud's own login host (people open it, no proxy). NULL on OOM. */
+char *admin_consent_url(const char *login, const char *tenant, const char *client_id);
+
+/* One sentence for the messages: what the administrator of tenant must do. NULL on OOM. */
+char *tenant_consent_advice(const char *login, const char *tenant, const char *client_id);

@@ -71,14 +71,17 @@ int manager_new(Config *config, const char *config_path, const ManagerHooks *hoo
         r = curl_glue_new(m->event, &m->glue);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up libcurl: %m");
-        r = token_manager_new(m->event, m->glue, config, &m->token);
+        r = tenant_tokens_new(m->event, m->glue, config, &m->tokens);
         if (r < 0)
-                return log_oom();
-        r = graph_client_new(m->event, m->glue, m->token, config, &m->graph);
+                return log_error_errno(r, "Cannot set up the tenants' tokens: %m");
+        r = graph_client_new(m->event, m->glue, m->tokens, config, &m->graph);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the Graph client: %m");
         r = operation_table_new(config->max_operations, config->retention_usec, &m->operations);
         if (r < 0)
+                return log_oom();
+        _cleanup_free_ char *home = tenant_name_normalize(config->tenant_id);
+        if (!home || operation_table_set_default_tenant(m->operations, home) < 0)
                 return log_oom();
         operation_table_set_listener(m->operations, hooks->on_change, m);
         operation_table_set_destructor(m->operations, hooks->tracking_free);
@@ -106,7 +109,7 @@ Manager *manager_free(Manager *m) {
          * calling back, so it never touches the operations freed here. */
         operation_table_free(m->operations);
         graph_client_free(m->graph);
-        token_manager_free(m->token);
+        tenant_tokens_free(m->tokens);
         curl_glue_free(m->glue);
         sd_event_source_disable_unref(m->prune_timer);
         sd_event_source_disable_unref(m->shutdown_timer);
@@ -189,9 +192,11 @@ int manager_start(Manager *m, const char *socket_override) {
         r = server_listen(m->server, socket_override);
         if (r < 0)
                 return r;
-        r = token_manager_start(m->token);
+        r = tenant_tokens_start(m->tokens);
         if (r < 0)
                 return r;
+        if (m->config->cloud_info->warning)
+                log_warning("%s", m->config->cloud_info->warning);
         log_struct(LOG_INFO, &(LogFields) { .message_id = MESSAGE_ID_STARTED },
                    "mediacanceld %s listening on %s; Graph %s/%s%s.", PACKAGE_VERSION, server_socket_path(m->server),
                    m->config->graph_endpoint, m->config->api_version, m->config->calls_path);
@@ -268,7 +273,14 @@ int manager_reload(Manager *m) {
         if (!streq(c->socket_path, m->config->socket_path))
                 log_warning("Socket Path= changed; it takes effect at the next restart.");
 
-        r = token_manager_set_config(m->token, c);
+        _cleanup_free_ char *home = tenant_name_normalize(c->tenant_id);
+        if (!home || operation_table_set_default_tenant(m->operations, home) < 0) {
+                config_free(c);
+                return log_oom();
+        }
+        if (!streq(c->cloud, m->config->cloud) && c->cloud_info->warning)
+                log_warning("%s", c->cloud_info->warning);
+        r = tenant_tokens_set_config(m->tokens, c);
         if (r < 0) {
                 config_free(c);
                 log_error("Reload refused, keeping the running configuration.");
@@ -294,7 +306,7 @@ char *manager_status_line(Manager *m) {
                            operation_table_count(m->operations, OPERATION_RUNNING);
 
         if (asprintf(&s, "Token %s; %u pending, %u tracked operations; %u clients.",
-                     token_state_to_string(token_manager_state(m->token)), pending,
+                     token_state_to_string(token_manager_state(tenant_tokens_home(m->tokens))), pending,
                      operation_table_total(m->operations), server_connections(m->server)) < 0)
                 return NULL;
         return s;

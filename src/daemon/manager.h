@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * manager.h — the daemon's object graph: one event loop and, hanging off it, the curl glue,
- * the token manager, the Graph client, the operation table and the socket server. main.c
+ * the tenants' tokens, the Graph client, the operation table and the socket server. main.c
  * builds it and hands it the hooks of methods.c, which answers requests with it.
  */
 #pragma once
@@ -14,7 +14,7 @@
 #include "operation.h"
 #include "server.h"
 #include "store.h"
-#include "token.h"
+#include "tenant-tokens.h"
 
 #define SHUTDOWN_GRACE_USEC (5 * USEC_PER_SEC)
 
@@ -35,7 +35,7 @@ struct Manager {
         Config *config;
         char *config_path;
         CurlGlue *glue;
-        TokenManager *token;
+        TenantTokens *tokens;
         GraphClient *graph;
         OperationTable *operations;
         Server *server;

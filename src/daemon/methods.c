@@ -28,19 +28,65 @@ static Error *check_call_id(const char *param, const char *call_id) {
         return NULL;
 }
 
+/* The tenant a request names (param, e.g. "tenantId"), normalised into *ret (free it); absent
+ * (NULL) is TenantId=. NULL, or the error: not a tenant name, or one of the identity platform's
+ * multi-tenant aliases, which cannot get an app token. */
+static Error *parse_tenant(Manager *m, const char *param, const char *value, char **ret) {
+        static const char *const aliases[] = { "common", "organizations", "consumers" };
+        char *t;
+
+        if (value && !tenant_id_is_valid(value))
+                return error_invalid_param(param,
+                                           "%s must be a tenant's GUID or domain name (1-%d characters of A-Z, a-z, 0-9, "
+                                           "'.' and '-').",
+                                           param, TENANT_ID_MAX);
+        t = tenant_name_normalize(value ?: m->config->tenant_id);
+        if (!t)
+                return error_oom();
+        for (size_t i = 0; i < ELEMENTSOF(aliases); i++)
+                if (streq(t, aliases[i])) {
+                        free(t);
+                        return error_invalid_param(param, "%s must name one tenant; \"%s\" names none.", param,
+                                                   aliases[i]);
+                }
+        *ret = t;
+        return NULL;
+}
+
+static Error *check_tenant_allowed(Manager *m, const char *tenant) {
+        json_object *data;
+
+        if (tenant_allowed(m->config, tenant))
+                return NULL;
+        data = json_object_new_object();
+        if (json_member_add(data, "param", json_object_new_string("tenantId")) < 0 ||
+            json_member_add(data, "tenantId", json_object_new_string(tenant)) < 0) {
+                json_object_put(data);
+                return error_oom();
+        }
+        return error_new(ERROR_TENANT_NOT_ALLOWED, data,
+                         "Tenant %s is not allowed: it is not TenantId= and not in [Identity] AllowedTenants=.", tenant);
+}
+
 static void method_cancel(Manager *m, Call *call) {
-        static const char *const allowed[] = { "callId", "clientContext", "all", "wait", NULL };
-        const char *call_id, *context, *wait;
+        static const char *const allowed[] = { "callId", "tenantId", "clientContext", "all", "wait", NULL };
+        const char *call_id, *context, *wait, *tenant_param;
+        _cleanup_free_ char *tenant = NULL;
         char generated[37];
         Operation *op = NULL;
+        TokenManager *tm;
         Error *e;
         int all, r;
 
         if ((e = rpc_params_check_object(call->params, allowed)) ||
             (e = rpc_param_string(call->params, "callId", true, &call_id)) ||
+            (e = rpc_param_string(call->params, "tenantId", false, &tenant_param)) ||
             (e = rpc_param_string(call->params, "clientContext", false, &context)) ||
             (e = rpc_param_bool(call->params, "all", &all)) ||
             (e = rpc_param_string(call->params, "wait", false, &wait)) || (e = check_call_id("callId", call_id)))
+                return reply_error(call, e);
+        /* Refused before anything else happens: a tenant nobody allowed is never signed in to. */
+        if ((e = parse_tenant(m, "tenantId", tenant_param, &tenant)) || (e = check_tenant_allowed(m, tenant)))
                 return reply_error(call, e);
         if (wait && !streq(wait, "completed"))
                 return reply_error(call, error_invalid_param("wait", "\"wait\" can only be \"completed\"."));
@@ -60,7 +106,7 @@ static void method_cancel(Manager *m, Call *call) {
 
         /* The same cancel again while the first is not final: one request to Graph, and this
          * caller learns what the first one learns. */
-        op = context ? operation_table_find_pending(m->operations, call->uid, call_id, context) : NULL;
+        op = context ? operation_table_find_pending(m->operations, call->uid, tenant, call_id, context) : NULL;
         if (op) {
                 bool answered = op->status != OPERATION_QUEUED && op->status != OPERATION_SUBMITTING;
                 if (wait && !operation_status_is_settled(op->status)) {
@@ -92,7 +138,12 @@ static void method_cancel(Manager *m, Call *call) {
                                                      "MaxPendingPerUser=%u cancels of this user are not final yet.",
                                                      m->config->max_pending_per_user));
 
-        r = operation_table_add(m->operations, call_id, context, all, call->uid, &op);
+        /* MaxTenants= is hit here, before the operation exists; this also starts the first
+         * fetch of a new tenant's token. */
+        if ((e = tenant_tokens_get(m->tokens, tenant, &tm)))
+                return reply_error(call, e);
+
+        r = operation_table_add(m->operations, tenant, call_id, context, all, call->uid, &op);
         if (r == -ENOBUFS)
                 return reply_error(call, error_limit("MaxOperations", "MaxOperations=%u operations are pending; none can be dropped.",
                                                      m->config->max_operations));
@@ -166,17 +217,20 @@ static void method_operation_watch(Manager *m, Call *call) {
 }
 
 static void method_operation_list(Manager *m, Call *call) {
-        static const char *const allowed[] = { "callId", "status", "limit", NULL };
-        const char *call_id, *status;
+        static const char *const allowed[] = { "callId", "tenantId", "status", "limit", NULL };
+        const char *call_id, *status, *tenant_param;
+        _cleanup_free_ char *tenant = NULL;
         unsigned limit;
         int st = -1;
         Error *e;
 
         if ((e = rpc_params_check_object(call->params, allowed)) ||
             (e = rpc_param_string(call->params, "callId", false, &call_id)) ||
+            (e = rpc_param_string(call->params, "tenantId", false, &tenant_param)) ||
             (e = rpc_param_string(call->params, "status", false, &status)) ||
             (e = rpc_param_uint(call->params, "limit", 1, 1000, 100, &limit)) ||
-            (call_id && (e = check_call_id("callId", call_id))))
+            (call_id && (e = check_call_id("callId", call_id))) ||
+            (tenant_param && (e = parse_tenant(m, "tenantId", tenant_param, &tenant))))
                 return reply_error(call, e);
         if (status) {
                 st = operation_status_from_string(status);
@@ -185,7 +239,7 @@ static void method_operation_list(Manager *m, Call *call) {
         }
         _cleanup_json_ json_object *result = json_object_new_object();
         if (json_member_add(result, "operations",
-                            operation_table_list_json(m->operations, call_id, st,
+                            operation_table_list_json(m->operations, tenant, call_id, st,
                                                       (call->roles & ACCESS_ADMIN) ? -1 : (int64_t) call->uid, limit)) < 0)
                 return reply_error(call, error_oom());
         reply_durable(m, call, TAKE_PTR(result), NULL);
@@ -267,7 +321,8 @@ static void method_notifications_deliver(Manager *m, Call *call) {
  * aborts on a member added to an object it could not create. */
 static json_object *status_json(Manager *m) {
         _cleanup_json_ json_object *j = json_object_new_object(), *graph = json_object_new_object(),
-                                   *journal = json_object_new_object(), *uptime = NULL;
+                                   *journal = json_object_new_object(), *cloud = json_object_new_object(),
+                                   *uptime = NULL;
         uint64_t now;
 
         (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
@@ -280,8 +335,13 @@ static json_object *status_json(Manager *m) {
             json_member_add(graph, "callsPath", json_object_new_string(m->config->calls_path)) < 0 ||
             json_member_add(graph, "inFlight", json_object_new_int64(graph_client_in_flight(m->graph))) < 0 ||
             json_member_add(graph, "queued", json_object_new_int64(graph_client_queued(m->graph))) < 0 ||
+            json_member_add(graph, "waitingForToken", json_object_new_int64(graph_client_waiting_for_token(m->graph))) < 0 ||
             json_member_add(graph, "attempts", json_object_new_int64(graph_client_attempts(m->graph))) < 0 ||
             json_member_add(graph, "holdMs", json_object_new_int64((int64_t) (graph_client_hold_usec(m->graph) / 1000))) < 0 ||
+            json_member_add(cloud, "name", json_object_new_string(m->config->cloud_info->name)) < 0 ||
+            json_member_add(cloud, "loginEndpoint", json_object_new_string(m->config->login_endpoint)) < 0 ||
+            json_member_add(cloud, "scope", json_object_new_string(m->config->scope)) < 0 ||
+            json_member_add_string(cloud, "warning", m->config->cloud_info->warning) < 0 ||
             json_member_add(journal, "directory", json_object_new_string(m->config->state_directory)) < 0 ||
             json_member_add(journal, "bytes", json_object_new_int64((int64_t) store_journal_bytes(m->store))) < 0 ||
             json_member_add(journal, "syncs", json_object_new_int64((int64_t) store_syncs(m->store))) < 0)
@@ -289,7 +349,9 @@ static json_object *status_json(Manager *m) {
         if (json_member_add(j, "version", json_object_new_string(PACKAGE_VERSION)) < 0 ||
             json_member_add(j, "protocolVersion", json_object_new_int(PROTOCOL_VERSION)) < 0 ||
             json_member_add(j, "uptimeSec", TAKE_PTR(uptime)) < 0 ||
-            json_member_add(j, "token", token_manager_status_json(m->token)) < 0 ||
+            json_member_add(j, "cloud", TAKE_PTR(cloud)) < 0 ||
+            json_member_add(j, "token", token_manager_status_json(tenant_tokens_home(m->tokens))) < 0 ||
+            json_member_add(j, "tenants", tenant_tokens_status_json(m->tokens)) < 0 ||
             json_member_add(j, "graph", TAKE_PTR(graph)) < 0 ||
             json_member_add(j, "operations", operation_table_counts_json(m->operations)) < 0 ||
             json_member_add(j, "journal", TAKE_PTR(journal)) < 0 ||

@@ -11,6 +11,7 @@
 #include "json-text.h"
 #include "operation.h"
 #include "util.h"
+#include "validate.h"
 #include "json-util.h"
 
 struct OperationTable {
@@ -27,6 +28,7 @@ struct OperationTable {
         struct lh_table *by_context; /* context_key (uid + call + clientContext) → newest operation with it */
         struct lh_table *unnamed;    /* call_context_key → newest of its operations without a Graph id */
         struct lh_table *pending_by_uid; /* uid+1 → number of operations not settled */
+        char *default_tenant;
 };
 
 static void pending_adjust(OperationTable *t, uid_t uid, int delta) {
@@ -95,6 +97,7 @@ static void operation_free(Operation *op) {
         if (op->tracking && op->table && op->table->destroy)
                 op->table->destroy(op);
         free(op->call_id);
+        free(op->tenant_id);
         free(op->client_context);
         free(op->context_key);
         free(op->call_context_key);
@@ -216,6 +219,7 @@ OperationTable *operation_table_free(OperationTable *t) {
                 lh_table_free(t->unnamed);
         if (t->pending_by_uid)
                 lh_table_free(t->pending_by_uid);
+        free(t->default_tenant);
         free(t);
         return NULL;
 }
@@ -245,11 +249,12 @@ static char *call_context_key_new(const char *call_id, const char *client_contex
         return key;
 }
 
-static char *context_key_new(uid_t uid, const char *call_id, const char *client_context) {
+/* Tenant names hold no "/" (tenant_id_is_valid()), so the key cannot be ambiguous. */
+static char *context_key_new(uid_t uid, const char *tenant, const char *call_id, const char *client_context) {
         _cleanup_free_ char *call = id_normalize(call_id);
         char *key;
 
-        if (!call || asprintf(&key, "%u/%s/%s", (unsigned) uid, call, client_context) < 0)
+        if (!call || asprintf(&key, "%u/%s/%s/%s", (unsigned) uid, strempty(tenant), call, client_context) < 0)
                 return NULL;
         return key;
 }
@@ -258,7 +263,7 @@ static char *context_key_new(uid_t uid, const char *call_id, const char *client_
 static int operation_set_context_keys(Operation *op, const char *call_id, const char *client_context) {
         if (!client_context)
                 return 0;
-        op->context_key = context_key_new(op->uid, call_id, client_context);
+        op->context_key = context_key_new(op->uid, op->tenant_id, call_id, client_context);
         op->call_context_key = call_context_key_new(call_id, client_context);
         if (!op->context_key || !op->call_context_key) {
                 op->context_key = mfree(op->context_key);
@@ -293,11 +298,12 @@ Operation *operation_table_find_unnamed(OperationTable *t, const char *call_id, 
         return found;
 }
 
-Operation *operation_table_find_pending(OperationTable *t, uid_t uid, const char *call_id, const char *client_context) {
+Operation *operation_table_find_pending(OperationTable *t, uid_t uid, const char *tenant, const char *call_id,
+                                        const char *client_context) {
         _cleanup_free_ char *key = NULL;
         void *v = NULL;
 
-        if (!call_id || !client_context || !(key = context_key_new(uid, call_id, client_context)) ||
+        if (!call_id || !client_context || !(key = context_key_new(uid, tenant, call_id, client_context)) ||
             !lh_table_lookup_ex(t->by_context, key, &v))
                 return NULL;
         Operation *op = v;
@@ -358,8 +364,12 @@ static int table_link(OperationTable *t, Operation *op) {
         return 0;
 }
 
-int operation_table_add(OperationTable *t, const char *call_id, const char *client_context, int all, uid_t uid,
-                        Operation **ret) {
+int operation_table_set_default_tenant(OperationTable *t, const char *tenant) {
+        return free_and_strdup(&t->default_tenant, tenant);
+}
+
+int operation_table_add(OperationTable *t, const char *tenant, const char *call_id, const char *client_context,
+                        int all, uid_t uid, Operation **ret) {
         Operation *op;
         int r;
 
@@ -376,8 +386,9 @@ int operation_table_add(OperationTable *t, const char *call_id, const char *clie
         }
         op->uid = uid;
         op->call_id = strdup(call_id);
+        op->tenant_id = tenant ? strdup(tenant) : NULL;
         op->client_context = client_context ? strdup(client_context) : NULL;
-        if (!op->call_id || (client_context && !op->client_context) ||
+        if (!op->call_id || (tenant && !op->tenant_id) || (client_context && !op->client_context) ||
             operation_set_context_keys(op, call_id, client_context) < 0) {
                 operation_free(op);
                 return -ENOMEM;
@@ -417,8 +428,8 @@ Operation *operation_table_get_by_graph_id(OperationTable *t, const char *graph_
         return NULL;
 }
 
-json_object *operation_table_list_json(OperationTable *t, const char *call_id, int status, int64_t uid,
-                                      unsigned limit) {
+json_object *operation_table_list_json(OperationTable *t, const char *tenant, const char *call_id, int status,
+                                      int64_t uid, unsigned limit) {
         _cleanup_json_ json_object *a = json_object_new_array();
 
         if (!a)
@@ -427,6 +438,8 @@ json_object *operation_table_list_json(OperationTable *t, const char *call_id, i
                 if (uid >= 0 && op->uid != (uid_t) uid)
                         continue;
                 if (call_id && !streq(op->call_id, call_id))
+                        continue;
+                if (tenant && !streq_ptr(op->tenant_id, tenant))
                         continue;
                 if (status >= 0 && (int) op->status != status)
                         continue;
@@ -581,6 +594,8 @@ int operation_write_json(const Operation *op, Buffer *b) {
         TRY(json_write_string(b, op->id));
         TRY(json_write_literal(b, ",\"callId\":"));
         TRY(json_write_string(b, op->call_id));
+        TRY(json_write_literal(b, ",\"tenantId\":"));
+        TRY(json_write_string(b, op->tenant_id));
         TRY(json_write_literal(b, ",\"clientContext\":"));
         TRY(json_write_string(b, op->client_context));
         TRY(json_write_literal(b, ",\"status\":"));
@@ -619,6 +634,9 @@ int operation_table_restore(OperationTable *t, const OperationRecord *rec, Opera
         st = operation_status_from_string(rec->status);
         if (st < 0)
                 return -EBADMSG;
+        /* It goes into the token URL: only what a cancel's tenantId could have been. */
+        if (rec->tenant_id && !tenant_id_is_valid(rec->tenant_id))
+                return -EBADMSG;
 
         op = operation_table_get(t, rec->id);
         if (op && !streq(op->id, rec->id))
@@ -633,8 +651,11 @@ int operation_table_restore(OperationTable *t, const OperationRecord *rec, Opera
                 memcpy(op->id, rec->id, 37);
                 op->uid = rec->has_uid ? rec->uid : 0;
                 op->call_id = strdup(rec->call_id);
+                /* Records from before tenants were recorded: TenantId='s. */
+                const char *tenant = rec->tenant_id ?: t->default_tenant;
+                op->tenant_id = tenant ? strdup(tenant) : NULL;
                 op->client_context = rec->client_context ? strdup(rec->client_context) : NULL;
-                if (!op->call_id || (rec->client_context && !op->client_context) ||
+                if (!op->call_id || (tenant && !op->tenant_id) || (rec->client_context && !op->client_context) ||
                     operation_set_context_keys(op, rec->call_id, rec->client_context) < 0) {
                         operation_free(op);
                         return -ENOMEM;
@@ -699,6 +720,10 @@ int operation_write_record(const Operation *op, bool full, Buffer *b) {
         if (full) {
                 TRY(json_write_literal(b, ",\"callId\":"));
                 TRY(json_write_string(b, op->call_id));
+                if (op->tenant_id) {
+                        TRY(json_write_literal(b, ",\"tenantId\":"));
+                        TRY(json_write_string(b, op->tenant_id));
+                }
                 if (op->client_context) {
                         TRY(json_write_literal(b, ",\"clientContext\":"));
                         TRY(json_write_string(b, op->client_context));

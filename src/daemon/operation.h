@@ -45,10 +45,11 @@ typedef struct OperationTable OperationTable;
 typedef struct Operation {
         char id[37];
         char *call_id;
+        char *tenant_id; /* the tenant whose token it is sent with (normalised); NULL: unknown */
         char *client_context;
         char *graph_operation_id;
         char *graph_id_key; /* normalised graph_operation_id, key of the second index */
-        char *context_key;  /* caller's uid + "/" + normalised callId + "/" + clientContext, key of the third */
+        char *context_key;  /* caller's uid + "/" + tenant + "/" + normalised callId + "/" + clientContext, key of the third */
         char *call_context_key; /* normalised callId + "/" + clientContext: notifications carry no uid */
         struct Operation *unnamed_prev, *unnamed_next; /* by call_context_key, while Graph has not named it */
         OperationStatus status;
@@ -82,10 +83,12 @@ void operation_table_set_limits(OperationTable *t, unsigned max_operations, uint
 void operation_table_set_listener(OperationTable *t, operation_changed_t cb, void *userdata);
 void operation_table_set_destructor(OperationTable *t, operation_destroy_t destroy);
 
-/* The newest operation of this caller for this call and clientContext that is not final yet,
- * if any. Per caller: a context such as "ivr-42" is easy to guess, and another uid's cancel
- * with it must neither hide this caller's nor be taken for it. */
-Operation *operation_table_find_pending(OperationTable *t, uid_t uid, const char *call_id, const char *client_context);
+/* The newest operation of this caller for this tenant, call and clientContext that is not
+ * final yet, if any. Per caller: a context such as "ivr-42" is easy to guess, and another
+ * uid's cancel with it must neither hide this caller's nor be taken for it. Per tenant: the
+ * same cancel with another tenant's token is another request to Graph. */
+Operation *operation_table_find_pending(OperationTable *t, uid_t uid, const char *tenant, const char *call_id,
+                                        const char *client_context);
 
 /* The newest operation sent with this clientContext, whatever its state and call (a walk). */
 Operation *operation_table_find_by_context(OperationTable *t, const char *client_context);
@@ -101,6 +104,10 @@ Operation *operation_table_find_unnamed(OperationTable *t, const char *call_id, 
 /* First and next operation in creation order, for walks over the table. */
 Operation *operation_table_first(OperationTable *t);
 
+/* The tenant of restored operations whose records name none (written before tenants were
+ * recorded: they were all TenantId='s). Copied; NULL leaves them without one. */
+int operation_table_set_default_tenant(OperationTable *t, const char *tenant);
+
 /* Rebuilds (or updates) an operation from a journal record (record.h); no listener is called.
  * -ENOENT for a change record whose operation is not in the table. */
 int operation_table_restore(OperationTable *t, const OperationRecord *rec, Operation **ret);
@@ -110,17 +117,18 @@ int operation_table_restore(OperationTable *t, const OperationRecord *rec, Opera
 int operation_write_record(const Operation *op, bool full, Buffer *b);
 
 /* Creates a queued operation. -ENOBUFS when MaxOperations are stored and none is final. */
-int operation_table_add(OperationTable *t, const char *call_id, const char *client_context, int all, uid_t uid,
-                        Operation **ret);
+int operation_table_add(OperationTable *t, const char *tenant, const char *call_id, const char *client_context,
+                        int all, uid_t uid, Operation **ret);
 
 /* By the daemon's id or by Graph's operation id (normalised). */
 Operation *operation_table_get(OperationTable *t, const char *id);
 /* By Graph's operation id only. */
 Operation *operation_table_get_by_graph_id(OperationTable *t, const char *graph_id);
 
-/* Operations newest first, filtered; call_id/status/uid may be NULL/-1/-1. NULL on OOM. */
-json_object *operation_table_list_json(OperationTable *t, const char *call_id, int status, int64_t uid,
-                                      unsigned limit);
+/* Operations newest first, filtered; tenant/call_id/status/uid may be NULL/NULL/-1/-1 (tenant
+ * normalised). NULL on OOM. */
+json_object *operation_table_list_json(OperationTable *t, const char *tenant, const char *call_id, int status,
+                                      int64_t uid, unsigned limit);
 
 /* Operations of this uid that are not settled yet (MaxPendingPerUser=). */
 unsigned operation_table_pending_of(OperationTable *t, uid_t uid);

@@ -108,6 +108,10 @@ static int op_member(JsonReader *c, const char *key, void *userdata) {
                 if (streq(key, "status"))
                         return json_read_string(c, true, &rec->status);
                 break;
+        case 't':
+                if (streq(key, "tenantId"))
+                        return json_read_string_or_null(c, &rec->tenant_id);
+                break;
         case 'u':
                 if (streq(key, "uid")) {
                         if ((r = json_read_int(c, 0, UINT32_MAX - 1, &v)) < 0)

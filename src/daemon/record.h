@@ -5,13 +5,14 @@
  * strings in place. Both sit on the hot paths (two records per cancel) and on start-up
  * (every record is read before READY=1), where building json-c trees cost most of the time.
  *
- * A record is {"op":{...}}. A *full* record carries everything: "id", "callId",
+ * A record is {"op":{...}}. A *full* record carries everything: "id", "callId", "tenantId",
  * "clientContext", "uid", "all", "createdUsec" (fixed when the operation is created) and the
  * state. A *change* record carries "id" and the state only. The state is "status",
  * "graphOperationId", "resultInfo", "completionReason", "error" and "updatedUsec"; a record
  * always carries the whole state, an absent member meaning null. Records written by earlier
  * versions (every record full, plus "createdAt"/"updatedAt" strings) read the same way:
- * members the reader does not know are skipped.
+ * members the reader does not know are skipped. A full record without "tenantId" (earlier
+ * versions served one tenant) is TenantId='s (operation_table_set_default_tenant()).
  */
 #pragma once
 
@@ -27,6 +28,7 @@
 typedef struct OperationRecord {
         const char *id;
         const char *call_id; /* non-NULL: a full record */
+        const char *tenant_id; /* NULL in records written before tenants were recorded */
         const char *client_context;
         bool has_uid;
         uid_t uid;

@@ -39,8 +39,9 @@ struct TokenManager {
         sd_event *event;
         CurlGlue *glue;
         const Config *config;
+        char *tenant;
 
-        ClientCredential *credential; /* NULL until token_manager_start() */
+        const ClientCredential *credential; /* borrowed from tenant-tokens.c */
         char *token;
         uint64_t usable_until;     /* CLOCK_BOOTTIME */
         uint64_t expires_realtime; /* for status */
@@ -155,10 +156,27 @@ Error *token_manager_error(TokenManager *t) {
                 json_object_put(data);
                 return error_oom();
         }
+        if (json_member_add(data, "tenantId", json_object_new_string(t->tenant)) < 0) {
+                json_object_put(data);
+                return error_oom();
+        }
+        if (aadsts_means_not_consented(t->last_aadsts)) {
+                _cleanup_free_ char *advice =
+                        tenant_consent_advice(t->config->cloud_info->login_endpoint, t->tenant, t->config->client_id);
+                _cleanup_free_ char *url =
+                        admin_consent_url(t->config->cloud_info->login_endpoint, t->tenant, t->config->client_id);
+                if (!advice || !url || json_member_add(data, "adminConsentUrl", json_object_new_string(url)) < 0) {
+                        json_object_put(data);
+                        return error_oom();
+                }
+                return error_new(ERROR_TOKEN_UNAVAILABLE, data, "No access token for tenant %s: %s (%s): %s.", t->tenant,
+                                 t->last_error, t->last_aadsts, advice);
+        }
         if (t->last_error)
-                return error_new(ERROR_TOKEN_UNAVAILABLE, data, "No access token: %s%s%s", t->last_error,
-                                 t->last_description ? ": " : "", strempty(t->last_description));
-        return error_new(ERROR_TOKEN_UNAVAILABLE, data, "No access token yet: the token endpoint has not answered.");
+                return error_new(ERROR_TOKEN_UNAVAILABLE, data, "No access token for tenant %s: %s%s%s", t->tenant,
+                                 t->last_error, t->last_description ? ": " : "", strempty(t->last_description));
+        return error_new(ERROR_TOKEN_UNAVAILABLE, data,
+                         "No access token for tenant %s yet: the token endpoint has not answered.", t->tenant);
 }
 
 static void token_fetch_start(TokenManager *t);
@@ -200,12 +218,17 @@ static void set_last_error(TokenManager *t, const TokenAnswer *a) {
         t->failed = true;
 
         /* Once per change, not once per retry: a login outage must not flood the journal. */
-        if (changed)
-                log_struct(LOG_ERR, &(LogFields) { .message_id = MESSAGE_ID_TOKEN_FAILED },
-                           "Token request failed: %s%s%s%s%s", strempty(a->error), a->aadsts ? " (" : "",
-                          strempty(a->aadsts), a->aadsts ? ")" : "",
-                          a->permanent ? "; check TenantId=, ClientId= and the client secret or certificate"
-                                       : "; will retry");
+        if (changed) {
+                _cleanup_free_ char *advice =
+                        aadsts_means_not_consented(a->aadsts)
+                                ? tenant_consent_advice(t->config->cloud_info->login_endpoint, t->tenant, t->config->client_id)
+                                : NULL;
+                log_struct(LOG_ERR, &(LogFields) { .message_id = MESSAGE_ID_TOKEN_FAILED, .tenant_id = t->tenant },
+                           "Token request for tenant %s failed: %s%s%s%s%s%s", t->tenant, strempty(a->error),
+                           a->aadsts ? " (" : "", strempty(a->aadsts), a->aadsts ? ")" : "", advice ? "; " : "",
+                           advice ?: a->permanent ? "; check the tenant, ClientId= and the client secret or certificate"
+                                                  : "; will retry");
+        }
 }
 
 static void on_fetch_done(HttpRequest *req, void *userdata) {
@@ -246,13 +269,13 @@ static void on_fetch_done(HttpRequest *req, void *userdata) {
                 t->expires_realtime = now_usec(CLOCK_REALTIME) + a.expires_in_usec;
                 t->failures = 0;
                 if (t->failed)
-                        log_struct(LOG_NOTICE, &(LogFields) { .message_id = MESSAGE_ID_TOKEN_RECOVERED },
-                                   "Token request succeeded again.");
+                        log_struct(LOG_NOTICE, &(LogFields) { .message_id = MESSAGE_ID_TOKEN_RECOVERED, .tenant_id = t->tenant },
+                                   "Token request for tenant %s succeeded again.", t->tenant);
                 t->failed = false;
                 t->last_error = mfree(t->last_error);
                 t->last_aadsts = mfree(t->last_aadsts);
                 t->last_description = mfree(t->last_description);
-                log_debug("Acquired access token valid for %.1fs, renewing in %.1fs.",
+                log_debug("Acquired access token for tenant %s valid for %.1fs, renewing in %.1fs.", t->tenant,
                           (double) a.expires_in_usec / 1e6, (double) renew / 1e6);
                 schedule_fetch(t, renew);
                 token_answer_done(&a);
@@ -282,7 +305,7 @@ static void on_fetch_done(HttpRequest *req, void *userdata) {
 }
 
 static void token_fetch_start(TokenManager *t) {
-        _cleanup_free_ char *url = NULL, *scope = NULL;
+        _cleanup_free_ char *url = NULL;
         _cleanup_erase_ char *body = NULL;
         HttpRequest *req = NULL;
         int r;
@@ -290,13 +313,12 @@ static void token_fetch_start(TokenManager *t) {
         if (t->fetch || !t->credential)
                 return;
 
-        if (asprintf(&url, "%s/%s/oauth2/v2.0/token", t->config->login_endpoint, t->config->tenant_id) < 0 ||
-            asprintf(&scope, "%s/.default", t->config->graph_endpoint) < 0) {
+        if (asprintf(&url, "%s/%s/oauth2/v2.0/token", t->config->login_endpoint, t->tenant) < 0) {
                 log_oom();
                 schedule_fetch(t, TOKEN_RETRY_BASE_USEC);
                 return;
         }
-        r = client_credential_request_body(t->credential, t->config->client_id, url, scope, &body);
+        r = client_credential_request_body(t->credential, t->config->client_id, url, t->config->scope, &body);
         if (r < 0) {
                 log_error_errno(r, "Cannot build the token request: %m");
                 schedule_fetch(t, TOKEN_RETRY_BASE_USEC);
@@ -327,16 +349,31 @@ static void token_fetch_start(TokenManager *t) {
         log_debug("Requesting access token from %s.", url);
 }
 
-int token_manager_new(sd_event *event, CurlGlue *glue, const Config *config, TokenManager **ret) {
+int token_manager_new(sd_event *event, CurlGlue *glue, const Config *config, const ClientCredential *credential,
+                      const char *tenant, TokenManager **ret) {
         TokenManager *t = calloc(1, sizeof *t);
 
         if (!t)
                 return -ENOMEM;
+        t->tenant = strdup(tenant);
+        if (!t->tenant) {
+                free(t);
+                return -ENOMEM;
+        }
         t->event = sd_event_ref(event);
         t->glue = glue;
         t->config = config;
+        t->credential = credential;
         *ret = t;
         return 0;
+}
+
+const char *token_manager_tenant(TokenManager *t) {
+        return t->tenant;
+}
+
+bool token_manager_busy(TokenManager *t) {
+        return t->waiters || t->fetch;
 }
 
 TokenManager *token_manager_free(TokenManager *t) {
@@ -347,8 +384,8 @@ TokenManager *token_manager_free(TokenManager *t) {
         http_request_free(t->fetch);
         sd_event_source_disable_unref(t->timer);
         sd_event_source_disable_unref(t->defer);
-        client_credential_free(t->credential);
         erase_and_free(t->token);
+        free(t->tenant);
         free(t->last_error);
         free(t->last_aadsts);
         free(t->last_description);
@@ -357,27 +394,13 @@ TokenManager *token_manager_free(TokenManager *t) {
         return NULL;
 }
 
-int token_manager_start(TokenManager *t) {
-        int r = client_credential_load(t->config, &t->credential);
-        if (r < 0)
-                return r;
+void token_manager_start(TokenManager *t) {
         token_fetch_start(t);
-        return 0;
 }
 
-int token_manager_set_config(TokenManager *t, const Config *config) {
-        _cleanup_(client_credential_freep) ClientCredential *credential = NULL;
-        bool identity_changed =
-                !streq(t->config->tenant_id, config->tenant_id) || !streq(t->config->client_id, config->client_id) ||
-                !streq(t->config->login_endpoint, config->login_endpoint) ||
-                !streq(t->config->graph_endpoint, config->graph_endpoint) ||
-                client_credential_config_changed(t->config, config);
-        int r = client_credential_load(config, &credential);
-
-        if (r < 0)
-                return r;
-        client_credential_free(t->credential);
-        t->credential = TAKE_PTR(credential);
+void token_manager_set_config(TokenManager *t, const Config *config, const ClientCredential *credential,
+                              bool identity_changed) {
+        t->credential = credential;
         t->config = config;
         if (identity_changed || t->failed) {
                 /* The next token must come from the new identity; the current one stays in use
@@ -387,7 +410,6 @@ int token_manager_set_config(TokenManager *t, const Config *config) {
                 if (!t->fetch)
                         schedule_fetch(t, 0);
         }
-        return 0;
 }
 
 static int on_defer(sd_event_source *s, void *userdata) {
@@ -439,7 +461,7 @@ int token_manager_wait(TokenManager *t, token_ready_t cb, void *userdata, TokenW
 void token_manager_invalidate(TokenManager *t, const char *token) {
         if (!t->token || !token || !streq(t->token, token))
                 return; /* already replaced: the caller simply retries with the new one */
-        log_info("Graph refused the access token; fetching a new one.");
+        log_info("Graph refused the access token of tenant %s; fetching a new one.", t->tenant);
         t->token = erase_and_free(t->token);
         t->usable_until = 0;
         token_fetch_start(t);
@@ -451,7 +473,8 @@ json_object *token_manager_status_json(TokenManager *t) {
 
         /* NULL when memory ran out: json-c aborts on members added to an object it could not
          * create, so every step is checked. */
-        if (json_member_add(j, "state", json_object_new_string(token_state_to_string(token_manager_state(t)))) < 0 ||
+        if (json_member_add(j, "tenantId", json_object_new_string(t->tenant)) < 0 ||
+            json_member_add(j, "state", json_object_new_string(token_state_to_string(token_manager_state(t)))) < 0 ||
             json_member_add_string(j, "expiresAt", t->token ? format_rfc3339_ms(t->expires_realtime, buf) : NULL) < 0 ||
             json_member_add(j, "fetches", json_object_new_int((int) t->fetches)) < 0)
                 return NULL;

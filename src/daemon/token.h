@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * token.h — the app-only access token: the only place that reads the client secret or the
- * certificate key (and signs client assertions with it), asks the
- * identity platform for a token, and schedules its renewal before it expires. One fetch at a
- * time however many requests wait (single flight); requests that find no valid token wait
- * here and are called back when one arrives or when the failure is final.
+ * token.h — one tenant's app-only access token: asks the identity platform for it
+ * ({LoginEndpoint}/{tenant}/oauth2/v2.0/token), and schedules its renewal before it expires.
+ * One fetch at a time however many requests wait (single flight); requests that find no valid
+ * token wait here and are called back when one arrives or when the failure is final. The
+ * credential is client-credential.c's, borrowed; which tenant's manager serves a request is
+ * tenant-tokens.c's.
  */
 #pragma once
 
 #include <json-c/json.h>
 #include <systemd/sd-event.h>
 
+#include "client-credential.h"
 #include "config.h"
 #include "errors.h"
 #include "event-curl.h"
@@ -31,15 +33,25 @@ typedef struct TokenWaiter TokenWaiter;
 /* token is NULL and error set when no token can be had without a configuration change. */
 typedef void (*token_ready_t)(const char *token, const Error *error, void *userdata);
 
-int token_manager_new(sd_event *event, CurlGlue *glue, const Config *config, TokenManager **ret);
+/* The token of tenant (lower case, tenant_id_is_valid()). config and credential are borrowed:
+ * token_manager_set_config() replaces them before the old ones are freed. */
+int token_manager_new(sd_event *event, CurlGlue *glue, const Config *config, const ClientCredential *credential,
+                      const char *tenant, TokenManager **ret);
 TokenManager *token_manager_free(TokenManager *t);
 DEFINE_CLEANUP_FUNC(TokenManager *, token_manager_free);
 
-/* Reads the secret and starts the first fetch. Fails only if the secret cannot be read. */
-int token_manager_start(TokenManager *t);
+/* Starts the first fetch. */
+void token_manager_start(TokenManager *t);
 
-/* Replaces the configuration (after a reload). Identity changes apply to the next fetch. */
-int token_manager_set_config(TokenManager *t, const Config *config);
+/* Replaces the configuration and the credential (after a reload). When identity_changed (the
+ * client, the endpoints, the scope or the credential), or after a failure, the next token is
+ * fetched at once; the current one stays in use until then. */
+void token_manager_set_config(TokenManager *t, const Config *config, const ClientCredential *credential,
+                              bool identity_changed);
+
+const char *token_manager_tenant(TokenManager *t);
+/* Whether requests wait for it or a fetch is under way: such a manager is never dropped. */
+bool token_manager_busy(TokenManager *t);
 
 /* A token valid now, or NULL. */
 const char *token_manager_peek(TokenManager *t);

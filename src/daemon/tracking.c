@@ -246,7 +246,7 @@ static int on_completion_timeout(sd_event_source *s, uint64_t usec, void *userda
         if (operation_status_is_settled(op->status))
                 return 0;
         log_struct(LOG_INFO,
-                   &(LogFields) { .message_id = MESSAGE_ID_OPERATION_UNKNOWN, .operation_id = op->id, .call_id = op->call_id },
+                   &(LogFields) { .message_id = MESSAGE_ID_OPERATION_UNKNOWN, .operation_id = op->id, .call_id = op->call_id, .tenant_id = op->tenant_id },
                    "Operation %s (call %s) had no final state after CompletionTimeoutSec; now unknown.", op->id,
                    op->call_id);
         operation_set_status(op, OPERATION_UNKNOWN);
@@ -275,6 +275,11 @@ static void arm_completion_timeout(Manager *m, Operation *op) {
 }
 
 static void schedule_poll(Manager *m, Operation *op);
+
+/* Whose token the operation's requests carry: its own tenant, recorded at creation. */
+static const char *operation_tenant(Manager *m, Operation *op) {
+        return op->tenant_id ?: token_manager_tenant(tenant_tokens_home(m->tokens));
+}
 
 typedef struct PollContext {
         Operation *op;
@@ -324,7 +329,8 @@ static int on_poll_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         if (!p)
                 return log_oom(), 0;
         p->op = op;
-        r = graph_client_get_operation(m->graph, op->call_id, op->graph_operation_id, on_poll_done, p, &t->poll);
+        r = graph_client_get_operation(m->graph, operation_tenant(m, op), op->call_id, op->graph_operation_id,
+                                       on_poll_done, p, &t->poll);
         if (r < 0) {
                 free(p);
                 t->poll = NULL;
@@ -396,7 +402,7 @@ static void on_cancel_done(GraphRequest *r, GraphAnswer *answer, const Error *er
                 log_struct(LOG_INFO,
                            &(LogFields) { .message_id = MESSAGE_ID_CANCEL_FAILED,
                                           .operation_id = op->id,
-                                          .call_id = op->call_id,
+                                          .call_id = op->call_id, .tenant_id = op->tenant_id,
                                           .graph_request_id = answer ? answer->request_id : NULL,
                                           .has_peer = true,
                                           .peer_uid = (unsigned) op->uid,
@@ -414,7 +420,7 @@ static void on_cancel_done(GraphRequest *r, GraphAnswer *answer, const Error *er
         operation_changed(op);
         track_pending(m, op);
         log_struct(LOG_DEBUG,
-                   &(LogFields) { .operation_id = op->id, .call_id = op->call_id, .graph_request_id = answer->request_id },
+                   &(LogFields) { .operation_id = op->id, .call_id = op->call_id, .tenant_id = op->tenant_id, .graph_request_id = answer->request_id },
                    "Cancel for call %s answered %ld: operation %s is %s.", op->call_id, answer->http_status,
                    strempty(op->graph_operation_id), operation_status_to_string(op->status));
         if (!call)
@@ -439,8 +445,8 @@ int tracking_submit(Manager *m, Operation *op, Call *call, bool wait_settled) {
                 return -ENOMEM;
         *sub = (Submission) { .manager = m, .op = op, .call = call, .wait_settled = wait_settled };
         op->submission = sub;
-        r = graph_client_cancel(m->graph, op->call_id, op->client_context, op->all, on_cancel_started, on_cancel_done,
-                                sub, NULL);
+        r = graph_client_cancel(m->graph, operation_tenant(m, op), op->call_id, op->client_context, op->all,
+                                on_cancel_started, on_cancel_done, sub, NULL);
         if (r < 0) {
                 op->submission = NULL;
                 free(sub);

@@ -50,6 +50,7 @@ typedef enum ErrorClass {
         ERROR_LIMIT_EXCEEDED,
         ERROR_TIMEOUT,
         ERROR_GRAPH_UNREACHABLE,
+        ERROR_TENANT_NOT_ALLOWED, /* cancel's tenantId is not TenantId= nor in AllowedTenants= */
         _ERROR_CLASS_MAX,
         _ERROR_CLASS_INVALID = -EINVAL,
 } ErrorClass;

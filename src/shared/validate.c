@@ -9,6 +9,22 @@
 
 #include "validate.h"
 
+bool tenant_id_is_valid(const char *s) {
+        size_t n = 0;
+
+        if (!s)
+                return false;
+        for (; s[n]; n++) {
+                char c = s[n];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '.'))
+                        return false;
+                if (n >= TENANT_ID_MAX)
+                        return false;
+        }
+        return n > 0;
+}
+
 bool call_id_is_valid(const char *s) {
         size_t n = 0;
 

@@ -20,6 +20,12 @@
  * "%2e", "a/b", "?", "#", spaces, non-ASCII) is refused. */
 bool call_id_is_valid(const char *s);
 
+/* A tenant as TenantId=, AllowedTenants= and cancel's tenantId take it: 1–64 characters of
+ * [A-Za-z0-9.-], a GUID or a domain name such as contoso.onmicrosoft.com. It goes into the token
+ * URL's path unescaped, which this alphabet makes safe. */
+#define TENANT_ID_MAX 64
+bool tenant_id_is_valid(const char *s);
+
 /* Valid UTF-8, no control characters, 1–256 characters (code points). Returns 0 or a negative
  * errno: -EILSEQ bad UTF-8, -EINVAL control character or empty, -E2BIG too long. */
 int client_context_check(const char *s);

@@ -202,6 +202,7 @@ static const struct {
         { "reason", "", "" },
         { "aadsts", "", "" },
         { "param", "param ", "" },
+        { "tenantId", "tenant ", "" },
         { "limit", "limit ", "" },
         { "retryAfterMs", "retry after ", " ms" },
         { "requestId", "request-id ", "" },

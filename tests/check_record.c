@@ -1204,6 +1204,51 @@ START_TEST(test_restore_full_then_change) {
 }
 END_TEST
 
+/* The tenant: written in full records, read back, part of the dedupe key; a record of an
+ * earlier version, without one, is TenantId='s (the table's default tenant); one that could
+ * not have been a tenantId is refused, since it would go into the token URL. */
+START_TEST(test_restore_tenant) {
+        _cleanup_(operation_table_freep) OperationTable *t = NULL;
+        Operation *op = NULL, *old = NULL;
+        Buffer b = {};
+        OperationRecord rec;
+
+        ck_assert_int_eq(operation_table_new(1000, RETENTION, &t), 0);
+        ck_assert_int_eq(operation_table_set_default_tenant(t, "home.example"), 0);
+        ck_assert_int_eq(restore_text(t,
+                                      "{\"op\":{" ID ",\"callId\":\"" CALL_ID "\",\"tenantId\":\"fabrikam.example\","
+                                      "\"clientContext\":\"c\",\"uid\":7,\"createdUsec\":1,\"status\":\"running\","
+                                      "\"updatedUsec\":2}}",
+                                      &op),
+                         0);
+        ck_assert_str_eq(op->tenant_id, "fabrikam.example");
+        ck_assert_ptr_eq(operation_table_find_pending(t, 7, "fabrikam.example", CALL_ID, "c"), op);
+        ck_assert_ptr_null(operation_table_find_pending(t, 7, "home.example", CALL_ID, "c"));
+        write_record(op, true, &b);
+        ck_assert_ptr_nonnull(strstr(b.data, ",\"tenantId\":\"fabrikam.example\","));
+        buffer_done(&b);
+        ck_assert_int_eq(operation_write_json(op, &b), 0);
+        ck_assert_ptr_nonnull(strstr(b.data, "\"callId\":\"" CALL_ID "\",\"tenantId\":\"fabrikam.example\","));
+        buffer_done(&b);
+
+        ck_assert_int_eq(restore_text(t,
+                                      "{\"op\":{\"id\":\"00000000-0000-4000-8000-000000000002\",\"callId\":\"" CALL_ID
+                                      "\",\"clientContext\":\"c\",\"uid\":7,\"createdUsec\":1,\"status\":\"running\","
+                                      "\"updatedUsec\":2}}",
+                                      &old),
+                         0);
+        ck_assert_str_eq(old->tenant_id, "home.example");
+        ck_assert_ptr_eq(operation_table_find_pending(t, 7, "home.example", CALL_ID, "c"), old);
+
+        _cleanup_free_ char *copy = NULL;
+        ck_assert_int_eq(parse_copy("{\"op\":{\"id\":\"00000000-0000-4000-8000-000000000003\",\"callId\":\"x\","
+                                    "\"tenantId\":\"a/../b\",\"status\":\"running\"}}",
+                                    &copy, &rec),
+                         0);
+        ck_assert_int_eq(operation_table_restore(t, &rec, NULL), -EBADMSG);
+}
+END_TEST
+
 START_TEST(test_restore_written_records) {
         _cleanup_(operation_table_freep) OperationTable *t = NULL;
         json_object *data = json_object_new_object(), *v;
@@ -1487,6 +1532,7 @@ static Suite *record_suite(void) {
         tc = tcase_create("restore");
         tcase_add_test(tc, test_restore_full_then_change);
         tcase_add_test(tc, test_restore_written_records);
+        tcase_add_test(tc, test_restore_tenant);
         tcase_add_test(tc, test_restore_change_unknown);
         tcase_add_test(tc, test_restore_bad_status_and_id);
         tcase_add_test(tc, test_restore_whole_state);

@@ -933,6 +933,7 @@ START_TEST(test_journal_fields) {
         ck_assert_msg(e != NULL, "no CANCEL_FAILED entry");
         ck_assert_str_eq(field(e, "OPERATION_ID"), jstr(r, "error.data.operationId"));
         ck_assert_str_eq(field(e, "CALL_ID"), UNKNOWN_CALL);
+        ck_assert_str_eq(field(e, "TENANT_ID"), HARNESS_TENANT);
         ck_assert_str_eq(field(e, "GRAPH_REQUEST_ID"), jstr(r, "error.data.requestId"));
         char uid[32];
         snprintf(uid, sizeof uid, "%u", (unsigned) geteuid());

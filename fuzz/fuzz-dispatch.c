@@ -77,8 +77,12 @@ static Config *make_config(const char *api_version, const char *calls_path, unsi
         c->api_version = strdup(api_version);
         free(c->calls_path);
         c->calls_path = strdup(calls_path);
-        c->state_directory = strdup(state_dir); /* config_finalize() would set it */
-        fuzz_assert(c->tenant_id && c->client_id && c->api_version && c->calls_path && c->state_directory);
+        c->state_directory = strdup(state_dir); /* config_finalize() would set it, and these */
+        c->login_endpoint = strdup(c->cloud_info->login_endpoint);
+        c->graph_endpoint = strdup(c->cloud_info->graph_root);
+        c->scope = strdup("https://graph.microsoft.com/.default");
+        fuzz_assert(c->tenant_id && c->client_id && c->api_version && c->calls_path && c->state_directory &&
+                    c->login_endpoint && c->graph_endpoint && c->scope);
 
         c->max_in_flight = 0; /* nothing leaves the queue: no token fetch, no HTTP */
         c->max_queued = max_queued;

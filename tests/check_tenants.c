@@ -315,20 +315,28 @@ END_TEST
 
 /* ---- MaxTenants= and TenantIdleSec= ---- */
 
-/* MaxTenants=2 holds TenantId='s and one more: a third is refused with LimitExceeded naming
- * MaxTenants while the second is in use, before any request; TenantIdleSec=1s drops the
- * second once unused (never TenantId='s), which makes room, and a tenant dropped needs a new
- * token when it comes back. */
+/* MaxTenants=2 holds TenantId='s and one more. While a cancel waits for the second tenant's
+ * token (its login is down), that tenant cannot be dropped, and a third is refused with
+ * LimitExceeded naming MaxTenants, before any request. Once its cancel is through,
+ * TenantIdleSec=1s drops the second (never TenantId='s), which makes room for the third; and
+ * a tenant dropped needs a new token when it comes back. */
 START_TEST(test_tenant_limits) {
         Harness h;
         HarnessOptions o = { .standin_args = TENANTS_ARGS,
-                             .config_extra = "[Identity]\nAllowedTenants=*\nMaxTenants=2\nTenantIdleSec=1s\n" };
+                             .config_extra = "[Identity]\nAllowedTenants=*\nMaxTenants=2\nTenantIdleSec=1s\n",
+                             .no_daemon = true };
         json_object *r;
 
         harness_start(&h, &o);
-        r = call(&h, "cancel", "{\"callId\":\"l1\",\"tenantId\":\"" OTHER "\"}");
-        ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
-        json_object_put(r);
+        standin_config(&h, "{\"loginDownTenants\":[\"" OTHER "\"]}");
+        harness_start_daemon(&h);
+        int waiting = harness_connect(&h);
+        harness_send(waiting, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"l1\","
+                              "\"tenantId\":\"" OTHER "\"}}");
+        for (int i = 0; i < 100 && token_requests_for(&h, OTHER) < 1; i++)
+                usleep(50 * 1000);
+        ck_assert_int_ge(token_requests_for(&h, OTHER), 1);
+
         r = call(&h, "cancel", "{\"callId\":\"l2\",\"tenantId\":\"" THIRD "\"}");
         ck_assert_msg(jint(r, "error.code") == -32006, "%s", json_object_to_json_string(r));
         ck_assert_str_eq(jstr(r, "error.data.limit"), "MaxTenants");
@@ -337,6 +345,14 @@ START_TEST(test_tenant_limits) {
         r = call(&h, "operation.list", "{\"callId\":\"l2\"}");
         ck_assert_int_eq(json_object_array_length(jpath(r, "result.operations")), 0);
         json_object_put(r);
+
+        /* The login is back; the waiting cancel goes through. */
+        standin_config(&h, "{\"loginDownTenants\":[]}");
+        ck_assert_int_eq(kill(h.daemon_pid, SIGHUP), 0);
+        r = harness_read(waiting, 30000);
+        ck_assert_msg(streq_ptr(jstr(r, "result.operation.status"), "completed"), "%s", json_object_to_json_string(r));
+        json_object_put(r);
+        close(waiting);
 
         /* Unused for a second, the second tenant's token goes; TenantId='s stays. */
         int tenants = 2;
@@ -357,23 +373,22 @@ START_TEST(test_tenant_limits) {
         json_object_put(r);
         ck_assert_int_eq(token_requests_for(&h, THIRD), 1);
 
-        /* The other tenant again: full once more, refused; after THIRD idles, a new token. */
-        r = call(&h, "cancel", "{\"callId\":\"l4\",\"tenantId\":\"" OTHER "\"}");
-        ck_assert_str_eq(jstr(r, "error.data.limit"), "MaxTenants");
-        json_object_put(r);
+        /* The second tenant again, once the third has gone idle in turn: a new token. */
+        int before = token_requests_for(&h, OTHER);
         r = NULL;
         for (int i = 0; i < 100; i++) {
-                usleep(100 * 1000);
-                r = call(&h, "cancel", "{\"callId\":\"l5\",\"tenantId\":\"" OTHER "\"}");
+                r = call(&h, "cancel", "{\"callId\":\"l4\",\"tenantId\":\"" OTHER "\"}");
                 if (jstr(r, "result.operation.status"))
                         break;
+                ck_assert_str_eq(jstr(r, "error.data.limit"), "MaxTenants");
                 json_object_put(r);
                 r = NULL;
+                usleep(100 * 1000);
         }
         ck_assert_ptr_nonnull(r);
         ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
         json_object_put(r);
-        ck_assert_int_eq(token_requests_for(&h, OTHER), 2);
+        ck_assert_int_eq(token_requests_for(&h, OTHER), before + 1);
         harness_stop(&h);
 }
 END_TEST

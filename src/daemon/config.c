@@ -509,6 +509,8 @@ static int config_parse_cloud(const ConfigItem *item, Config *c, const char *val
                 }
                 return set_error(ret_reason, "\"%s\" is not one of %s", value, strempty(list));
         }
+        /* Valid from here on, also in a Config that config_finalize() never sees. */
+        c->cloud_info = cloud_find(value);
         return set_string(FIELD(c, item, char *), value);
 }
 

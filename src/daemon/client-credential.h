@@ -1,17 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * client-credential.h — the app's own credential, the proof of identity in a client-credentials
- * token request: a client secret, or a certificate whose key signs a fresh assertion for each
- * request (jwt.h). The only place that reads the files that hold them, and holds them to the
- * ownership and mode rules (docs/security.md). One credential serves every token request the
- * daemon makes; token.c asks it for the credential part of each request body.
+ * token request: a client secret, a certificate whose key signs a fresh assertion for each
+ * request (jwt.h), or a federated credential: an assertion another identity provider issued,
+ * read from a file (assertion-file.h) or fetched from the host's managed identity endpoint
+ * (managed-identity.h). The only place that reads the files that hold them, and holds them to
+ * the ownership and mode rules (docs/security.md). One credential serves every token request
+ * the daemon makes; token.c asks it for the credential part of each request body.
+ *
+ * Every kind but the managed identity answers at once. The managed identity's token comes over
+ * the network: client_credential_request_body() then says -EAGAIN until one is held, and
+ * client_credential_wait() calls back when it is (or when getting it failed), so that the event
+ * loop never blocks.
  */
 #pragma once
 
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
 #include "config.h"
+#include "event-curl.h"
 #include "macro.h"
 
 typedef struct ClientCredential ClientCredential;
+typedef struct CredentialWaiter CredentialWaiter;
+
+/* Why the credential cannot be used now, for the TokenUnavailable error and status. */
+typedef struct CredentialProblem {
+        const char *reason; /* static: the error's data.reason, "client_assertion_unavailable" … */
+        char *message;      /* names the file or the endpoint and what is wrong with it */
+        bool transient;     /* a service that may answer next time: requests keep waiting for the
+                             * retry; otherwise they are failed at once (the retry still comes) */
+        bool recheck;       /* asking again costs a file read: each new request asks again
+                             * rather than getting this answer, so a file put back is used at once */
+} CredentialProblem;
+
+void credential_problem_done(CredentialProblem *p);
 
 /* Reads the credential config names (exactly one is configured: config_finalize()), and checks
  * CAFile= by the same rules. Logs why and returns a negative errno when a file is unusable. */
@@ -24,6 +48,17 @@ bool client_credential_config_changed(const Config *a, const Config *b);
 
 /* The whole application/x-www-form-urlencoded body of a token request to token_url (the exact
  * URL: an assertion's aud must equal it) for scope. It holds a credential: free it with
- * erase_and_free(). */
-int client_credential_request_body(const ClientCredential *cc, const char *client_id, const char *token_url,
-                                   const char *scope, char **ret);
+ * erase_and_free(). Returns -EAGAIN when the credential must first be fetched (wait with
+ * client_credential_wait()), -ENOMEM, or another negative errno with *ret_problem set (free it
+ * with credential_problem_done()). */
+int client_credential_request_body(ClientCredential *cc, const char *client_id, const char *token_url,
+                                   const char *scope, char **ret, CredentialProblem *ret_problem);
+
+/* problem is NULL when client_credential_request_body() can now be asked again. */
+typedef void (*credential_ready_t)(const CredentialProblem *problem, void *userdata);
+
+/* Fetches the credential (one fetch however many wait) and calls cb from the event loop. Free
+ * the waiter with credential_waiter_free() to stop waiting; it is freed after the callback. */
+int client_credential_wait(ClientCredential *cc, sd_event *event, CurlGlue *glue, credential_ready_t cb,
+                           void *userdata, CredentialWaiter **ret);
+CredentialWaiter *credential_waiter_free(CredentialWaiter *w);

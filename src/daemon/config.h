@@ -42,6 +42,16 @@ typedef struct Config {
         char *certificate_file_origin;
         char *private_key_file;
         char *private_key_file_origin;
+        /* Federated credentials, instead of either: a JWT in a file that someone else rotates
+         * (ClientAssertionFile=), or a managed identity's token for the token exchange
+         * audience ("system" or a user-assigned identity's client ID), from
+         * managed_identity_endpoint (NULL: the default for managed_identity_source). */
+        char *client_assertion_file;
+        char *client_assertion_file_origin;
+        char *managed_identity;
+        char *managed_identity_origin;
+        char *managed_identity_source;   /* "auto", "imds", "arc" */
+        char *managed_identity_endpoint; /* http://…/metadata/identity/oauth2/token, no query */
         char *login_endpoint;            /* https://…, no trailing slash */
 
         /* [Graph] */

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_federated.c — federated credentials end to end with the real mediacanceld and the
+ * stand-in, which plays the external identity provider (it signs the tokens it hands out) as
+ * well as the identity platform (it accepts as client_assertion only a token it signed for the
+ * exchange audience). ClientAssertionFile=: rotation while cancels flow, a deleted, expired,
+ * oversized, empty or non-JWT file (TokenUnavailable with the path and the reason, and recovery
+ * when a good file comes back). ManagedIdentity=: the IMDS form (system and user-assigned,
+ * the Metadata header), the Azure Arc form with its challenge (and key files outside the
+ * tokens directory, oversized or behind a symlink refused), and plain HTTP refused anywhere
+ * but on loopback or link-local addresses.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "assertion-file.h"
+#include "harness.h"
+#include "identity.h"
+#include "util.h"
+
+#define CALL_ID "57dab8b1-894c-409a-b240-bd8beae78896"
+/* base64url of '{"alg": "HS256", "typ"' — the start of every token the stand-in signs. */
+#define FEDERATED_PREFIX "eyJhbGciOiAiSFMyNTYiLCAidHlwIjog"
+#define ASSERTION_IDENTITY "ClientAssertionFile=@DIR@/sa-token\n"
+
+static void sleep_ms(int ms) {
+        struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static bool log_contains(Harness *h, const char *s) {
+        char *log = read_file_text(h->daemon_log);
+        bool found = strstr(log, s) != NULL;
+
+        free(log);
+        return found;
+}
+
+/* A token the stand-in issues as a Kubernetes cluster would project it. */
+static char *federated_token(Harness *h, const char *subject, int lifetime) {
+        char body[256];
+
+        snprintf(body, sizeof body, "{\"subject\":\"%s\",\"lifetime\":%d}", subject, lifetime);
+        json_object *r = standin_post(h, "/_standin/federated-token", body);
+        ck_assert_ptr_nonnull(jstr(r, "token"));
+        char *t = strdup(jstr(r, "token"));
+        json_object_put(r);
+        return t;
+}
+
+static void token_path(Harness *h, char *buf, size_t size) {
+        snprintf(buf, size, "%s/sa-token", h->dir);
+}
+
+/* Writes the file as Kubernetes' atomic writer does: a new file renamed into place. */
+static void write_assertion(Harness *h, const char *text, mode_t mode) {
+        char path[400], tmp[420];
+        token_path(h, path, sizeof path);
+        snprintf(tmp, sizeof tmp, "%s.new", path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        ck_assert_int_ge(fd, 0);
+        size_t n = strlen(text);
+        ck_assert_int_eq(write(fd, text, n), (ssize_t) n);
+        ck_assert_int_eq(fchmod(fd, mode), 0);
+        close(fd);
+        ck_assert_int_eq(rename(tmp, path), 0);
+}
+
+static void write_federated(Harness *h, const char *subject, int lifetime) {
+        char *t = federated_token(h, subject, lifetime);
+        write_assertion(h, t, 0600);
+        free(t);
+}
+
+static void cancel_completes(Harness *h) {
+        int fd = harness_connect(h);
+        json_object *r = harness_call(h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
+
+        ck_assert_msg(jstr(r, "result.operation.status") != NULL, "%s", json_object_to_json_string(r));
+        ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
+        json_object_put(r);
+        close(fd);
+}
+
+/* A cancel fails with TokenUnavailable for reason; the message holds each of the needles. */
+static void cancel_unavailable(Harness *h, const char *reason, const char *needle1, const char *needle2) {
+        int fd = harness_connect(h);
+        json_object *r = harness_call(h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
+        const char *msg;
+
+        ck_assert_msg(jint(r, "error.code") == -32002, "%s", json_object_to_json_string(r));
+        ck_assert_str_eq(jstr(r, "error.data.class"), "TokenUnavailable");
+        ck_assert_str_eq(jstr(r, "error.data.reason"), reason);
+        msg = jstr(r, "error.message");
+        ck_assert_msg(!needle1 || strstr(msg, needle1), "\"%s\" not in \"%s\"", needle1, msg);
+        ck_assert_msg(!needle2 || strstr(msg, needle2), "\"%s\" not in \"%s\"", needle2, msg);
+        json_object_put(r);
+
+        /* status says the same, never with a token. */
+        r = harness_call(h, fd, "status", NULL);
+        ck_assert_str_eq(jstr(r, "result.token.lastError.error"), reason);
+        msg = jstr(r, "result.token.lastError.message");
+        ck_assert_msg(msg && (!needle1 || strstr(msg, needle1)), "status: %s", json_object_to_json_string(r));
+        ck_assert(!strstr(json_object_to_json_string(r), FEDERATED_PREFIX));
+        json_object_put(r);
+        close(fd);
+}
+
+static const char *token_state(Harness *h, char *buf, size_t size) {
+        int fd = harness_connect(h);
+        json_object *r = harness_call(h, fd, "status", NULL);
+        snprintf(buf, size, "%s", jstr(r, "result.token.state") ?: "?");
+        json_object_put(r);
+        close(fd);
+        return buf;
+}
+
+/* The retry after a failure comes with the token life's backoff (at most 15 s apart). */
+static void wait_token_valid(Harness *h) {
+        char st[32];
+        for (int i = 0; i < 400 * harness_slowdown(); i++) {
+                if (streq(token_state(h, st, sizeof st), "valid"))
+                        return;
+                sleep_ms(100);
+        }
+        ck_abort_msg("the token did not come back: %s", st);
+}
+
+static void start_with_assertion(Harness *h, const char *subject, int lifetime) {
+        HarnessOptions o = { .identity = ASSERTION_IDENTITY, .no_daemon = true };
+
+        harness_start(h, &o);
+        if (subject)
+                write_federated(h, subject, lifetime);
+        harness_start_daemon(h);
+}
+
+START_TEST(test_assertion_file_rotation) {
+        Harness h;
+
+        start_with_assertion(&h, "system:serviceaccount:calls:one", 3600);
+        cancel_completes(&h);
+        json_object *st = standin_get(&h, "/_standin/stats");
+        ck_assert_int_eq(jint(st, "federatedVerified"), 1);
+        ck_assert_str_eq(jstr(st, "federated.0.sub"), "system:serviceaccount:calls:one");
+        json_object_put(st);
+
+        /* Rotated while cancels flow; the next token request (Graph dropped the token) carries
+         * the new one, although the old one is still valid and was read moments ago. */
+        write_federated(&h, "system:serviceaccount:calls:two", 3600);
+        cancel_completes(&h);
+        ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 1);
+        json_object_put(standin_post(&h, "/_standin/expire-tokens", "{}"));
+        cancel_completes(&h);
+        st = standin_get(&h, "/_standin/stats");
+        ck_assert_int_eq(jint(st, "federatedVerified"), 2);
+        ck_assert_str_eq(jstr(st, "federated.1.sub"), "system:serviceaccount:calls:two");
+        json_object_put(st);
+
+        /* Rewritten in place (same inode): the size or the mtime tells. */
+        char path[400];
+        token_path(&h, path, sizeof path);
+        char *t = federated_token(&h, "system:serviceaccount:calls:three", 7200);
+        FILE *f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fputs(t, f);
+        fclose(f);
+        free(t);
+        json_object_put(standin_post(&h, "/_standin/expire-tokens", "{}"));
+        cancel_completes(&h);
+        ck_assert_str_eq(jstr(st = standin_get(&h, "/_standin/stats"), "federated.2.sub"),
+                         "system:serviceaccount:calls:three");
+        json_object_put(st);
+
+        ck_assert(log_contains(&h, "Signing in with the client assertion in"));
+        ck_assert(!log_contains(&h, FEDERATED_PREFIX));
+        ck_assert_int_eq(harness_stop_daemon(&h), 0);
+        harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_assertion_file_deleted_then_restored) {
+        Harness h;
+        char path[400];
+
+        start_with_assertion(&h, "system:serviceaccount:calls:one", 3600);
+        token_path(&h, path, sizeof path);
+        cancel_completes(&h);
+
+        /* Gone while the token is still good: cancels go on with the token they have. */
+        ck_assert_int_eq(unlink(path), 0);
+        cancel_completes(&h);
+
+        /* Graph drops the token: a new one cannot be had, and the error says which file. */
+        json_object_put(standin_post(&h, "/_standin/expire-tokens", "{}"));
+        cancel_unavailable(&h, "client_assertion_unavailable", path, "No such file or directory");
+        ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 1);
+        cancel_unavailable(&h, "client_assertion_unavailable", path, NULL);
+
+        /* It comes back: the daemon's retry finds it, without a reload. */
+        write_federated(&h, "system:serviceaccount:calls:back", 3600);
+        wait_token_valid(&h);
+        cancel_completes(&h);
+        json_object *st = standin_get(&h, "/_standin/stats");
+        ck_assert_str_eq(jstr(st, "federated.1.sub"), "system:serviceaccount:calls:back");
+        json_object_put(st);
+        ck_assert(log_contains(&h, "Token request succeeded again."));
+        harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_assertion_file_missing_at_start) {
+        Harness h;
+        char path[400];
+
+        /* Not there yet when the daemon starts: it starts, and says so per request. */
+        start_with_assertion(&h, NULL, 0);
+        token_path(&h, path, sizeof path);
+        cancel_unavailable(&h, "client_assertion_unavailable", path, "No such file or directory");
+        write_federated(&h, "system:serviceaccount:calls:late", 3600);
+        wait_token_valid(&h);
+        cancel_completes(&h);
+        harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_assertion_file_expired) {
+        Harness h;
+        char path[400];
+
+        /* Expired an hour ago, and one that expires within the safety margin: neither is sent. */
+        start_with_assertion(&h, "system:serviceaccount:calls:old", -3600);
+        token_path(&h, path, sizeof path);
+        cancel_unavailable(&h, "client_assertion_unavailable", path, "(its exp claim)");
+        write_federated(&h, "system:serviceaccount:calls:old", CLIENT_ASSERTION_EXPIRY_MARGIN_SEC - 5);
+        cancel_unavailable(&h, "client_assertion_unavailable", path, "has not rotated it");
+        ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 0);
+
+        /* The platform's own check: its clock is two hours ahead, so a token the daemon finds
+         * good has expired there (AADSTS700024). */
+        json_object_put(standin_post(&h, "/_standin/config", "{\"clockOffsetSec\":7200}"));
+        write_federated(&h, "system:serviceaccount:calls:skewed", 3600);
+        for (int i = 0; i < 400 && standin_stat(&h, "federatedRefused") < 1; i++)
+                sleep_ms(100);
+        int fd = harness_connect(&h);
+        json_object *r = harness_call(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
+        ck_assert_str_eq(jstr(r, "error.data.class"), "TokenUnavailable");
+        ck_assert_str_eq(jstr(r, "error.data.aadsts"), "AADSTS700024");
+        json_object_put(r);
+        close(fd);
+        harness_stop(&h);
+}
+END_TEST
+
+/* A JWT-shaped text of exactly n bytes: a real token's signature part lengthened. */
+static char *padded_token(Harness *h, size_t n) {
+        char *t = federated_token(h, "system:serviceaccount:calls:big", 3600);
+        size_t len = strlen(t);
+        ck_assert_uint_lt(len, n);
+        t = realloc(t, n + 1);
+        memset(t + len, 'A', n - len);
+        t[n] = '\0';
+        return t;
+}
+
+START_TEST(test_assertion_file_size_limit) {
+        Harness h;
+        char path[400], limit[64];
+
+        start_with_assertion(&h, NULL, 0);
+        token_path(&h, path, sizeof path);
+
+        /* One byte over: refused here, never sent. */
+        char *t = padded_token(&h, CLIENT_ASSERTION_MAX_BYTES + 1);
+        write_assertion(&h, t, 0600);
+        free(t);
+        snprintf(limit, sizeof limit, "larger than %d bytes", CLIENT_ASSERTION_MAX_BYTES);
+        cancel_unavailable(&h, "client_assertion_unavailable", path, limit);
+        ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 0);
+
+        /* Exactly at the limit: read and sent; the platform finds the signature wrong. */
+        t = padded_token(&h, CLIENT_ASSERTION_MAX_BYTES);
+        write_assertion(&h, t, 0600);
+        free(t);
+        for (int i = 0; i < 400 && standin_stat(&h, "federatedRefused") < 1; i++)
+                sleep_ms(100);
+        ck_assert_int_ge(standin_stat(&h, "federatedRefused"), 1);
+        int fd = harness_connect(&h);
+        json_object *r = harness_call(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
+        ck_assert_str_eq(jstr(r, "error.data.aadsts"), "AADSTS700027");
+        json_object_put(r);
+        close(fd);
+        harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_assertion_file_unusable) {
+        Harness h;
+        char path[400];
+
+        start_with_assertion(&h, NULL, 0);
+        token_path(&h, path, sizeof path);
+
+        write_assertion(&h, "", 0600);
+        cancel_unavailable(&h, "client_assertion_unavailable", path, "is empty");
+        write_assertion(&h, "not a token at all\n", 0600);
+        cancel_unavailable(&h, "client_assertion_unavailable", path, "not a JWT");
+        write_assertion(&h, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln", 0600); /* no exp */
+        cancel_unavailable(&h, "client_assertion_unavailable", path, "no numeric exp");
+        /* A good token in a file others may read is refused like a secret would be. */
+        char *t = federated_token(&h, "system:serviceaccount:calls:open", 3600);
+        write_assertion(&h, t, 0644);
+        free(t);
+        cancel_unavailable(&h, "client_assertion_unavailable", path, "mode 0644");
+        ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 0);
+
+        /* A symlink to a good file is followed (that is how Kubernetes rotates). */
+        char target[420];
+        snprintf(target, sizeof target, "%s/..data-token", h.dir);
+        t = federated_token(&h, "system:serviceaccount:calls:linked", 3600);
+        int fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_int_eq(write(fd, t, strlen(t)), (ssize_t) strlen(t));
+        close(fd);
+        free(t);
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(symlink(target, path), 0);
+        wait_token_valid(&h);
+        cancel_completes(&h);
+        harness_stop(&h);
+}
+END_TEST
+
+/* The stand-in as the platform: only a federated token it signed, for the exchange audience,
+ * inside its lifetime. */
+static json_object *post_assertion(Harness *h, const char *assertion) {
+        _cleanup_erase_ char *body = NULL;
+        char scope[128];
+
+        snprintf(scope, sizeof scope, "https://127.0.0.1:%d/.default", h->port);
+        ck_assert_int_eq(token_request_body_assertion(HARNESS_CLIENT_ID, assertion, scope, &body), 0);
+        return standin_post(h, "/" HARNESS_TENANT "/oauth2/v2.0/token", body);
+}
+
+static void expect_aadsts(json_object *r, int code) {
+        ck_assert_msg(jint(r, "error_codes.0") == code, "expected AADSTS%d: %s", code, json_object_to_json_string(r));
+        json_object_put(r);
+}
+
+START_TEST(test_standin_federated_rules) {
+        Harness h;
+        HarnessOptions o = { .identity = ASSERTION_IDENTITY, .no_daemon = true };
+
+        harness_start(&h, &o);
+        char *good = federated_token(&h, "s", 600);
+        json_object *r = post_assertion(&h, good);
+        ck_assert_msg(jstr(r, "access_token") != NULL, "%s", json_object_to_json_string(r));
+        json_object_put(r);
+
+        char *expired = federated_token(&h, "s", -1);
+        expect_aadsts(post_assertion(&h, expired), 700024);
+        json_object *w = standin_post(&h, "/_standin/federated-token", "{\"audience\":\"api://other\"}");
+        expect_aadsts(post_assertion(&h, jstr(w, "token")), 700212);
+        json_object_put(w);
+        good[strlen(good) - 2] = good[strlen(good) - 2] == 'A' ? 'B' : 'A'; /* tampered signature */
+        expect_aadsts(post_assertion(&h, good), 700027);
+        free(good);
+        free(expired);
+        harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_jwt_peek_exp) {
+        const char *why = NULL;
+        int64_t exp = 0;
+
+        /* {"alg":"none"} . {"exp":1700000000} . sig */
+        ck_assert_int_eq(jwt_peek_exp("eyJhbGciOiJub25lIn0.eyJleHAiOjE3MDAwMDAwMDB9.c2ln", &exp, &why), 0);
+        ck_assert_int_eq(exp, 1700000000);
+        ck_assert_int_eq(jwt_peek_exp("eyJhbGciOiJub25lIn0.eyJleHAiOjE3MDAwMDAwMDB9", &exp, &why), -EBADMSG);
+        ck_assert_int_eq(jwt_peek_exp("eyJhbGciOiJub25lIn0.eyJleHAiOjE3MDAwMDAwMDB9.c2ln.x", &exp, &why), -EBADMSG);
+        ck_assert_int_eq(jwt_peek_exp("eyJhbGciOiJub25lIn0.eyJleHAiOiIxIn0.c2ln", &exp, &why), -EBADMSG); /* "1" */
+        ck_assert_int_eq(jwt_peek_exp("e30.eyJleHAiOjE3MDAwMDAwMDB9.c2ln", &exp, &why), 0);              /* {} */
+        ck_assert_int_eq(jwt_peek_exp("W10.eyJleHAiOjE3MDAwMDAwMDB9.c2ln", &exp, &why), -EBADMSG);       /* [] */
+        ck_assert_int_eq(jwt_peek_exp("e30.eyJleHAiOjE3MDAwMDAwMDB9.c2 ln", &exp, &why), -EBADMSG);
+        ck_assert_int_eq(jwt_peek_exp("e30.eyJleHAiOjE3MDAwMDAwMDB9.c2ln\n", &exp, &why), -EBADMSG);
+        ck_assert_int_eq(jwt_peek_exp("e30.e30.c2ln", &exp, &why), -EBADMSG);
+}
+END_TEST
+
+static Suite *suite(void) {
+        Suite *s = suite_create("federated");
+        TCase *file = tcase_create("assertion-file");
+        TCase *unit = tcase_create("unit");
+
+        tcase_set_timeout(file, 180);
+        tcase_add_test(file, test_assertion_file_rotation);
+        tcase_add_test(file, test_assertion_file_deleted_then_restored);
+        tcase_add_test(file, test_assertion_file_missing_at_start);
+        tcase_add_test(file, test_assertion_file_expired);
+        tcase_add_test(file, test_assertion_file_size_limit);
+        tcase_add_test(file, test_assertion_file_unusable);
+        tcase_add_test(file, test_standin_federated_rules);
+        suite_add_tcase(s, file);
+
+        tcase_add_test(unit, test_jwt_peek_exp);
+        suite_add_tcase(s, unit);
+        return s;
+}
+
+int main(void) {
+        return harness_main(suite());
+}

@@ -21,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "assertion-file.h"
 #include "harness.h"
+#include "http.h"
 #include "identity.h"
 #include "util.h"
 
@@ -398,6 +400,46 @@ START_TEST(test_jwt_peek_exp) {
 }
 END_TEST
 
+static bool local4(const char *a) {
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        ck_assert_int_eq(inet_pton(AF_INET, a, &sa.sin_addr), 1);
+        return http_address_is_local((struct sockaddr *) &sa);
+}
+
+static bool local6(const char *a) {
+        struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
+        ck_assert_int_eq(inet_pton(AF_INET6, a, &sa.sin6_addr), 1);
+        return http_address_is_local((struct sockaddr *) &sa);
+}
+
+/* The rule plain HTTP is held to (HttpOptions.plain_local_only), at the edges of each range. */
+START_TEST(test_http_plain_local_addresses) {
+        ck_assert(local4("127.0.0.1"));
+        ck_assert(local4("127.255.255.254"));
+        ck_assert(local4("169.254.169.254"));
+        ck_assert(local4("169.254.0.0"));
+        ck_assert(!local4("126.255.255.255"));
+        ck_assert(!local4("128.0.0.1"));
+        ck_assert(!local4("169.253.255.255"));
+        ck_assert(!local4("169.255.0.1"));
+        ck_assert(!local4("10.0.0.1"));
+        ck_assert(!local4("0.0.0.0"));
+        ck_assert(local6("::1"));
+        ck_assert(local6("fe80::1"));
+        ck_assert(local6("febf:ffff::1"));
+        ck_assert(local6("::ffff:127.0.0.1"));
+        ck_assert(local6("::ffff:169.254.169.254"));
+        ck_assert(!local6("fec0::1"));
+        ck_assert(!local6("::"));
+        ck_assert(!local6("::2"));
+        ck_assert(!local6("::ffff:10.0.0.1"));
+        ck_assert(!local6("2001:db8::1"));
+
+        struct sockaddr_un un = { .sun_family = AF_UNIX };
+        ck_assert(!http_address_is_local((struct sockaddr *) &un));
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("federated");
         TCase *file = tcase_create("assertion-file");
@@ -414,6 +456,7 @@ static Suite *suite(void) {
         suite_add_tcase(s, file);
 
         tcase_add_test(unit, test_jwt_peek_exp);
+        tcase_add_test(unit, test_http_plain_local_addresses);
         suite_add_tcase(s, unit);
         return s;
 }

@@ -29,6 +29,7 @@
 #include "harness.h"
 #include "http.h"
 #include "identity.h"
+#include "managed-identity.h"
 #include "util.h"
 
 #define CALL_ID "57dab8b1-894c-409a-b240-bd8beae78896"
@@ -343,6 +344,267 @@ START_TEST(test_assertion_file_unusable) {
 }
 END_TEST
 
+
+/* ---- managed identity ---- */
+
+#define MI_USER "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+#define IMDS_IDENTITY(who) \
+        "ManagedIdentity=" who "\nManagedIdentitySource=imds\n" \
+        "ManagedIdentityEndpoint=@MI@/metadata/identity/oauth2/token\n"
+#define ARC_IDENTITY \
+        "ManagedIdentity=system\nManagedIdentitySource=arc\n" \
+        "ManagedIdentityEndpoint=@MI@/arc/metadata/identity/oauth2/token\n"
+
+/* standin_setup, if not NULL, is posted to /_standin/config before the daemon starts (it asks
+ * for its first token at once). */
+static void start_mi_with(Harness *h, const char *identity, const char *standin_args, const char *faults,
+                          const char *standin_setup) {
+        HarnessOptions o = { .identity = identity, .mi_endpoint = true, .standin_args = standin_args, .no_daemon = true };
+        harness_start(h, &o);
+        if (faults)
+                json_object_put(standin_post(h, "/_standin/faults", faults));
+        if (standin_setup)
+                json_object_put(standin_post(h, "/_standin/config", standin_setup));
+        harness_start_daemon(h);
+}
+
+static void start_mi(Harness *h, const char *identity, const char *standin_args) {
+        start_mi_with(h, identity, standin_args, NULL, NULL);
+}
+
+/* Polls status until lastError's message holds needle (the retry after a change of the
+ * stand-in's behaviour has happened). */
+static void wait_last_error(Harness *h, const char *needle) {
+        char last[1024] = "";
+        for (int i = 0; i < 400 * harness_slowdown(); i++) {
+                int fd = harness_connect(h);
+                json_object *r = harness_call(h, fd, "status", NULL);
+                snprintf(last, sizeof last, "%s", jstr(r, "result.token.lastError.message") ?: "");
+                json_object_put(r);
+                close(fd);
+                if (strstr(last, needle))
+                        return;
+                sleep_ms(100);
+        }
+        ck_abort_msg("lastError never said \"%s\": %s", needle, last);
+}
+
+START_TEST(test_imds_system_assigned) {
+        Harness h;
+
+        start_mi(&h, IMDS_IDENTITY("system"), NULL);
+        cancel_completes(&h);
+        json_object *st = standin_get(&h, "/_standin/stats");
+        ck_assert_int_eq(jint(st, "miRequests"), 1);
+        ck_assert_str_eq(jstr(st, "miRequestLog.0.path"), "/metadata/identity/oauth2/token");
+        ck_assert_str_eq(jstr(st, "miRequestLog.0.metadata"), "true");
+        ck_assert_str_eq(jstr(st, "miRequestLog.0.query.api-version"), "2018-02-01");
+        ck_assert_str_eq(jstr(st, "miRequestLog.0.query.resource"), "api://AzureADTokenExchange");
+        ck_assert_ptr_null(jpath(st, "miRequestLog.0.query.client_id"));
+        ck_assert_ptr_null(jpath(st, "miRequestLog.0.authorization"));
+        ck_assert_int_eq(jint(st, "federatedVerified"), 1);
+        ck_assert_str_eq(jstr(st, "federated.0.sub"), "mi-system");
+        json_object_put(st);
+
+        /* A new app token while the identity's token is still good: it is not fetched again. */
+        json_object_put(standin_post(&h, "/_standin/expire-tokens", "{}"));
+        cancel_completes(&h);
+        ck_assert_int_eq(standin_stat(&h, "miRequests"), 1);
+        ck_assert_int_eq(standin_stat(&h, "federatedVerified"), 2);
+
+        ck_assert(log_contains(&h, "Signing in with the system-assigned managed identity"));
+        ck_assert(!log_contains(&h, FEDERATED_PREFIX));
+        ck_assert_int_eq(harness_stop_daemon(&h), 0);
+        harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_imds_user_assigned) {
+        Harness h;
+
+        start_mi(&h, IMDS_IDENTITY(MI_USER), NULL);
+        cancel_completes(&h);
+        json_object *st = standin_get(&h, "/_standin/stats");
+        ck_assert_str_eq(jstr(st, "miRequestLog.0.query.client_id"), MI_USER);
+        ck_assert_str_eq(jstr(st, "miRequestLog.0.metadata"), "true");
+        ck_assert_str_eq(jstr(st, "federated.0.sub"), "mi-user-" MI_USER);
+        json_object_put(st);
+        harness_stop(&h);
+
+        /* An identity the host does not have: IMDS's 400, said plainly. */
+        start_mi(&h, IMDS_IDENTITY("0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"), NULL);
+        cancel_unavailable(&h, "managed_identity_unavailable", "answered HTTP 400", "Identity not found");
+        ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 0);
+        harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_imds_failures_and_expiry) {
+        Harness h;
+
+        /* Two server errors, then an answer: the cancel waits through the retries. */
+        start_mi_with(&h, IMDS_IDENTITY("system"), NULL, "{\"rules\":[{\"kind\":\"mi\",\"status\":503,\"count\":2}]}",
+                      NULL);
+        cancel_completes(&h);
+        ck_assert_int_ge(standin_stat(&h, "miRequests"), 3);
+        harness_stop(&h);
+
+        /* The identity's token is used only until shortly before it expires. */
+        start_mi_with(&h, IMDS_IDENTITY("system"), NULL, NULL, "{\"miTokenLifetime\":2}");
+        cancel_completes(&h);
+        ck_assert_int_eq(standin_stat(&h, "miRequests"), 1);
+        sleep_ms(2500);
+        json_object_put(standin_post(&h, "/_standin/expire-tokens", "{}"));
+        cancel_completes(&h);
+        ck_assert_int_eq(standin_stat(&h, "miRequests"), 2);
+
+        /* A token that is already expired (expires_in 0) is not used. */
+        json_object_put(standin_post(&h, "/_standin/config", "{\"miTokenLifetime\":0}"));
+        sleep_ms(2500);
+        json_object_put(standin_post(&h, "/_standin/expire-tokens", "{}"));
+        int fd = harness_connect(&h);
+        harness_send(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"" CALL_ID "\"}}");
+        wait_last_error(&h, "without a usable token");
+        close(fd);
+        harness_stop(&h);
+}
+END_TEST
+
+/* A non-loopback address of this host, or false. */
+static bool other_local_address(char buf[static INET_ADDRSTRLEN]) {
+        struct ifaddrs *ifa = NULL;
+        bool found = false;
+
+        if (getifaddrs(&ifa) < 0)
+                return false;
+        for (struct ifaddrs *i = ifa; i && !found; i = i->ifa_next)
+                if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !http_address_is_local(i->ifa_addr)) {
+                        inet_ntop(AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, buf, INET_ADDRSTRLEN);
+                        found = true;
+                }
+        freeifaddrs(ifa);
+        return found;
+}
+
+START_TEST(test_mi_plain_http_refused_elsewhere) {
+        Harness h;
+        char addr[INET_ADDRSTRLEN], identity[512];
+
+        if (!other_local_address(addr)) {
+                fprintf(stderr, "check_federated: this host has no non-loopback IPv4 address; the refusal of "
+                                "plain HTTP elsewhere is not tested here.\n");
+                return;
+        }
+        /* The endpoint listens on every address; the daemon must still not speak plain HTTP to
+         * one that is not loopback or link-local, although it is this very host. */
+        snprintf(identity, sizeof identity,
+                 "ManagedIdentity=system\nManagedIdentitySource=imds\n"
+                 "ManagedIdentityEndpoint=http://%s:@MIPORT@/metadata/identity/oauth2/token\n", addr);
+        start_mi(&h, identity, "--mi-listen 0.0.0.0");
+        cancel_unavailable(&h, "managed_identity_unavailable", "neither a loopback nor a link-local address", addr);
+        ck_assert_int_eq(standin_stat(&h, "miRequests"), 0);
+        ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 0);
+        harness_stop(&h);
+}
+END_TEST
+
+/* ---- Azure Arc: the key files live in a fixed directory, so these need root ---- */
+
+static bool arc_dir_made, arc_parent_made;
+
+/* Unchecked fixture: runs in the parent, before and after the Arc cases, failed or not. */
+static void arc_fixture_setup(void) {
+        struct stat st;
+        arc_parent_made = stat("/var/opt/azcmagent", &st) < 0;
+        arc_dir_made = stat(MANAGED_IDENTITY_ARC_TOKENS_DIR, &st) < 0;
+}
+
+static void arc_fixture_teardown(void) {
+        /* The stand-in names its key files standin-*.key. */
+        (void) !system("rm -f " MANAGED_IDENTITY_ARC_TOKENS_DIR "/standin-*.key");
+        if (arc_dir_made)
+                (void) rmdir(MANAGED_IDENTITY_ARC_TOKENS_DIR);
+        if (arc_parent_made)
+                (void) rmdir("/var/opt/azcmagent");
+}
+
+static void arc_setup(void) {
+}
+
+/* Removes the key files the stand-in made (the ones outside the tokens directory too). */
+static void arc_cleanup(Harness *h) {
+        json_object *st = standin_get(h, "/_standin/stats");
+        json_object *files = jpath(st, "arcKeyFiles");
+        for (size_t i = 0; files && i < json_object_array_length(files); i++)
+                (void) unlink(json_object_get_string(json_object_array_get_idx(files, i)));
+        json_object_put(st);
+}
+
+START_TEST(test_arc_challenge) {
+        Harness h;
+
+        arc_setup();
+        start_mi(&h, ARC_IDENTITY, NULL);
+        cancel_completes(&h);
+        json_object *st = standin_get(&h, "/_standin/stats");
+        ck_assert_int_eq(jint(st, "arcChallenges"), 1);
+        ck_assert_int_eq(jint(st, "miRequests"), 2);
+        ck_assert_str_eq(jstr(st, "miRequestLog.0.query.api-version"), "2020-06-01");
+        ck_assert_str_eq(jstr(st, "miRequestLog.0.metadata"), "true");
+        ck_assert_ptr_null(jpath(st, "miRequestLog.0.authorization"));
+        ck_assert_str_eq(jstr(st, "miRequestLog.1.authorization"), "Basic");
+        ck_assert_str_eq(jstr(st, "miRequestLog.1.metadata"), "true");
+        ck_assert_str_eq(jstr(st, "federated.0.sub"), "mi-system");
+        json_object_put(st);
+        ck_assert(log_contains(&h, "the Azure Arc agent"));
+        arc_cleanup(&h);
+        harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_arc_key_refused) {
+        static const struct {
+                const char *mode, *needle;
+        } cases[] = {
+                { "outside", "which is not a .key file directly in " MANAGED_IDENTITY_ARC_TOKENS_DIR },
+                { "traversal", "which is not a .key file directly in " MANAGED_IDENTITY_ARC_TOKENS_DIR },
+                { "oversized", "the key file is larger than 4096 bytes" },
+                { "symlink", "the key file is a symbolic link" },
+        };
+        Harness h;
+        char body[128];
+
+        arc_setup();
+        snprintf(body, sizeof body, "{\"arcKeyMode\":\"%s\"}", cases[0].mode);
+        start_mi_with(&h, ARC_IDENTITY, NULL, NULL, body);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                if (i > 0) {
+                        snprintf(body, sizeof body, "{\"arcKeyMode\":\"%s\"}", cases[i].mode);
+                        json_object_put(standin_post(&h, "/_standin/config", body));
+                        ck_assert_int_eq(kill(h.daemon_pid, SIGHUP), 0); /* a fresh attempt at once */
+                }
+                wait_last_error(&h, cases[i].needle);
+                ck_assert_int_ge(standin_stat(&h, "arcChallenges"), (int) i + 1);
+                cancel_unavailable(&h, "managed_identity_unavailable", cases[i].needle, NULL);
+        }
+        /* No key was ever sent back, and no token requested. */
+        json_object *st = standin_get(&h, "/_standin/stats");
+        json_object *log = jpath(st, "miRequestLog");
+        for (size_t i = 0; i < json_object_array_length(log); i++)
+                ck_assert_ptr_null(jpath(json_object_array_get_idx(log, i), "authorization"));
+        ck_assert_int_eq(jint(st, "tokenRequests"), 0);
+        json_object_put(st);
+
+        /* A good key again: it recovers. */
+        json_object_put(standin_post(&h, "/_standin/config", "{\"arcKeyMode\":\"good\"}"));
+        ck_assert_int_eq(kill(h.daemon_pid, SIGHUP), 0);
+        wait_token_valid(&h);
+        cancel_completes(&h);
+        arc_cleanup(&h);
+        harness_stop(&h);
+}
+END_TEST
+
 /* The stand-in as the platform: only a federated token it signed, for the exchange audience,
  * inside its lifetime. */
 static json_object *post_assertion(Harness *h, const char *assertion) {
@@ -444,6 +706,8 @@ static Suite *suite(void) {
         Suite *s = suite_create("federated");
         TCase *file = tcase_create("assertion-file");
         TCase *unit = tcase_create("unit");
+        TCase *mi = tcase_create("managed-identity");
+        TCase *arc = tcase_create("arc");
 
         tcase_set_timeout(file, 180);
         tcase_add_test(file, test_assertion_file_rotation);
@@ -454,6 +718,24 @@ static Suite *suite(void) {
         tcase_add_test(file, test_assertion_file_unusable);
         tcase_add_test(file, test_standin_federated_rules);
         suite_add_tcase(s, file);
+
+        tcase_set_timeout(mi, 180);
+
+        tcase_add_test(mi, test_imds_system_assigned);
+        tcase_add_test(mi, test_imds_user_assigned);
+        tcase_add_test(mi, test_imds_failures_and_expiry);
+        tcase_add_test(mi, test_mi_plain_http_refused_elsewhere);
+        suite_add_tcase(s, mi);
+
+        if (geteuid() == 0) {
+                tcase_set_timeout(arc, 180);
+                tcase_add_unchecked_fixture(arc, arc_fixture_setup, arc_fixture_teardown);
+                tcase_add_test(arc, test_arc_challenge);
+                tcase_add_test(arc, test_arc_key_refused);
+                suite_add_tcase(s, arc);
+        } else
+                fprintf(stderr, "check_federated: the Azure Arc cases need root (the agent's key directory "
+                                MANAGED_IDENTITY_ARC_TOKENS_DIR " is fixed); skipped.\n");
 
         tcase_add_test(unit, test_jwt_peek_exp);
         tcase_add_test(unit, test_http_plain_local_addresses);

@@ -1395,7 +1395,7 @@ class MiHandler(BaseHTTPRequestHandler):
         state = self.server.state
         mode = state.get("arcKeyMode")
         key = secrets.token_hex(32)
-        name = "%s.key" % uuid.uuid4()
+        name = "standin-%s.key" % uuid.uuid4()  # the prefix lets tests clean up after a failure
         inside = os.path.join(state.arc_tokens_dir, name)
         elsewhere = os.path.join(state.mi_scratch_dir or "/tmp", name)
         os.makedirs(state.arc_tokens_dir, exist_ok=True)

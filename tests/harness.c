@@ -370,10 +370,13 @@ void harness_start(Harness *h, const HarnessOptions *o) {
                         else if (strncmp(p, "@MI@", 4) == 0) {
                                 snprintf(mi, sizeof mi, "http://127.0.0.1:%d", h->mi_port);
                                 rep = mi;
+                        } else if (strncmp(p, "@MIPORT@", 8) == 0) {
+                                snprintf(mi, sizeof mi, "%d", h->mi_port);
+                                rep = mi;
                         }
                         if (rep) {
                                 k += (size_t) snprintf(identity + k, sizeof identity - k, "%s", rep);
-                                p += p[1] == 'D' ? 5 : 4;
+                                p += p[1] == 'D' ? 5 : p[3] == '@' ? 4 : 8;
                         } else
                                 identity[k++] = *p++;
                 }

@@ -56,7 +56,8 @@ typedef struct HarnessOptions {
         HarnessCertificate certificate;
         mode_t credential_mode; /* mode of the daemon's secret or key file; 0: 0600 */
         /* Instead of ClientSecretFile=: these [Identity] lines, where @DIR@ becomes the test
-         * directory and @MI@ the stand-in's managed identity endpoint, http://127.0.0.1:PORT. */
+         * directory, @MI@ the stand-in's managed identity endpoint, http://127.0.0.1:PORT, and
+         * @MIPORT@ that PORT alone. */
         const char *identity;
         bool mi_endpoint; /* the stand-in also serves the managed identity endpoint */
         bool no_daemon;

@@ -16,6 +16,7 @@
 #include "identity.h"
 #include "jwt.h"
 #include "log.h"
+#include "managed-identity.h"
 #include "time-util.h"
 #include "util.h"
 
@@ -27,11 +28,9 @@ struct ClientCredential {
         char *secret;               /* exactly one of these is set */
         JwtCredential *certificate;
         AssertionFile *assertion_file;
+        ManagedIdentity *managed_identity;
 };
 
-void credential_problem_done(CredentialProblem *p) {
-        p->message = mfree(p->message);
-}
 
 /* The file rules are credential-file.c's; this says why, once per load. */
 static int open_checked_file(const char *path, const char *what, CheckedFile kind, int *ret_fd) {
@@ -147,7 +146,20 @@ int client_credential_load(const Config *c, ClientCredential **ret) {
         cc = calloc(1, sizeof *cc);
         if (!cc)
                 return log_oom();
-        if (c->client_assertion_file) {
+        if (c->managed_identity) {
+                r = managed_identity_new(c, &cc->managed_identity);
+                if (r < 0)
+                        return log_oom();
+                log_info("Signing in with the %s%s managed identity as a federated credential, its token from %s "
+                         "(%s%s).",
+                         streq(c->managed_identity, "system") ? "system-assigned" : "user-assigned ",
+                         streq(c->managed_identity, "system") ? "" : c->managed_identity,
+                         managed_identity_url(cc->managed_identity),
+                         managed_identity_get_source(cc->managed_identity) == MANAGED_IDENTITY_ARC
+                                 ? "the Azure Arc agent"
+                                 : "the Azure Instance Metadata Service",
+                         streq_ptr(c->managed_identity_source, "auto") ? ", ManagedIdentitySource=auto" : "");
+        } else if (c->client_assertion_file) {
                 r = assertion_file_new(c->client_assertion_file, &cc->assertion_file);
                 if (r < 0)
                         return log_oom();
@@ -168,6 +180,7 @@ ClientCredential *client_credential_free(ClientCredential *cc) {
         erase_and_free(cc->secret);
         jwt_credential_free(cc->certificate);
         assertion_file_free(cc->assertion_file);
+        managed_identity_free(cc->managed_identity);
         free(cc);
         return NULL;
 }
@@ -212,6 +225,12 @@ int client_credential_request_body(ClientCredential *cc, const char *client_id, 
 
         if (cc->assertion_file)
                 return assertion_file_body(cc, client_id, scope, ret, ret_problem);
+        if (cc->managed_identity) {
+                const char *token = managed_identity_peek(cc->managed_identity);
+                if (!token)
+                        return -EAGAIN;
+                return token_request_body_assertion(client_id, token, scope, ret);
+        }
         if (!cc->certificate)
                 return token_request_body(client_id, cc->secret, scope, ret);
         /* aud is the exact URL the request goes to: the platform compares it verbatim. */
@@ -221,13 +240,10 @@ int client_credential_request_body(ClientCredential *cc, const char *client_id, 
         return token_request_body_assertion(client_id, assertion, scope, ret);
 }
 
+
 int client_credential_wait(ClientCredential *cc, sd_event *event, CurlGlue *glue, credential_ready_t cb,
                            void *userdata, CredentialWaiter **ret) {
-        (void) cc, (void) event, (void) glue, (void) cb, (void) userdata, (void) ret;
-        return -EINVAL; /* only a fetched credential is waited for */
-}
-
-CredentialWaiter *credential_waiter_free(CredentialWaiter *w) {
-        (void) w;
-        return NULL;
+        if (!cc->managed_identity)
+                return -EINVAL; /* nothing else is fetched */
+        return managed_identity_wait(cc->managed_identity, event, glue, cb, userdata, ret);
 }

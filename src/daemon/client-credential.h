@@ -19,23 +19,11 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "credential-problem.h"
 #include "event-curl.h"
 #include "macro.h"
 
 typedef struct ClientCredential ClientCredential;
-typedef struct CredentialWaiter CredentialWaiter;
-
-/* Why the credential cannot be used now, for the TokenUnavailable error and status. */
-typedef struct CredentialProblem {
-        const char *reason; /* static: the error's data.reason, "client_assertion_unavailable" … */
-        char *message;      /* names the file or the endpoint and what is wrong with it */
-        bool transient;     /* a service that may answer next time: requests keep waiting for the
-                             * retry; otherwise they are failed at once (the retry still comes) */
-        bool recheck;       /* asking again costs a file read: each new request asks again
-                             * rather than getting this answer, so a file put back is used at once */
-} CredentialProblem;
-
-void credential_problem_done(CredentialProblem *p);
 
 /* Reads the credential config names (exactly one is configured: config_finalize()), and checks
  * CAFile= by the same rules. Logs why and returns a negative errno when a file is unusable. */
@@ -54,11 +42,8 @@ bool client_credential_config_changed(const Config *a, const Config *b);
 int client_credential_request_body(ClientCredential *cc, const char *client_id, const char *token_url,
                                    const char *scope, char **ret, CredentialProblem *ret_problem);
 
-/* problem is NULL when client_credential_request_body() can now be asked again. */
-typedef void (*credential_ready_t)(const CredentialProblem *problem, void *userdata);
 
 /* Fetches the credential (one fetch however many wait) and calls cb from the event loop. Free
  * the waiter with credential_waiter_free() to stop waiting; it is freed after the callback. */
 int client_credential_wait(ClientCredential *cc, sd_event *event, CurlGlue *glue, credential_ready_t cb,
                            void *userdata, CredentialWaiter **ret);
-CredentialWaiter *credential_waiter_free(CredentialWaiter *w);

@@ -1352,6 +1352,9 @@ class MiHandler(BaseHTTPRequestHandler):
         if url.path not in (MI_PATH, ARC_PATH):
             return self.answer(404, {"error": "not_found", "error_description": "No such endpoint."})
         rule = state.take_fault("mi", time.time())
+        if rule is not None and rule["action"] == "stall":
+            time.sleep(rule["stallMs"] / 1000.0)
+            rule = None
         if rule is not None:
             if rule["action"] == "reset":
                 self.close_connection = True

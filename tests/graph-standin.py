@@ -85,7 +85,7 @@ FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
 MI_PATH = "/metadata/identity/oauth2/token"          # IMDS form
 ARC_PATH = "/arc/metadata/identity/oauth2/token"     # Azure Arc form (challenge first)
 ARC_KEY_MAX = 4096
-ARC_KEY_MODES = ("good", "oversized", "symlink", "outside", "traversal")
+ARC_KEY_MODES = ("good", "max", "oversized", "symlink", "outside", "traversal")
 
 
 class HttpError(Exception):
@@ -1398,6 +1398,8 @@ class MiHandler(BaseHTTPRequestHandler):
         state = self.server.state
         mode = state.get("arcKeyMode")
         key = secrets.token_hex(32)
+        if mode == "max":
+            key += "x" * (ARC_KEY_MAX - len(key))  # exactly at the limit: accepted
         name = "standin-%s.key" % uuid.uuid4()  # the prefix lets tests clean up after a failure
         inside = os.path.join(state.arc_tokens_dir, name)
         elsewhere = os.path.join(state.mi_scratch_dir or "/tmp", name)
@@ -1406,9 +1408,9 @@ class MiHandler(BaseHTTPRequestHandler):
             with open(elsewhere, "w", encoding="ascii") as f:
                 f.write(key)
             made = [elsewhere]
-        if mode == "good" or mode == "oversized":
+        if mode in ("good", "max", "oversized"):
             with open(inside, "w", encoding="ascii") as f:
-                f.write(key if mode == "good" else key + "x" * ARC_KEY_MAX)
+                f.write(key + "x" * ARC_KEY_MAX if mode == "oversized" else key)
             made = [inside]
             realm = inside
         elif mode == "symlink":

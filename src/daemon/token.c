@@ -5,8 +5,9 @@
  * its expiry (a tenth of its lifetime, at most 30 s) so a request never leaves with a token
  * that expires on the wire.
  *
- * The credential itself (a secret or a certificate) is client-credential.c's; this file only
- * asks it for each request's body.
+ * The credential itself (a secret, a certificate or a federated credential) is
+ * client-credential.c's; this file only asks it for each request's body, and waits for it when
+ * it must be fetched first (a managed identity's token).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -606,6 +606,32 @@ START_TEST(test_arc_key_refused) {
 }
 END_TEST
 
+START_TEST(test_assertion_file_credentials_directory) {
+        Harness h;
+        HarnessOptions o = { .identity = "ClientAssertionFile=@DIR@/creds/sa-token\n", .no_daemon = true };
+        char dir[400], path[420], env[440];
+        const char *envv[2] = { env, NULL };
+
+        /* In $CREDENTIALS_DIRECTORY the owner and mode are systemd's business: 0644 is fine. */
+        harness_start(&h, &o);
+        snprintf(dir, sizeof dir, "%s/creds", h.dir);
+        snprintf(path, sizeof path, "%s/sa-token", dir);
+        snprintf(env, sizeof env, "CREDENTIALS_DIRECTORY=%s", dir);
+        ck_assert_int_eq(mkdir(dir, 0755), 0);
+        char *t = federated_token(&h, "system:serviceaccount:calls:cred", 3600);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_eq(write(fd, t, strlen(t)), (ssize_t) strlen(t));
+        ck_assert_int_eq(fchmod(fd, 0644), 0);
+        close(fd);
+        free(t);
+        h.daemon_env = envv;
+        harness_start_daemon(&h);
+        cancel_completes(&h);
+        ck_assert_int_eq(standin_stat(&h, "federatedVerified"), 1);
+        harness_stop(&h);
+}
+END_TEST
+
 /* The stand-in as the platform: only a federated token it signed, for the exchange audience,
  * inside its lifetime. */
 static json_object *post_assertion(Harness *h, const char *assertion) {
@@ -717,6 +743,7 @@ static Suite *suite(void) {
         tcase_add_test(file, test_assertion_file_expired);
         tcase_add_test(file, test_assertion_file_size_limit);
         tcase_add_test(file, test_assertion_file_unusable);
+        tcase_add_test(file, test_assertion_file_credentials_directory);
         tcase_add_test(file, test_standin_federated_rules);
         suite_add_tcase(s, file);
 

@@ -467,6 +467,11 @@ START_TEST(test_imds_failures_and_expiry) {
         harness_send(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"" CALL_ID "\"}}");
         wait_last_error(&h, "without a usable token");
         close(fd);
+
+        /* The retry gets an answer with only expires_on: that is enough. */
+        json_object_put(standin_post(&h, "/_standin/config", "{\"miTokenLifetime\":3600,\"miOnlyExpiresOn\":true}"));
+        wait_token_valid(&h);
+        cancel_completes(&h);
         harness_stop(&h);
 }
 END_TEST
@@ -689,6 +694,39 @@ START_TEST(test_jwt_peek_exp) {
 }
 END_TEST
 
+/* Managed identity answers: numbers as strings, and expires_on alone is enough. */
+START_TEST(test_managed_identity_answer) {
+        TokenAnswer a = {};
+        static const char both[] = "{\"access_token\":\"t\",\"expires_in\":\"3599\",\"expires_on\":\"1\"}";
+        static const char on[] = "{\"access_token\":\"t\",\"expires_on\":\"1700003600\",\"token_type\":\"Bearer\"}";
+        static const char on_num[] = "{\"access_token\":\"t\",\"expires_on\":1700000600}";
+        static const char past[] = "{\"access_token\":\"t\",\"expires_on\":\"1699999999\"}";
+        static const char junk[] = "{\"access_token\":\"t\",\"expires_on\":\"17e8\"}";
+
+        ck_assert_int_eq(managed_identity_answer_parse(200, both, strlen(both), 1700000000, &a), 0);
+        ck_assert_uint_eq(a.expires_in_usec, 3599 * USEC_PER_SEC); /* expires_in wins */
+        token_answer_done(&a);
+        ck_assert_int_eq(managed_identity_answer_parse(200, on, strlen(on), 1700000000, &a), 0);
+        ck_assert_str_eq(a.access_token, "t");
+        ck_assert_uint_eq(a.expires_in_usec, 3600 * USEC_PER_SEC);
+        token_answer_done(&a);
+        ck_assert_int_eq(managed_identity_answer_parse(200, on_num, strlen(on_num), 1700000000, &a), 0);
+        ck_assert_uint_eq(a.expires_in_usec, 600 * USEC_PER_SEC);
+        token_answer_done(&a);
+        ck_assert_int_eq(managed_identity_answer_parse(200, past, strlen(past), 1700000000, &a), 0);
+        ck_assert_ptr_null(a.access_token);
+        ck_assert_str_eq(a.error, "malformed_response");
+        token_answer_done(&a);
+        ck_assert_int_eq(managed_identity_answer_parse(200, junk, strlen(junk), 1700000000, &a), 0);
+        ck_assert_ptr_null(a.access_token);
+        token_answer_done(&a);
+        /* The identity platform's own answers never count expires_on. */
+        ck_assert_int_eq(token_answer_parse(200, on, strlen(on), &a), 0);
+        ck_assert_ptr_null(a.access_token);
+        token_answer_done(&a);
+}
+END_TEST
+
 static bool local4(const char *a) {
         struct sockaddr_in sa = { .sin_family = AF_INET };
         ck_assert_int_eq(inet_pton(AF_INET, a, &sa.sin_addr), 1);
@@ -767,6 +805,7 @@ static Suite *suite(void) {
 
         tcase_add_test(unit, test_jwt_peek_exp);
         tcase_add_test(unit, test_http_plain_local_addresses);
+        tcase_add_test(unit, test_managed_identity_answer);
         suite_add_tcase(s, unit);
         return s;
 }

@@ -304,6 +304,7 @@ CONFIG_CHECKS = {
     "resultMessage": _optional(_nonempty_string),
     "miTokenLifetime": _int_range(-10 * 365 * 86400, 10 * 365 * 86400),
     "arcKeyMode": _one_of(*ARC_KEY_MODES),
+    "miOnlyExpiresOn": _bool,
 }
 
 FAULT_KINDS = ("token", "cancel", "operation", "other", "mi", "any")
@@ -384,6 +385,7 @@ class State:
             "resultMessage": None,
             "miTokenLifetime": 3599,
             "arcKeyMode": "good",
+            "miOnlyExpiresOn": False,
         }
         self.rules = []
         self.rng = random.Random(args.seed)
@@ -1388,10 +1390,13 @@ class MiHandler(BaseHTTPRequestHandler):
         lifetime = state.get("miTokenLifetime")
         now = int(time.time())
         token = state.issue_federated(subject, lifetime)
-        self.answer(200, {"access_token": token, "client_id": client_id or "system-assigned",
-                          "expires_in": str(lifetime), "expires_on": str(now + lifetime),
-                          "ext_expires_in": str(lifetime), "not_before": str(now),
-                          "resource": FEDERATED_AUDIENCE, "token_type": "Bearer"})
+        answer = {"access_token": token, "client_id": client_id or "system-assigned",
+                  "expires_in": str(lifetime), "expires_on": str(now + lifetime),
+                  "ext_expires_in": str(lifetime), "not_before": str(now),
+                  "resource": FEDERATED_AUDIENCE, "token_type": "Bearer"}
+        if state.get("miOnlyExpiresOn"):
+            del answer["expires_in"], answer["ext_expires_in"]
+        self.answer(200, answer)
 
     def challenge(self):
         """Arc's first answer: a fresh key in a file, its path in the realm."""

@@ -266,7 +266,8 @@ static void on_fetch_done(HttpRequest *req, void *userdata) {
                 return on_arc_challenge(m, challenge);
         }
 
-        r = token_answer_parse(req->status, req->body.data, req->body.size, &a);
+        r = managed_identity_answer_parse(req->status, req->body.data, req->body.size,
+                                          now_usec(CLOCK_REALTIME) / USEC_PER_SEC, &a);
         long status = req->status;
         http_request_free(req);
         if (r < 0)
@@ -278,7 +279,8 @@ static void on_fetch_done(HttpRequest *req, void *userdata) {
                 if (status == 200) {
                         token_answer_done(&a);
                         return fail(m, true, strprintf("%s answered HTTP 200 without a usable token (a non-empty "
-                                                       "access_token and a positive expires_in).", m->url));
+                                                       "access_token and a positive expires_in, or an "
+                                                       "expires_on in the future).", m->url));
                 }
                 char *msg = strprintf("%s answered HTTP %ld: %s%s%s%s", m->url, status, strempty(a.error),
                                       a.description ? " (" : "", strempty(a.description), a.description ? ")" : "");

@@ -1132,6 +1132,125 @@ START_TEST(test_finalize_secret_file_unreadable) {
 }
 END_TEST
 
+/* Finalizes text (with FILENAME as its source); returns config_finalize()'s result. */
+static int finalize_text(const char *text, Config **ret, char **ret_error) {
+        Config *c = NULL;
+
+        ck_assert_int_eq(config_new(&c), 0);
+        c->source = strdup(FILENAME);
+        ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), ret_error), 0);
+        *ret = c;
+        return config_finalize(c, ret_error);
+}
+
+#define FED_HEAD "[Identity]\nTenantId=t\nClientId=c\n"
+#define MI_GUID "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+
+START_TEST(test_finalize_federated_credentials) {
+        static const struct {
+                const char *text, *error;
+        } refused[] = {
+                { FED_HEAD "ClientSecretFile=/dev/null\nClientAssertionFile=/run/token\n",
+                  FILENAME ": both ClientSecretFile= (" FILENAME ":4) and ClientAssertionFile= (" FILENAME
+                           ":5) are set; the application signs in with exactly one credential, remove one of them." },
+                { FED_HEAD "CertificateFile=/dev/null\nManagedIdentity=system\n",
+                  FILENAME ": both CertificateFile= (" FILENAME ":4) and ManagedIdentity= (" FILENAME
+                           ":5) are set; the application signs in with exactly one credential, remove one of them." },
+                { FED_HEAD "ClientAssertionFile=/run/token\nManagedIdentity=" MI_GUID "\n",
+                  FILENAME ": both ClientAssertionFile= (" FILENAME ":4) and ManagedIdentity= (" FILENAME
+                           ":5) are set; the application signs in with exactly one credential, remove one of them." },
+                { FED_HEAD "ClientSecretFile=/dev/null\nCertificateFile=/dev/null\nClientAssertionFile=/run/t\n"
+                           "ManagedIdentity=system\n",
+                  FILENAME ": ClientSecretFile= (" FILENAME ":4), CertificateFile= (" FILENAME
+                           ":5), ClientAssertionFile= (" FILENAME ":6) and ManagedIdentity= (" FILENAME
+                           ":7) are all set; the application signs in with exactly one credential, remove all but "
+                           "one of them." },
+                { FED_HEAD "ClientSecretFile=/dev/null\nManagedIdentityEndpoint=http://127.0.0.1:1/x\n",
+                  FILENAME ": ManagedIdentityEndpoint=http://127.0.0.1:1/x is set but ManagedIdentity= is not; the "
+                           "endpoint is only asked for a managed identity's token." },
+                { FED_HEAD "ClientSecretFile=/dev/null\nManagedIdentitySource=arc\n",
+                  FILENAME ": ManagedIdentitySource= is set but ManagedIdentity= is not." },
+        };
+
+        ck_assert_int_eq(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+
+                ck_assert_int_eq(finalize_text(refused[i].text, &c, &err), -EINVAL);
+                ck_assert_str_eq(err, refused[i].error);
+        }
+
+        /* Each alone is fine, and needs no file at start: the assertion file may come later. */
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+                ck_assert_int_eq(finalize_text(FED_HEAD "ClientAssertionFile=/nonexistent/token\n", &c, &err), 0);
+                ck_assert_str_eq(c->client_assertion_file, "/nonexistent/token");
+                ck_assert_ptr_null(c->client_secret_file);
+        }
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+                ck_assert_int_eq(finalize_text(FED_HEAD "ManagedIdentity=" MI_GUID "\nManagedIdentitySource=imds\n"
+                                                        "ManagedIdentityEndpoint=http://127.0.0.1:8080/m/token/\n",
+                                               &c, &err),
+                                 0);
+                ck_assert_str_eq(c->managed_identity, MI_GUID);
+                ck_assert_str_eq(c->managed_identity_source, "imds");
+                ck_assert_str_eq(c->managed_identity_endpoint, "http://127.0.0.1:8080/m/token/");
+        }
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+                ck_assert_int_eq(finalize_text(FED_HEAD "ManagedIdentity=system\n", &c, &err), 0);
+                ck_assert_str_eq(c->managed_identity_source, "auto");
+                ck_assert_ptr_null(c->managed_identity_endpoint);
+        }
+
+        /* A systemd credential left next to a federated credential is a conflict too. */
+        {
+                _cleanup_free_ char *dir = make_tmpdir();
+                _cleanup_free_ char *secret = write_file(dir, "client-secret", "s\n");
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_free_ char *err = NULL;
+
+                ck_assert_int_eq(setenv("CREDENTIALS_DIRECTORY", dir, 1), 0);
+                ck_assert_int_eq(finalize_text(FED_HEAD "ManagedIdentity=system\n", &c, &err), -EINVAL);
+                ck_assert_str_eq(err, FILENAME ": both ManagedIdentity= and the systemd credential client-secret are "
+                                      "set; the application signs in with exactly one credential, remove one of them.");
+                ck_assert_int_eq(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+                rm_rf(dir);
+        }
+}
+END_TEST
+
+START_TEST(test_error_federated_values) {
+        assert_parse_error("[Identity]\nManagedIdentity=user\n",
+                           FILENAME ":2: Invalid value for ManagedIdentity=: \"user\" is neither \"system\" nor a "
+                                    "user-assigned identity's client ID (a GUID).");
+        assert_parse_error("[Identity]\nManagedIdentity=0b1c2d3e-4f50-6172-8394-a5b6c7d8e9fg\n",
+                           FILENAME ":2: Invalid value for ManagedIdentity=: \"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9fg\" "
+                                    "is neither \"system\" nor a user-assigned identity's client ID (a GUID).");
+        assert_parse_error("[Identity]\nManagedIdentityEndpoint=https://127.0.0.1/x\n",
+                           FILENAME ":2: Invalid value for ManagedIdentityEndpoint=: \"https://127.0.0.1/x\" must be "
+                                    "an http:// URL (the managed identity endpoints are plain HTTP on this host or at "
+                                    "the link-local metadata address).");
+        assert_parse_error("[Identity]\nManagedIdentityEndpoint=http://127.0.0.1:5\n",
+                           FILENAME ":2: Invalid value for ManagedIdentityEndpoint=: \"http://127.0.0.1:5\" has no "
+                                    "path; give the whole token URL, such as "
+                                    "http://169.254.169.254/metadata/identity/oauth2/token.");
+        assert_parse_error("[Identity]\nManagedIdentityEndpoint=http://127.0.0.1/x?api-version=1\n",
+                           FILENAME ":2: Invalid value for ManagedIdentityEndpoint=: "
+                                    "\"http://127.0.0.1/x?api-version=1\" must not contain a query or fragment.");
+        assert_parse_error("[Identity]\nManagedIdentitySource=vm\n",
+                           FILENAME ":2: Invalid value for ManagedIdentitySource=: \"vm\" is not one of auto, imds or arc.");
+        assert_parse_error("[Identity]\nClientAssertionFile=token\n",
+                           FILENAME ":2: Invalid value for ClientAssertionFile=: \"token\" is not an absolute path.");
+        assert_parse_ok("[Identity]\nManagedIdentity=system\nManagedIdentity=\n"); /* empty: back to none */
+}
+END_TEST
+
 START_TEST(test_load_missing_file) {
         Config *c = NULL;
         _cleanup_free_ char *err = NULL;
@@ -1235,6 +1354,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_error_choices);
         tcase_add_test(tc, test_error_names_and_paths);
         tcase_add_test(tc, test_identity_clouds_and_tenants);
+        tcase_add_test(tc, test_error_federated_values);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("values");
@@ -1251,6 +1371,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_finalize_credentials_directory);
         tcase_add_test(tc, test_finalize_secret_file_missing);
         tcase_add_test(tc, test_finalize_secret_file_unreadable);
+        tcase_add_test(tc, test_finalize_federated_credentials);
         tcase_add_test(tc, test_load_missing_file);
         tcase_add_test(tc, test_load_dropins);
         tcase_add_test(tc, test_load_finalize_names_main_file);

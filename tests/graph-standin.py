@@ -4,8 +4,9 @@
 # graph-standin.py — an HTTPS stand-in for Microsoft Graph's cancelMediaProcessing action and
 # for the identity platform's v2.0 client-credentials token endpoint, both on one loopback port.
 # The tests and the demo point mediacanceld at it instead of graph.microsoft.com and
-# login.microsoftonline.com. It owns: the token endpoint (client secret or certificate client
-# assertion), the Graph cancel and operation endpoints (current and legacy beta forms), the
+# login.microsoftonline.com. It owns: the token endpoint (client secret, certificate client
+# assertion, or a federated assertion it issued itself), a managed identity endpoint in the IMDS
+# and the Azure Arc forms (plain HTTP on a second loopback port, --mi-port-file), the Graph cancel and operation endpoints (current and legacy beta forms), the
 # /_standin/ control API (stats, config, fault plan) and the per-request JSON log. Python 3
 # standard library only; client assertions are verified with the openssl command (there is no
 # RSA in the standard library). docs/standin.md describes every option, endpoint and control call.
@@ -19,6 +20,7 @@ import base64
 import binascii
 import email.utils
 import hashlib
+import hmac
 import json
 import os
 import random
@@ -82,6 +84,17 @@ CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_CLOCK_SKEW = 300      # seconds an nbf may lie in the future (clocks differ)
 ASSERTION_MAX_LIFETIME = 3600   # exp - nbf; stricter than Entra (no cap, reference 5.2), see docs
 B64URL_RE = re.compile(r"^[A-Za-z0-9_-]*$")
+
+# Federated credentials (reference 2). The stand-in is the "external identity provider" too: it
+# signs the tokens it hands out (the assertion-file control call, the managed identity
+# endpoint) with a key of its own (HS256, kid below), and the token endpoint accepts as a
+# federated client_assertion only a token it signed for the exchange audience.
+FEDERATED_KID = "standin-federated"
+FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+MI_PATH = "/metadata/identity/oauth2/token"          # IMDS form
+ARC_PATH = "/arc/metadata/identity/oauth2/token"     # Azure Arc form (challenge first)
+ARC_KEY_MAX = 4096
+ARC_KEY_MODES = ("good", "max", "oversized", "symlink", "outside", "traversal")
 
 
 class HttpError(Exception):
@@ -312,9 +325,12 @@ CONFIG_CHECKS = {
     "resultMessage": _optional(_nonempty_string),
     "callTenants": _tenant_map,
     "loginDownTenants": _tenant_list,
+    "miTokenLifetime": _int_range(-10 * 365 * 86400, 10 * 365 * 86400),
+    "arcKeyMode": _one_of(*ARC_KEY_MODES),
+    "miOnlyExpiresOn": _bool,
 }
 
-FAULT_KINDS = ("token", "cancel", "operation", "other", "any")
+FAULT_KINDS = ("token", "cancel", "operation", "other", "mi", "any")
 FAULT_ACTIONS = ("status", "reset", "stall")
 
 
@@ -364,6 +380,12 @@ def parse_fault_rule(raw):
 class State:
     def __init__(self, args, secret, client_certificate=None):
         self.lock = threading.Lock()
+        self.federated_key = secrets.token_bytes(32)
+        self.mi_client_id = args.mi_client_id
+        self.arc_tokens_dir = args.arc_tokens_dir
+        self.mi_scratch_dir = args.mi_scratch_dir
+        self.arc_key = None      # what the last challenge wrote, expected back as Basic
+        self.arc_key_files = []  # every path the stand-in made, for the tests to clean up
         self.client_certificate = client_certificate  # RegisteredCertificate or None
         self.tenants = [t.lower() for t in args.tenant]  # the first is the app's home tenant
         self.tenant = args.tenant[0]
@@ -388,6 +410,9 @@ class State:
             "resultMessage": None,
             "callTenants": {},       # call id (lower case) -> the tenant the call lives in
             "loginDownTenants": [],  # tenants whose token requests get 503 temporarily_unavailable
+            "miTokenLifetime": 3599,
+            "arcKeyMode": "good",
+            "miOnlyExpiresOn": False,
         }
         self.rules = []
         self.rng = random.Random(args.seed)
@@ -405,7 +430,10 @@ class State:
         self.counters = dict.fromkeys(
             ("tokenRequests", "tokenFailures", "cancelRequests", "operationGets", "unauthorized",
              "retryAfterViolations", "tokenRetryAfterViolations", "assertionsVerified",
-             "assertionsRefused"), 0)
+             "assertionsRefused", "federatedVerified", "federatedRefused", "miRequests",
+             "arcChallenges"), 0)
+        self.federated = []    # claims of the verified federated assertions
+        self.mi_requests = []  # what each managed identity request carried
         self.tokens_issued = []
         self.assertions = []  # claims of the verified client assertions
         self.cancels = []
@@ -482,6 +510,38 @@ class State:
     def token_tenant(self, token):
         with self.lock:
             return self.token_tenants.get(token)
+    def issue_federated(self, subject, lifetime, audience=FEDERATED_AUDIENCE, now=None):
+        """A JWT this stand-in signs as an external identity provider."""
+        now = int(now if now is not None else time.time())
+        header = {"alg": "HS256", "typ": "JWT", "kid": FEDERATED_KID}
+        claims = {"iss": "https://standin.invalid/federated", "sub": subject, "aud": audience,
+                  "iat": now, "nbf": now, "exp": now + int(lifetime), "jti": str(uuid.uuid4())}
+        signing_input = "%s.%s" % (b64url_encode(json.dumps(header).encode()),
+                                   b64url_encode(json.dumps(claims).encode()))
+        mac = hmac.new(self.federated_key, signing_input.encode("ascii"), hashlib.sha256).digest()
+        return "%s.%s" % (signing_input, b64url_encode(mac))
+
+    def verify_federated(self, parts):
+        signing_input = ("%s.%s" % (parts[0], parts[1])).encode("ascii")
+        mac = hmac.new(self.federated_key, signing_input, hashlib.sha256).digest()
+        try:
+            given = b64url_decode(parts[2])
+        except ValueError:
+            return False
+        return hmac.compare_digest(mac, given)
+
+    def note_federated(self, claims):
+        with self.lock:
+            if claims is None:
+                self.counters["federatedRefused"] += 1
+            else:
+                self.counters["federatedVerified"] += 1
+                self.federated.append(dict(claims))
+
+    def note_mi_request(self, entry):
+        with self.lock:
+            self.counters["miRequests"] += 1
+            self.mi_requests.append(entry)
 
     def token_state(self, token, now):
         """'valid', 'expired' or 'unknown'."""
@@ -582,6 +642,9 @@ class State:
             out = dict(self.counters)
             out["tokensIssued"] = list(self.tokens_issued)
             out["assertions"] = [dict(a) for a in self.assertions]
+            out["federated"] = [dict(a) for a in self.federated]
+            out["miRequestLog"] = [dict(r) for r in self.mi_requests]
+            out["arcKeyFiles"] = list(self.arc_key_files)
             out["cancels"] = [dict(c) for c in self.cancels]
             out["requests"] = [dict(r) for r in self.requests]
             out["operationsStored"] = len({id(op) for op in self.operations.values()})
@@ -933,7 +996,13 @@ class Handler(BaseHTTPRequestHandler):
             raise AadError(401, "invalid_client", 50012,
                            "The request carries both a client secret and a client assertion; send exactly one "
                            "client credential.")
-        if assertion is not None:
+        if assertion is not None and is_federated(assertion):
+            claims = None
+            try:
+                claims = self.check_federated_assertion(form, assertion)
+            finally:
+                self.state.note_federated(claims)
+        elif assertion is not None:
             claims = None
             try:
                 claims = self.check_client_assertion(form, assertion)
@@ -1032,6 +1101,41 @@ class Handler(BaseHTTPRequestHandler):
             raise bad_time("exp %d has passed" % exp)
         if exp - nbf > ASSERTION_MAX_LIFETIME:
             raise bad_time("exp - nbf is %d s, more than %d s" % (exp - nbf, ASSERTION_MAX_LIFETIME))
+        return claims
+
+    def check_federated_assertion(self, form, assertion):
+        """A federated client assertion (reference 2.1): a token of an external identity provider
+        (here: one this stand-in issued) for the exchange audience, inside its lifetime. Codes:
+        AADSTS700027 bad signature, AADSTS700212 wrong audience, AADSTS700024 outside its time
+        range (the platform's answer to an expired projected token)."""
+        assertion_type = form.get("client_assertion_type")
+        if not assertion_type:
+            raise missing_parameter("client_assertion_type")
+        if assertion_type != CLIENT_ASSERTION_TYPE:
+            raise AadError(401, "invalid_client", 50012, "The client_assertion_type '%s' is not supported; use '%s'."
+                           % (assertion_type, CLIENT_ASSERTION_TYPE))
+        parts = assertion.split(".")
+        try:
+            claims = json.loads(b64url_decode(parts[1]).decode("utf-8"))
+            if not isinstance(claims, dict):
+                raise ValueError("not an object")
+        except (ValueError, UnicodeDecodeError, IndexError):
+            raise AadError(401, "invalid_client", 50027, "JWT token is invalid or malformed.") from None
+        if not self.state.verify_federated(parts):
+            raise AadError(401, "invalid_client", 700027, "Client assertion failed signature validation.")
+        if claims.get("aud") != FEDERATED_AUDIENCE:
+            raise AadError(401, "invalid_client", 700212,
+                           "No matching federated identity record found for presented assertion audience '%s'."
+                           % claims.get("aud"))
+        now = time.time() + self.state.get("clockOffsetSec")
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        if not isinstance(exp, (int, float)) or exp <= now:
+            raise AadError(401, "invalid_client", 700024,
+                           "Client assertion is not within its valid time range. [Reason - The client "
+                           "assertion is expired.]")
+        if isinstance(nbf, (int, float)) and nbf > now + ASSERTION_CLOCK_SKEW:
+            raise AadError(401, "invalid_client", 700024,
+                           "Client assertion is not within its valid time range. [Reason - nbf is in the future.]")
         return claims
 
     def parse_form(self, body):
@@ -1206,6 +1310,7 @@ class Handler(BaseHTTPRequestHandler):
             ("GET", "faults"): lambda _: {"rules": self.state.fault_rules()},
             ("POST", "faults"): self.control_faults,
             ("POST", "expire-tokens"): lambda _: {"expired": self.state.expire_tokens(time.time())},
+            ("POST", "federated-token"): self.control_federated_token,
         }
         action = routes.get((self.command, name))
         if action is None:
@@ -1230,6 +1335,17 @@ class Handler(BaseHTTPRequestHandler):
         self.state.reset()
         return {"ok": True}
 
+    def control_federated_token(self, body):
+        """A token as a Kubernetes cluster would project it into a pod, for ClientAssertionFile=."""
+        obj = self.control_object(body)
+        subject = obj.get("subject", "system:serviceaccount:default:mediacanceld")
+        lifetime = obj.get("lifetime", 3600)
+        audience = obj.get("audience", FEDERATED_AUDIENCE)
+        if not isinstance(subject, str) or not isinstance(audience, str) or isinstance(lifetime, bool) \
+                or not isinstance(lifetime, int):
+            raise ValueError("subject and audience must be strings, lifetime an integer")
+        return {"token": self.state.issue_federated(subject, lifetime, audience)}
+
     def control_faults(self, body):
         obj = self.control_object(body)
         rules = obj.get("rules", [])
@@ -1243,6 +1359,144 @@ class Handler(BaseHTTPRequestHandler):
                 raise ValueError("rule %d: %s" % (i, e)) from None
         self.state.set_rules(parsed)
         return {"rules": self.state.fault_rules()}
+
+
+def is_federated(assertion):
+    """Whether a client assertion's header names the stand-in's federated key."""
+    try:
+        header = json.loads(b64url_decode(assertion.split(".")[0]).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(header, dict) and header.get("kid") == FEDERATED_KID
+
+
+# ------------------------------------------------------------------------------------------
+# Managed identity endpoint: plain HTTP, its own port (--mi-port-file). IMDS at MI_PATH, Azure
+# Arc at ARC_PATH (reference 2.3).
+
+
+class MiHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "graph-standin-mi"
+
+    def log_message(self, fmt, *args):
+        if self.server.state.verbose:
+            super().log_message(fmt, *args)
+
+    def answer(self, status, body, headers=()):
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        state = self.server.state
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        arc = url.path == ARC_PATH
+        entry = {"path": url.path, "query": query, "metadata": self.headers.get("Metadata"),
+                 "authorization": (self.headers.get("Authorization") or "").split(" ")[0] or None}
+        state.note_mi_request(entry)
+        if url.path not in (MI_PATH, ARC_PATH):
+            return self.answer(404, {"error": "not_found", "error_description": "No such endpoint."})
+        rule = state.take_fault("mi", time.time())
+        if rule is not None and rule["action"] == "stall":
+            time.sleep(rule["stallMs"] / 1000.0)
+            rule = None
+        if rule is not None:
+            if rule["action"] == "reset":
+                self.close_connection = True
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            return self.answer(rule["status"], rule.get("body") or
+                               {"error": "temporarily_unavailable",
+                                "error_description": "Injected fault from the stand-in's fault plan."})
+        if self.headers.get("Metadata") != "true":
+            return self.answer(400, {"error": "invalid_request",
+                                     "error_description": "Required metadata header not specified"})
+        if not query.get("api-version"):
+            return self.answer(400, {"error": "invalid_request", "error_description": "api-version is required"})
+        if query.get("resource") != FEDERATED_AUDIENCE:
+            return self.answer(400, {"error": "invalid_resource",
+                                     "error_description": "This stand-in only issues tokens for %s."
+                                     % FEDERATED_AUDIENCE})
+        client_id = query.get("client_id")
+        if client_id is not None and client_id.lower() != state.mi_client_id.lower():
+            return self.answer(400, {"error": "invalid_request", "error_description": "Identity not found"})
+        if arc:
+            auth = self.headers.get("Authorization") or ""
+            with state.lock:
+                expected = state.arc_key
+            if not auth.startswith("Basic ") or expected is None or \
+                    not secrets.compare_digest(auth[6:].encode(), expected.encode()):
+                return self.challenge()
+            with state.lock:
+                state.arc_key = None  # one key, one answer
+        subject = "mi-user-%s" % client_id.lower() if client_id else "mi-system"
+        lifetime = state.get("miTokenLifetime")
+        now = int(time.time())
+        token = state.issue_federated(subject, lifetime)
+        answer = {"access_token": token, "client_id": client_id or "system-assigned",
+                  "expires_in": str(lifetime), "expires_on": str(now + lifetime),
+                  "ext_expires_in": str(lifetime), "not_before": str(now),
+                  "resource": FEDERATED_AUDIENCE, "token_type": "Bearer"}
+        if state.get("miOnlyExpiresOn"):
+            del answer["expires_in"], answer["ext_expires_in"]
+        self.answer(200, answer)
+
+    def challenge(self):
+        """Arc's first answer: a fresh key in a file, its path in the realm."""
+        state = self.server.state
+        mode = state.get("arcKeyMode")
+        key = secrets.token_hex(32)
+        if mode == "max":
+            key += "x" * (ARC_KEY_MAX - len(key))  # exactly at the limit: accepted
+        name = "standin-%s.key" % uuid.uuid4()  # the prefix lets tests clean up after a failure
+        inside = os.path.join(state.arc_tokens_dir, name)
+        elsewhere = os.path.join(state.mi_scratch_dir or "/tmp", name)
+        os.makedirs(state.arc_tokens_dir, exist_ok=True)
+        if mode in ("symlink", "outside", "traversal"):
+            with open(elsewhere, "w", encoding="ascii") as f:
+                f.write(key)
+            made = [elsewhere]
+        if mode in ("good", "max", "oversized"):
+            with open(inside, "w", encoding="ascii") as f:
+                f.write(key + "x" * ARC_KEY_MAX if mode == "oversized" else key)
+            made = [inside]
+            realm = inside
+        elif mode == "symlink":
+            os.symlink(elsewhere, inside)
+            made.append(inside)
+            realm = inside
+        elif mode == "outside":
+            realm = elsewhere
+        else:
+            realm = os.path.join(state.arc_tokens_dir, os.path.relpath(elsewhere, state.arc_tokens_dir))
+        with state.lock:
+            state.arc_key = key
+            state.arc_key_files.extend(made)
+            state.counters["arcChallenges"] += 1
+        self.answer(401, {"error": "unauthorized", "error_description": "Basic auth required"},
+                    headers=[("WWW-Authenticate", "Basic realm=%s" % realm)])
+
+
+class MiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, address, state):
+        self.state = state
+        super().__init__(address, MiHandler)
+
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
 
 def peek_client_context(body):
@@ -1352,6 +1606,16 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=1, help="seed for probabilistic faults (default 1)")
     p.add_argument("--idle-timeout", type=float, default=120,
                    help="close a keep-alive connection idle this many seconds (default 120)")
+    p.add_argument("--mi-listen", default="127.0.0.1", help="address of the managed identity endpoint "
+                                                            "(default 127.0.0.1)")
+    p.add_argument("--mi-port-file", help="serve the managed identity endpoint (plain HTTP) on a port of its "
+                                          "own and write that port here")
+    p.add_argument("--mi-client-id", default="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+                   help="the user-assigned identity's client ID the endpoint knows")
+    p.add_argument("--arc-tokens-dir", default="/var/opt/azcmagent/tokens",
+                   help="where the Arc challenge writes its key files (default /var/opt/azcmagent/tokens)")
+    p.add_argument("--mi-scratch-dir", help="where key files meant to be refused (outside the tokens "
+                                            "directory) are written")
     p.add_argument("--verbose", action="store_true", help="log each request on stderr")
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
@@ -1413,6 +1677,14 @@ def main(argv):
     except OSError as e:
         return fail("cannot listen on %s:%d: %s" % (args.listen, args.port, e))
     port = server.server_port
+    mi_server = None
+    if args.mi_port_file:
+        try:
+            mi_server = MiServer((args.mi_listen, 0), state)
+        except OSError as e:
+            return fail("cannot listen on %s for the managed identity endpoint: %s" % (args.mi_listen, e))
+        write_port_file(args.mi_port_file, mi_server.server_port)
+        threading.Thread(target=mi_server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     if args.port_file:
         write_port_file(args.port_file, port)
     if args.verbose:
@@ -1430,6 +1702,9 @@ def main(argv):
             break
     server.shutdown()
     server.server_close()
+    if mi_server:
+        mi_server.shutdown()
+        mi_server.server_close()
     if state.log_file:
         state.log_file.close()
     if args.port_file:

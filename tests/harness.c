@@ -169,6 +169,14 @@ static void start_standin(Harness *h, const char *extra) {
                 argv[n++] = (char *) "--client-certificate";
                 argv[n++] = h->cert_path;
         }
+        if (h->mi_port >= 0) {
+                static char mi_port_file[320];
+                snprintf(mi_port_file, sizeof mi_port_file, "%s/mi-port", h->dir);
+                argv[n++] = (char *) "--mi-port-file";
+                argv[n++] = mi_port_file;
+                argv[n++] = (char *) "--mi-scratch-dir";
+                argv[n++] = h->dir;
+        }
         argv[n++] = (char *) "--port-file";
         argv[n++] = port_file;
         if (h->port > 0) {
@@ -190,6 +198,14 @@ static void start_standin(Harness *h, const char *extra) {
                 free(p);
                 if (port > 0) {
                         h->port = port;
+                        if (h->mi_port >= 0) {
+                                char mp[320];
+                                snprintf(mp, sizeof mp, "%s/mi-port", h->dir);
+                                p = read_file_text(mp);
+                                h->mi_port = atoi(p);
+                                free(p);
+                                ck_assert_int_gt(h->mi_port, 0);
+                        }
                         return;
                 }
                 int status;
@@ -332,6 +348,7 @@ void harness_start(Harness *h, const HarnessOptions *o) {
         snprintf(h->secret_path, sizeof h->secret_path, "%s/client-secret", h->dir);
         snprintf(h->daemon_log, sizeof h->daemon_log, "%s/daemon.log", h->dir);
 
+        h->mi_port = o->mi_endpoint ? 0 : -1;
         if (o->certificate != HARNESS_CERTIFICATE_NONE)
                 make_client_certificate(h, o->certificate, o->credential_mode ?: 0600);
         start_standin(h, o->standin_args);
@@ -342,7 +359,30 @@ void harness_start(Harness *h, const HarnessOptions *o) {
         else if (o->certificate != HARNESS_CERTIFICATE_NONE)
                 snprintf(identity, sizeof identity, "CertificateFile=%s\nPrivateKeyFile=%s", h->cert_path,
                          h->key_path);
-        else
+        else if (o->identity) {
+                /* @DIR@ and @MI@ expanded, the rest copied. */
+                size_t k = 0;
+                for (const char *p = o->identity; *p && k + 1 < sizeof identity;) {
+                        char mi[64];
+                        const char *rep = NULL;
+                        if (strncmp(p, "@DIR@", 5) == 0)
+                                rep = h->dir;
+                        else if (strncmp(p, "@MI@", 4) == 0) {
+                                snprintf(mi, sizeof mi, "http://127.0.0.1:%d", h->mi_port);
+                                rep = mi;
+                        } else if (strncmp(p, "@MIPORT@", 8) == 0) {
+                                snprintf(mi, sizeof mi, "%d", h->mi_port);
+                                rep = mi;
+                        }
+                        if (rep) {
+                                k += (size_t) snprintf(identity + k, sizeof identity - k, "%s", rep);
+                                p += p[1] == 'D' ? 5 : p[3] == '@' ? 4 : 8;
+                        } else
+                                identity[k++] = *p++;
+                }
+                ck_assert_int_lt(k, sizeof identity - 1);
+                identity[k] = '\0';
+        } else
                 snprintf(identity, sizeof identity, "ClientSecretFile=%s", h->secret_path);
         snprintf(config, sizeof config,
                  "[Identity]\nTenantId=%s\nClientId=%s\n%s\nLoginEndpoint=https://127.0.0.1:%d\n"

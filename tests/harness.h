@@ -24,6 +24,7 @@ typedef struct Harness {
         char cert_path[320]; /* with a certificate: the one the stand-in registers */
         char key_path[320];  /* the key the daemon signs with */
         int port;
+        int mi_port; /* with HarnessOptions.mi_endpoint: the stand-in's managed identity port */
         pid_t standin_pid;
         pid_t daemon_pid;
         int next_id;
@@ -54,6 +55,11 @@ typedef struct HarnessOptions {
          * CertificateFile=/PrivateKeyFile= (no ClientSecretFile=). */
         HarnessCertificate certificate;
         mode_t credential_mode; /* mode of the daemon's secret or key file; 0: 0600 */
+        /* Instead of ClientSecretFile=: these [Identity] lines, where @DIR@ becomes the test
+         * directory, @MI@ the stand-in's managed identity endpoint, http://127.0.0.1:PORT, and
+         * @MIPORT@ that PORT alone. */
+        const char *identity;
+        bool mi_endpoint; /* the stand-in also serves the managed identity endpoint */
         bool no_daemon;
 } HarnessOptions;
 

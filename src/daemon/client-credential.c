@@ -10,10 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "assertion-file.h"
 #include "client-credential.h"
+#include "credential-file.h"
 #include "identity.h"
 #include "jwt.h"
 #include "log.h"
+#include "managed-identity.h"
 #include "time-util.h"
 #include "util.h"
 
@@ -22,81 +25,22 @@
 #define CREDENTIAL_CERT_EXPIRY_WARN_SEC (7 * 24 * 3600)
 
 struct ClientCredential {
-        char *secret;               /* exactly one of secret and certificate is set */
+        char *secret;               /* exactly one of these is set */
         JwtCredential *certificate;
+        AssertionFile *assertion_file;
+        ManagedIdentity *managed_identity;
 };
 
-/* Whether path names a file directly inside $CREDENTIALS_DIRECTORY (which is flat: credential
- * names cannot contain "/", so anything deeper, or with "..", is not one of systemd's). */
-static bool in_credentials_directory(const char *path) {
-        const char *creds = getenv("CREDENTIALS_DIRECTORY");
-        size_t n;
 
-        if (isempty(creds) || creds[0] != '/')
-                return false;
-        n = strlen(creds);
-        while (n > 1 && creds[n - 1] == '/')
-                n--;
-        return strncmp(path, creds, n) == 0 && path[n] == '/' && path[n + 1] != '\0' && path[n + 1] != '.' &&
-               !strchr(path + n + 1, '/');
-}
-
-/* The rule ssh applies to private keys, for every file that holds a credential (the client
- * secret, the certificate's private key): it must belong to root or to the daemon's user, and
- * grant group and others nothing, or someone else on the host may hold the app's identity.
- * Files in $CREDENTIALS_DIRECTORY are exempt: systemd made them for this service and may grant
- * access with its own owner, group or ACL. The rule is checked with fstat() on the descriptor
- * that is then read, opened without following a symlink: a check by path followed by an open
- * by path could look at one file and read another.
- *
- * The CA bundle (CAFile=) holds nothing secret, but whoever can write it can impersonate the
- * login and Graph endpoints and collect the secret or the token: it must belong to root or to
- * the daemon's user and be writable by nobody else. libcurl opens it by its path at each new
- * connection, so this catches a careless chmod or a file in the wrong hands, at start and at
- * every reload; it cannot pin the file against its owner (docs/security.md). */
-typedef enum CheckedFile {
-        CHECKED_FILE_PUBLIC, /* the certificate: no owner or mode rule, symlinks followed */
-        CHECKED_FILE_SECRET, /* the client secret, the private key */
-        CHECKED_FILE_TRUST,  /* the CA bundle */
-} CheckedFile;
-
+/* The file rules are credential-file.c's; this says why, once per load. */
 static int open_checked_file(const char *path, const char *what, CheckedFile kind, int *ret_fd) {
-        bool secret = kind == CHECKED_FILE_SECRET;
-        _cleanup_close_ int fd = -EBADF;
-        struct stat st;
-        int r;
+        _cleanup_free_ char *message = NULL;
+        int r = credential_file_open(path, what, kind, ret_fd, &message);
 
-        r = open_regular_file(path, kind == CHECKED_FILE_PUBLIC, &fd, &st);
-        if (r == -ELOOP)
-                return log_error_errno(r, "%s: the file holding the %s is a symbolic link; refusing to follow it. "
-                                       "Point the setting at the file itself.", path, what);
-        if (r == -EBADFD)
-                return log_error_errno(r, "%s: the %s is not a regular file.", path, what);
+        if (r < 0 && !message)
+                return log_oom();
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read the %s: %m", path, what);
-        if (kind == CHECKED_FILE_PUBLIC || (secret && in_credentials_directory(path))) {
-                *ret_fd = TAKE_FD(fd);
-                return 0;
-        }
-        if (st.st_uid != 0 && st.st_uid != geteuid())
-                return log_error_errno(EPERM,
-                                       "%s: the file holding the %s belongs to uid %u; it must belong to root or "
-                                       "to the daemon's user (uid %u)%s.",
-                                       path, what, (unsigned) st.st_uid, (unsigned) geteuid(),
-                                       secret ? ", or come as a systemd credential" : "");
-        if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)))
-                return log_error_errno(EPERM,
-                                       "%s: the file holding the %s has mode %04o, so group or others may use it; "
-                                       "refusing it (like ssh with private keys). Run \"chmod go= %s\" (mode 0600 "
-                                       "or 0400), or provide it as a systemd credential.",
-                                       path, what, (unsigned) (st.st_mode & 07777), path);
-        if (!secret && (st.st_mode & (S_IWGRP | S_IWOTH)))
-                return log_error_errno(EPERM,
-                                       "%s: the file holding the %s has mode %04o, so group or others may change "
-                                       "it, and with it whom the daemon trusts with the credential. Run "
-                                       "\"chmod go-w %s\".",
-                                       path, what, (unsigned) (st.st_mode & 07777), path);
-        *ret_fd = TAKE_FD(fd);
+                return log_error_errno(r, "%s", message);
         return 0;
 }
 
@@ -202,7 +146,25 @@ int client_credential_load(const Config *c, ClientCredential **ret) {
         cc = calloc(1, sizeof *cc);
         if (!cc)
                 return log_oom();
-        if (c->certificate_file)
+        if (c->managed_identity) {
+                r = managed_identity_new(c, &cc->managed_identity);
+                if (r < 0)
+                        return log_oom();
+                log_info("Signing in with the %s%s managed identity as a federated credential, its token from %s "
+                         "(%s%s).",
+                         streq(c->managed_identity, "system") ? "system-assigned" : "user-assigned ",
+                         streq(c->managed_identity, "system") ? "" : c->managed_identity,
+                         managed_identity_url(cc->managed_identity),
+                         managed_identity_get_source(cc->managed_identity) == MANAGED_IDENTITY_ARC
+                                 ? "the Azure Arc agent"
+                                 : "the Azure Instance Metadata Service",
+                         streq_ptr(c->managed_identity_source, "auto") ? ", ManagedIdentitySource=auto" : "");
+        } else if (c->client_assertion_file) {
+                r = assertion_file_new(c->client_assertion_file, &cc->assertion_file);
+                if (r < 0)
+                        return log_oom();
+                log_info("Signing in with the client assertion in %s (ClientAssertionFile=).", c->client_assertion_file);
+        } else if (c->certificate_file)
                 r = load_certificate(c, &cc->certificate);
         else
                 r = load_secret(c, &cc->secret);
@@ -217,6 +179,8 @@ ClientCredential *client_credential_free(ClientCredential *cc) {
                 return NULL;
         erase_and_free(cc->secret);
         jwt_credential_free(cc->certificate);
+        assertion_file_free(cc->assertion_file);
+        managed_identity_free(cc->managed_identity);
         free(cc);
         return NULL;
 }
@@ -224,14 +188,49 @@ ClientCredential *client_credential_free(ClientCredential *cc) {
 bool client_credential_config_changed(const Config *a, const Config *b) {
         return !streq_ptr(a->client_secret_file, b->client_secret_file) ||
                !streq_ptr(a->certificate_file, b->certificate_file) ||
-               !streq_ptr(a->private_key_file, b->private_key_file);
+               !streq_ptr(a->private_key_file, b->private_key_file) ||
+               !streq_ptr(a->client_assertion_file, b->client_assertion_file) ||
+               !streq_ptr(a->managed_identity, b->managed_identity) ||
+               !streq_ptr(a->managed_identity_source, b->managed_identity_source) ||
+               !streq_ptr(a->managed_identity_endpoint, b->managed_identity_endpoint);
 }
 
-int client_credential_request_body(const ClientCredential *cc, const char *client_id, const char *token_url,
-                                   const char *scope, char **ret) {
+/* The file is read at most once per token request, and only when it changed or the copy held
+ * is due: the daemon asks for a token once an hour or so, and after a Graph 401. */
+static int assertion_file_body(ClientCredential *cc, const char *client_id, const char *scope, char **ret,
+                               CredentialProblem *ret_problem) {
+        _cleanup_free_ char *message = NULL;
+        const char *assertion;
+        int r;
+
+        r = assertion_file_get(cc->assertion_file, now_usec(CLOCK_BOOTTIME), now_usec(CLOCK_REALTIME), &assertion,
+                               &message);
+        if (r == -ENOMEM || (r < 0 && !message))
+                return -ENOMEM;
+        if (r < 0) {
+                *ret_problem = (CredentialProblem) {
+                        .reason = "client_assertion_unavailable",
+                        .message = TAKE_PTR(message),
+                        .recheck = true,
+                };
+                return r;
+        }
+        return token_request_body_assertion(client_id, assertion, scope, ret);
+}
+
+int client_credential_request_body(ClientCredential *cc, const char *client_id, const char *token_url,
+                                   const char *scope, char **ret, CredentialProblem *ret_problem) {
         _cleanup_erase_ char *assertion = NULL;
         int r;
 
+        if (cc->assertion_file)
+                return assertion_file_body(cc, client_id, scope, ret, ret_problem);
+        if (cc->managed_identity) {
+                const char *token = managed_identity_peek(cc->managed_identity);
+                if (!token)
+                        return -EAGAIN;
+                return token_request_body_assertion(client_id, token, scope, ret);
+        }
         if (!cc->certificate)
                 return token_request_body(client_id, cc->secret, scope, ret);
         /* aud is the exact URL the request goes to: the platform compares it verbatim. */
@@ -239,4 +238,12 @@ int client_credential_request_body(const ClientCredential *cc, const char *clien
         if (r < 0)
                 return r;
         return token_request_body_assertion(client_id, assertion, scope, ret);
+}
+
+
+int client_credential_wait(ClientCredential *cc, sd_event *event, CurlGlue *glue, credential_ready_t cb,
+                           void *userdata, CredentialWaiter **ret) {
+        if (!cc->managed_identity)
+                return -EINVAL; /* nothing else is fetched */
+        return managed_identity_wait(cc->managed_identity, event, glue, cb, userdata, ret);
 }

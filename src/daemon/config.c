@@ -187,6 +187,8 @@ static char **credential_origin(Config *c, const ConfigItem *item) {
                 return &c->certificate_file_origin;
         if (item->offset == offsetof(Config, private_key_file))
                 return &c->private_key_file_origin;
+        if (item->offset == offsetof(Config, client_assertion_file))
+                return &c->client_assertion_file_origin;
         return &c->client_secret_file_origin;
 }
 
@@ -216,6 +218,79 @@ static int config_parse_secret_path(const ConfigItem *item, Config *c, const cha
         char **origin_field = credential_origin(c, item);
         free(*origin_field);
         *origin_field = TAKE_PTR(o);
+        return 0;
+}
+
+static bool is_guid(const char *s) {
+        if (strlen(s) != 36)
+                return false;
+        for (size_t i = 0; i < 36; i++)
+                if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+                        return false;
+        return true;
+}
+
+/* ManagedIdentity=: "system" for the host's system-assigned identity, or the client ID (a GUID)
+ * of a user-assigned one, which goes into the endpoint's query as it is. */
+static int config_parse_managed_identity(const ConfigItem *item, Config *c, const char *value,
+                                         const char *origin, char **ret_reason) {
+        _cleanup_free_ char *o = NULL;
+        int r;
+
+        if (value && !streq(value, "system") && !is_guid(value))
+                return set_error(ret_reason,
+                                 "\"%s\" is neither \"system\" nor a user-assigned identity's client ID (a GUID)",
+                                 value);
+        if (value && origin && !(o = strdup(origin)))
+                return -ENOMEM;
+        r = set_string(FIELD(c, item, char *), value);
+        if (r < 0)
+                return r;
+        free(c->managed_identity_origin);
+        c->managed_identity_origin = TAKE_PTR(o);
+        return 0;
+}
+
+/* ManagedIdentityEndpoint=: the managed identity endpoints speak plain HTTP on this host or on
+ * the link-local metadata address. The scheme and shape are checked here; where it may lead is
+ * checked by http.c on the address it connects to (HttpOptions.plain_local_only), which a name
+ * cannot get around. */
+static int config_parse_local_url(const ConfigItem *item, Config *c, const char *value, const char *origin,
+                                  char **ret_reason) {
+        static const char scheme[] = "http://";
+        const size_t scheme_len = sizeof(scheme) - 1;
+
+        (void) origin;
+
+        if (!value)
+                return set_string(FIELD(c, item, char *), NULL);
+        if (strchr(value, '@'))
+                return set_error(ret_reason, "URLs with user information (user@host) are not supported");
+        if (has_control_or_space(value))
+                return set_error(ret_reason, "the URL contains whitespace or control characters");
+        if (strncasecmp(value, scheme, scheme_len) != 0)
+                return set_error(ret_reason,
+                                 "\"%s\" must be an http:// URL (the managed identity endpoints are plain HTTP "
+                                 "on this host or at the link-local metadata address)",
+                                 value);
+        if (strpbrk(value, "?#"))
+                return set_error(ret_reason, "\"%s\" must not contain a query or fragment", value);
+        const char *host = value + scheme_len;
+        size_t host_len = strcspn(host, "/");
+        if (host_len == 0 ||
+            strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:[]") < host_len)
+                return set_error(ret_reason, "\"%s\" has no valid host", value);
+        if (host[host_len] != '/' || host[host_len + 1] == '\0')
+                return set_error(ret_reason,
+                                 "\"%s\" has no path; give the whole token URL, such as "
+                                 "http://169.254.169.254/metadata/identity/oauth2/token",
+                                 value);
+        char *u = strprintf("%s%s", scheme, host);
+        if (!u)
+                return -ENOMEM;
+        char **field = FIELD(c, item, char *);
+        free(*field);
+        *field = u;
         return 0;
 }
 
@@ -597,6 +672,7 @@ static int config_parse_tenants(const ConfigItem *item, Config *c, const char *v
 #define CALLS_PATH_APPLICATIONS "/applications/{appId}/calls"
 
 static const char *const api_versions[] = { "v1.0", "beta", NULL };
+static const char *const managed_identity_sources[] = { "auto", "imds", "arc", NULL };
 static const char *const calls_paths[] = {
         CALLS_PATH_COMMUNICATIONS,
         CALLS_PATH_APP,
@@ -622,6 +698,10 @@ static const ConfigItem config_items[] = {
         ITEM("Identity", "ClientSecretFile",  config_parse_secret_path, client_secret_file, 0, 0, NULL),
         ITEM("Identity", "CertificateFile",   config_parse_secret_path, certificate_file,   0, 0, NULL),
         ITEM("Identity", "PrivateKeyFile",    config_parse_secret_path, private_key_file,   0, 0, NULL),
+        ITEM("Identity", "ClientAssertionFile", config_parse_secret_path, client_assertion_file, 0, 0, NULL),
+        ITEM("Identity", "ManagedIdentity",   config_parse_managed_identity, managed_identity, 0, 0, NULL),
+        ITEM_CHOICE("Identity", "ManagedIdentitySource", managed_identity_source, managed_identity_sources, "auto"),
+        ITEM("Identity", "ManagedIdentityEndpoint", config_parse_local_url, managed_identity_endpoint, 0, 0, NULL),
         ITEM("Identity", "Cloud",             config_parse_cloud,       cloud,              0, 0, "Global"),
         /* Unset: the cloud's (config_finalize()). */
         ITEM("Identity", "LoginEndpoint",     config_parse_url,         login_endpoint,     0, 0, NULL),
@@ -732,6 +812,12 @@ Config *config_free(Config *c) {
         free(c->certificate_file_origin);
         free(c->private_key_file);
         free(c->private_key_file_origin);
+        free(c->client_assertion_file);
+        free(c->client_assertion_file_origin);
+        free(c->managed_identity);
+        free(c->managed_identity_origin);
+        free(c->managed_identity_source);
+        free(c->managed_identity_endpoint);
         free(c->login_endpoint);
         free(c->cloud);
         free(c->scope);
@@ -908,6 +994,12 @@ int config_finalize(Config *c, char **ret_error) {
                                            .certificate_file_origin = &c->certificate_file_origin,
                                            .private_key_file = &c->private_key_file,
                                            .private_key_file_origin = &c->private_key_file_origin,
+                                           .client_assertion_file = &c->client_assertion_file,
+                                           .client_assertion_file_origin = &c->client_assertion_file_origin,
+                                           .managed_identity = c->managed_identity,
+                                           .managed_identity_origin = c->managed_identity_origin,
+                                           .managed_identity_source_set = !streq(c->managed_identity_source, "auto"),
+                                           .managed_identity_endpoint = c->managed_identity_endpoint,
                                    },
                                    source, ret_error);
 }

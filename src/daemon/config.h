@@ -47,6 +47,16 @@ typedef struct Config {
         char *certificate_file_origin;
         char *private_key_file;
         char *private_key_file_origin;
+        /* Federated credentials, instead of either: a JWT in a file that someone else rotates
+         * (ClientAssertionFile=), or a managed identity's token for the token exchange
+         * audience ("system" or a user-assigned identity's client ID), from
+         * managed_identity_endpoint (NULL: the default for managed_identity_source). */
+        char *client_assertion_file;
+        char *client_assertion_file_origin;
+        char *managed_identity;
+        char *managed_identity_origin;
+        char *managed_identity_source;   /* "auto", "imds", "arc" */
+        char *managed_identity_endpoint; /* http://…/metadata/identity/oauth2/token, no query */
         /* Cloud=: the row of cloud.c's table, which gives the defaults of login_endpoint,
          * graph_endpoint and scope (config_finalize() fills them in when unset). */
         char *cloud;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * credentials.c — which credential the application signs in with, and where its files are:
- * ClientSecretFile=, or CertificateFile= with PrivateKeyFile=, or, when the configuration names
- * neither, the systemd credentials client-secret, or client-certificate (with client-key) in
- * $CREDENTIALS_DIRECTORY. Exactly one may be in use. The files are checked for readability
+ * ClientSecretFile=, or CertificateFile= with PrivateKeyFile=, or a federated credential
+ * (ClientAssertionFile=, ManagedIdentity=), or, when the configuration names none, the systemd
+ * credentials client-secret, or client-certificate (with client-key) in $CREDENTIALS_DIRECTORY.
+ * Exactly one may be in use. The files are checked for readability
  * only and never read here: token.c reads them when it needs them.
  */
 #include <errno.h>
@@ -72,6 +73,27 @@ static int credentials_directory_certificate(const CredentialFiles *c, const cha
         return 0;
 }
 
+/* A federated credential leaves nothing for a systemd credential to stand in for; one still
+ * provided is a secret left behind by a migration, which the operator should know is unused. */
+static int check_no_systemd_credential(const char *key, const char *source, char **ret_error) {
+        const char *creds = getenv("CREDENTIALS_DIRECTORY");
+        static const char *const names[] = { CREDENTIAL_CLIENT_SECRET, CREDENTIAL_CLIENT_CERTIFICATE };
+
+        if (isempty(creds))
+                return 0;
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_free_ char *p = strprintf("%s/%s", creds, names[i]);
+                if (!p)
+                        return -ENOMEM;
+                if (access(p, F_OK) == 0)
+                        return set_error(ret_error,
+                                         "%s: both %s and the systemd credential %s are set; the application signs "
+                                         "in with exactly one credential, remove one of them.",
+                                         source, key, names[i]);
+        }
+        return 0;
+}
+
 int credentials_resolve(const CredentialFiles *c, const char *source, char **ret_error) {
         /* The app signs in with one credential. Accepting both and picking one would leave
          * the operator guessing which is in use when the other expires. */
@@ -80,12 +102,51 @@ int credentials_resolve(const CredentialFiles *c, const char *source, char **ret
                                  "%s: PrivateKeyFile=%s is set but CertificateFile= is not; the key is "
                                  "only used together with its certificate.",
                                  *c->private_key_file_origin ?: source, *c->private_key_file);
-        if (*c->certificate_file && *c->client_secret_file)
+        /* Every key that names a credential, in this order, so that the message for the two
+         * classic ones reads as it always has. */
+        struct {
+                const char *key, *where;
+        } set[4];
+        size_t n = 0;
+        if (*c->client_secret_file)
+                set[n++] = (typeof(set[0])) { "ClientSecretFile=", *c->client_secret_file_origin ?: *c->client_secret_file };
+        if (*c->certificate_file)
+                set[n++] = (typeof(set[0])) { "CertificateFile=", *c->certificate_file_origin ?: *c->certificate_file };
+        if (*c->client_assertion_file)
+                set[n++] = (typeof(set[0])) { "ClientAssertionFile=",
+                                              *c->client_assertion_file_origin ?: *c->client_assertion_file };
+        if (c->managed_identity)
+                set[n++] = (typeof(set[0])) { "ManagedIdentity=", c->managed_identity_origin ?: c->managed_identity };
+        if (n == 2)
                 return set_error(ret_error,
-                                 "%s: both ClientSecretFile= (%s) and CertificateFile= (%s) are set; the "
-                                 "application signs in with exactly one credential, remove one of them.",
-                                 source, *c->client_secret_file_origin ?: *c->client_secret_file,
-                                 *c->certificate_file_origin ?: *c->certificate_file);
+                                 "%s: both %s (%s) and %s (%s) are set; the application signs in with exactly "
+                                 "one credential, remove one of them.",
+                                 source, set[0].key, set[0].where, set[1].key, set[1].where);
+        if (n > 2) {
+                _cleanup_free_ char *list = NULL;
+                for (size_t i = 0; i < n; i++) {
+                        char *l = strprintf("%s%s%s (%s)", strempty(list), i == 0 ? "" : i + 1 == n ? " and " : ", ",
+                                            set[i].key, set[i].where);
+                        if (!l)
+                                return -ENOMEM;
+                        free(list);
+                        list = l;
+                }
+                return set_error(ret_error,
+                                 "%s: %s are all set; the application signs in with exactly one credential, "
+                                 "remove all but one of them.",
+                                 source, list);
+        }
+        if (c->managed_identity_endpoint && !c->managed_identity)
+                return set_error(ret_error,
+                                 "%s: ManagedIdentityEndpoint=%s is set but ManagedIdentity= is not; the endpoint "
+                                 "is only asked for a managed identity's token.",
+                                 source, c->managed_identity_endpoint);
+        if (c->managed_identity_source_set && !c->managed_identity)
+                return set_error(ret_error,
+                                 "%s: ManagedIdentitySource= is set but ManagedIdentity= is not.", source);
+        if (*c->client_assertion_file || c->managed_identity)
+                return check_no_systemd_credential(n == 1 ? set[0].key : "", source, ret_error);
         if (*c->certificate_file)
                 return finalize_certificate(c, source, ret_error);
 

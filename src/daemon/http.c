@@ -2,9 +2,12 @@
 /*
  * http.c — see http.h.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "http.h"
 #include "log.h"
@@ -75,9 +78,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata) {
                 r->location = mfree(r->location);
                 r->request_id = mfree(r->request_id);
                 r->retry_after = mfree(r->retry_after);
+                r->www_authenticate = mfree(r->www_authenticate);
                 return len;
         }
-        if (header_value(p, len, "location", &r->location) < 0 ||
+        if (header_value(p, len, "www-authenticate", &r->www_authenticate) < 0 ||
+            header_value(p, len, "location", &r->location) < 0 ||
             header_value(p, len, "request-id", &r->request_id) < 0 ||
             header_value(p, len, "retry-after", &r->retry_after) < 0)
                 return 0;
@@ -178,6 +183,40 @@ void http_headers_cache_clear(void) {
                 headers_cache[i] = headers_unref(headers_cache[i]);
 }
 
+bool http_address_is_local(const struct sockaddr *sa) {
+        if (sa->sa_family == AF_INET) {
+                uint32_t a = ntohl(((const struct sockaddr_in *) sa)->sin_addr.s_addr);
+                return (a >> 24) == 127 || (a >> 16) == 0xa9fe; /* 127.0.0.0/8, 169.254.0.0/16 */
+        }
+        if (sa->sa_family == AF_INET6) {
+                const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
+                if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a))
+                        return true;
+                if (IN6_IS_ADDR_V4MAPPED(a)) {
+                        const uint8_t *b = a->s6_addr + 12;
+                        return b[0] == 127 || (b[0] == 169 && b[1] == 254);
+                }
+        }
+        return false;
+}
+
+/* plain_local_only: the one place where the address is known for certain is the socket curl is
+ * about to connect, after any resolving; anything else gets no socket. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
+        HttpRequest *r = clientp;
+
+        if (purpose != CURLSOCKTYPE_IPCXN || !http_address_is_local(&a->addr)) {
+                char host[INET6_ADDRSTRLEN] = "?";
+                if (a->family == AF_INET)
+                        (void) inet_ntop(AF_INET, &((struct sockaddr_in *) &a->addr)->sin_addr, host, sizeof host);
+                else if (a->family == AF_INET6)
+                        (void) inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &a->addr)->sin6_addr, host, sizeof host);
+                snprintf(r->refused_address, sizeof r->refused_address, "%s", host);
+                return CURL_SOCKET_BAD;
+        }
+        return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 int http_request_new(const char *url, const char *post, const char *content_type, const char *bearer,
                      const char *client_request_id, const HttpOptions *o, HttpRequest **ret) {
         _cleanup_(http_request_freep) HttpRequest *r = NULL;
@@ -201,6 +240,15 @@ int http_request_new(const char *url, const char *post, const char *content_type
                 r->request_id_node = (struct curl_slist) { .data = r->request_id_line, .next = headers };
                 headers = &r->request_id_node;
         }
+        for (size_t i = 0; o->extra_headers && o->extra_headers[i]; i++) {
+                if (i >= HTTP_EXTRA_HEADERS_MAX)
+                        return -E2BIG;
+                r->extra_lines[i] = strdup(o->extra_headers[i]);
+                if (!r->extra_lines[i])
+                        return -ENOMEM;
+                r->extra_nodes[i] = (struct curl_slist) { .data = r->extra_lines[i], .next = headers };
+                headers = &r->extra_nodes[i];
+        }
         if (post) {
                 r->post = strdup(post);
                 if (!r->post)
@@ -213,7 +261,11 @@ int http_request_new(const char *url, const char *post, const char *content_type
         if (c == CURLE_OK) \
         c = curl_easy_setopt(e, opt, val)
         SET(CURLOPT_URL, url);
-        SET(CURLOPT_PROTOCOLS_STR, "https");
+        SET(CURLOPT_PROTOCOLS_STR, o->plain_local_only ? "http" : "https");
+        if (o->plain_local_only) {
+                SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+                SET(CURLOPT_OPENSOCKETDATA, r);
+        }
         SET(CURLOPT_SSL_VERIFYPEER, 1L);
         SET(CURLOPT_SSL_VERIFYHOST, 2L);
         SET(CURLOPT_NOSIGNAL, 1L);
@@ -249,9 +301,9 @@ int http_request_new(const char *url, const char *post, const char *content_type
          * where its configuration says, not where its environment does. For https:// targets
          * curl tunnels with CONNECT, so TLS to login and Graph stays end to end; an https://
          * proxy is verified like an endpoint. */
-        SET(CURLOPT_PROXY, o->proxy ?: "");
-        SET(CURLOPT_NOPROXY, o->no_proxy ?: "");
-        if (o->proxy) {
+        SET(CURLOPT_PROXY, o->plain_local_only ? "" : o->proxy ?: "");
+        SET(CURLOPT_NOPROXY, o->plain_local_only ? "" : o->no_proxy ?: "");
+        if (o->proxy && !o->plain_local_only) {
                 SET(CURLOPT_HTTPPROXYTUNNEL, 1L);
                 SET(CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
                 SET(CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
@@ -313,6 +365,9 @@ HttpRequest *http_request_free(HttpRequest *r) {
         free(r->location);
         free(r->request_id);
         free(r->retry_after);
+        free(r->www_authenticate);
+        for (size_t i = 0; i < HTTP_EXTRA_HEADERS_MAX; i++)
+                erase_and_free(r->extra_lines[i]);
         free(r);
         return NULL;
 }

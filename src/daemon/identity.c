@@ -2,7 +2,8 @@
 /*
  * identity.c — see identity.h. Facts come from the identity platform's documentation of the
  * client-credentials grant: expires_in may be a number or a string (both are in the wild),
- * error_description starts with the AADSTS code, error_codes carries it as a number.
+ * error_description starts with the AADSTS code, error_codes carries it as a number. The
+ * managed identity endpoints answer in the same shape, with numbers as strings and expires_on.
  */
 #include <errno.h>
 #include <math.h>
@@ -53,6 +54,8 @@ typedef struct TokenFields {
         uint64_t expires_in;
         int refresh_in_r;
         uint64_t refresh_in;
+        int expires_on_r; /* managed identity answers: Unix seconds; -ENOENT absent */
+        uint64_t expires_on;
         bool has_error_code;
         int error_code; /* the first of error_codes */
 } TokenFields;
@@ -81,6 +84,41 @@ static int seconds_member(JsonReader *c, int *ret_r, uint64_t *ret) {
                 num[c->p - start] = '\0';
                 *ret_r = parse_seconds_text(num, ret);
         }
+        return 0;
+}
+
+/* expires_on of the managed identity endpoints: Unix seconds as a string ("1700003600") or a
+ * number; only whole seconds between 1 and 10^11. */
+static int unix_time_member(JsonReader *c, int *ret_r, uint64_t *ret) {
+        const char *v;
+        char num[32];
+        int r;
+
+        json_skip_ws(c);
+        *ret_r = -EINVAL;
+        if (c->p < c->end && *c->p == '"') {
+                if ((r = json_read_string(c, true, &v)) < 0)
+                        return r;
+        } else {
+                const char *start = c->p;
+                if ((r = json_skip_value(c, 1)) < 0)
+                        return r;
+                if ((size_t) (c->p - start) >= sizeof num)
+                        return 0;
+                memcpy(num, start, (size_t) (c->p - start));
+                num[c->p - start] = '\0';
+                v = num;
+        }
+        uint64_t t = 0;
+        size_t n = strlen(v);
+        if (n == 0 || n > 11 || strspn(v, "0123456789") != n)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                t = t * 10 + (uint64_t) (v[i] - '0');
+        if (t == 0)
+                return 0;
+        *ret = t;
+        *ret_r = 0;
         return 0;
 }
 
@@ -118,6 +156,8 @@ static int token_member(JsonReader *c, const char *key, void *userdata) {
                 return seconds_member(c, &f->expires_in_r, &f->expires_in);
         if (streq(key, "refresh_in"))
                 return seconds_member(c, &f->refresh_in_r, &f->refresh_in);
+        if (streq(key, "expires_on"))
+                return unix_time_member(c, &f->expires_on_r, &f->expires_on);
         if (streq(key, "error_codes"))
                 return error_codes_member(c, f);
         if (streq(key, "access_token"))
@@ -138,7 +178,7 @@ static int token_member(JsonReader *c, const char *key, void *userdata) {
  * copies behind: in its tokener's buffer, reused and never cleared, and in the smaller buffers
  * that one outgrew on the way to a whole token. */
 static int token_fields_parse(char *copy, size_t len, TokenFields *ret) {
-        TokenFields f = { .expires_in_r = -ENOENT, .refresh_in_r = -ENOENT };
+        TokenFields f = { .expires_in_r = -ENOENT, .refresh_in_r = -ENOENT, .expires_on_r = -ENOENT };
         JsonReader c;
         int r;
 
@@ -155,7 +195,7 @@ static int token_fields_parse(char *copy, size_t len, TokenFields *ret) {
         return 0;
 }
 
-int token_answer_parse(long status, const char *body, size_t len, TokenAnswer *ret) {
+static int answer_parse(long status, const char *body, size_t len, uint64_t now_sec, TokenAnswer *ret) {
         TokenAnswer a = {};
         TokenFields f = {};
         char *copy = NULL;
@@ -172,6 +212,12 @@ int token_answer_parse(long status, const char *body, size_t len, TokenAnswer *r
         if (status == 200 && parsed && !isempty(f.access_token)) {
                 if (f.token_type && !strcaseeq(f.token_type, "Bearer"))
                         goto malformed;
+                /* A managed identity endpoint may say only when the token expires. */
+                if (f.expires_in_r < 0 && now_sec > 0 && f.expires_on_r == 0 && f.expires_on > now_sec &&
+                    f.expires_on - now_sec <= 366 * 86400) {
+                        f.expires_in = (f.expires_on - now_sec) * 1000000;
+                        f.expires_in_r = 0;
+                }
                 if (f.expires_in_r < 0)
                         goto malformed;
                 a.expires_in_usec = f.expires_in;
@@ -219,6 +265,14 @@ oom:
         free(copy);
         token_answer_done(&a);
         return -ENOMEM;
+}
+
+int token_answer_parse(long status, const char *body, size_t len, TokenAnswer *ret) {
+        return answer_parse(status, body, len, 0, ret);
+}
+
+int managed_identity_answer_parse(long status, const char *body, size_t len, uint64_t now_sec, TokenAnswer *ret) {
+        return answer_parse(status, body, len, now_sec, ret);
 }
 
 void token_answer_done(TokenAnswer *a) {

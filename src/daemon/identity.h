@@ -26,6 +26,10 @@ typedef struct TokenAnswer {
 int token_answer_parse(long http_status, const char *body, size_t body_len, TokenAnswer *ret);
 void token_answer_done(TokenAnswer *a);
 
+/* The same for a managed identity endpoint's answer (IMDS, Azure Arc), which may give only
+ * expires_on (Unix seconds, a string or a number): the lifetime is then expires_on - now_sec. */
+int managed_identity_answer_parse(long status, const char *body, size_t len, uint64_t now_sec, TokenAnswer *ret);
+
 /* When to start renewing a token that was just issued, in µs from now: at refresh_in when the
  * answer has it, otherwise when 5 minutes remain, or at half its lifetime for tokens shorter
  * than 10 minutes; minus up to 5% jitter taken from rnd so hosts do not renew in lockstep. */

@@ -5,8 +5,9 @@
  * its expiry (a tenth of its lifetime, at most 30 s) so a request never leaves with a token
  * that expires on the wire.
  *
- * The credential itself (a secret or a certificate) is client-credential.c's; this file only
- * asks it for each request's body.
+ * The credential itself (a secret, a certificate or a federated credential) is
+ * client-credential.c's; this file only asks it for each request's body, and waits for it when
+ * it must be fetched first (a managed identity's token).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,12 +42,13 @@ struct TokenManager {
         const Config *config;
         char *tenant;
 
-        const ClientCredential *credential; /* borrowed from tenant-tokens.c */
+        ClientCredential *credential; /* borrowed from tenant-tokens.c */
         char *token;
         uint64_t usable_until;     /* CLOCK_BOOTTIME */
         uint64_t expires_realtime; /* for status */
 
         HttpRequest *fetch;
+        CredentialWaiter *credential_wait; /* the credential is being fetched first */
         unsigned failures; /* consecutive, for backoff */
         unsigned fetches;  /* total, for status and tests */
         sd_event_source *timer; /* renewal or retry */
@@ -56,6 +58,7 @@ struct TokenManager {
         char *last_aadsts; /* "AADSTS7000215" */
         char *last_description;
         bool last_permanent;
+        bool last_recheck; /* the failure was the credential's, and cheap to check again */
         bool failed;
 
         TokenWaiter *waiters, *waiters_tail; /* served in arrival order */
@@ -93,7 +96,7 @@ const char *token_manager_peek(TokenManager *t) {
 }
 
 TokenState token_manager_state(TokenManager *t) {
-        if (t->fetch)
+        if (t->fetch || t->credential_wait)
                 return TOKEN_REFRESHING;
         if (token_manager_peek(t))
                 return TOKEN_VALID;
@@ -215,6 +218,7 @@ static void set_last_error(TokenManager *t, const TokenAnswer *a) {
         t->last_aadsts = a->aadsts ? strdup(a->aadsts) : NULL;
         t->last_description = a->description ? strdup(a->description) : NULL;
         t->last_permanent = a->permanent;
+        t->last_recheck = false;
         t->failed = true;
 
         /* Once per change, not once per retry: a login outage must not flood the journal. */
@@ -304,13 +308,54 @@ static void on_fetch_done(HttpRequest *req, void *userdata) {
         }
 }
 
+/* The credential could not be used (a client assertion file that is missing or expired, a
+ * managed identity endpoint that refused): the same life as a failed token request, with the
+ * credential's own words as the reason. A problem on this host is not waited out: the requests
+ * waiting now, and those that come until the retry succeeds, get it at once. */
+static void credential_failed(TokenManager *t, const CredentialProblem *p) {
+        bool changed = !streq_ptr(t->last_error, p->reason) || !streq_ptr(t->last_description, p->message);
+
+        free(t->last_error);
+        free(t->last_aadsts);
+        free(t->last_description);
+        t->last_error = strdup(p->reason);
+        t->last_aadsts = NULL;
+        t->last_description = p->message ? strdup(p->message) : NULL;
+        t->last_permanent = !p->transient;
+        t->last_recheck = p->recheck;
+        t->failed = true;
+        if (changed)
+                log_struct(LOG_ERR, &(LogFields) { .message_id = MESSAGE_ID_TOKEN_FAILED, .tenant_id = t->tenant },
+                           "Token request for tenant %s not sent: %s; will retry", t->tenant, strempty(p->message));
+        t->failures++;
+        schedule_fetch(t, MAX(backoff_delay_usec(t->failures - 1, TOKEN_RETRY_BASE_USEC, TOKEN_RETRY_MAX_USEC,
+                                                 random_u64()),
+                              100 * USEC_PER_MSEC));
+        if (t->last_permanent) {
+                _cleanup_(error_freep) Error *e = token_manager_error(t);
+                if (e)
+                        waiters_notify(t, e);
+        }
+}
+
+static void on_credential_ready(const CredentialProblem *problem, void *userdata) {
+        TokenManager *t = userdata;
+
+        t->credential_wait = NULL; /* freed by the credential after this call */
+        if (problem)
+                credential_failed(t, problem);
+        else
+                token_fetch_start(t);
+}
+
 static void token_fetch_start(TokenManager *t) {
         _cleanup_free_ char *url = NULL;
         _cleanup_erase_ char *body = NULL;
+        CredentialProblem problem = {};
         HttpRequest *req = NULL;
         int r;
 
-        if (t->fetch || !t->credential)
+        if (t->fetch || t->credential_wait || !t->credential)
                 return;
 
         if (asprintf(&url, "%s/%s/oauth2/v2.0/token", t->config->login_endpoint, t->tenant) < 0) {
@@ -318,7 +363,19 @@ static void token_fetch_start(TokenManager *t) {
                 schedule_fetch(t, TOKEN_RETRY_BASE_USEC);
                 return;
         }
-        r = client_credential_request_body(t->credential, t->config->client_id, url, t->config->scope, &body);
+        r = client_credential_request_body(t->credential, t->config->client_id, url, t->config->scope, &body,
+                                           &problem);
+        if (r == -EAGAIN) {
+                r = client_credential_wait(t->credential, t->event, t->glue, on_credential_ready, t,
+                                           &t->credential_wait);
+                if (r >= 0)
+                        return;
+        }
+        if (r < 0 && problem.reason) {
+                credential_failed(t, &problem);
+                credential_problem_done(&problem);
+                return;
+        }
         if (r < 0) {
                 log_error_errno(r, "Cannot build the token request: %m");
                 schedule_fetch(t, TOKEN_RETRY_BASE_USEC);
@@ -349,7 +406,7 @@ static void token_fetch_start(TokenManager *t) {
         log_debug("Requesting access token from %s.", url);
 }
 
-int token_manager_new(sd_event *event, CurlGlue *glue, const Config *config, const ClientCredential *credential,
+int token_manager_new(sd_event *event, CurlGlue *glue, const Config *config, ClientCredential *credential,
                       const char *tenant, TokenManager **ret) {
         TokenManager *t = calloc(1, sizeof *t);
 
@@ -382,6 +439,7 @@ TokenManager *token_manager_free(TokenManager *t) {
         while (t->waiters)
                 token_waiter_free(t->waiters);
         http_request_free(t->fetch);
+        credential_waiter_free(t->credential_wait);
         sd_event_source_disable_unref(t->timer);
         sd_event_source_disable_unref(t->defer);
         erase_and_free(t->token);
@@ -398,8 +456,13 @@ void token_manager_start(TokenManager *t) {
         token_fetch_start(t);
 }
 
-void token_manager_set_config(TokenManager *t, const Config *config, const ClientCredential *credential,
+void token_manager_set_config(TokenManager *t, const Config *config, ClientCredential *credential,
                               bool identity_changed) {
+        /* A fetch of the old credential's assertion is of no use to the new one. */
+        if (t->credential_wait) {
+                t->credential_wait = credential_waiter_free(t->credential_wait);
+                identity_changed = true;
+        }
         t->credential = credential;
         t->config = config;
         if (identity_changed || t->failed) {
@@ -418,6 +481,8 @@ static int on_defer(sd_event_source *s, void *userdata) {
         (void) s;
         if (token_manager_peek(t))
                 waiters_notify(t, NULL);
+        else if (t->failed && t->last_recheck)
+                token_fetch_start(t); /* answers the waiters at once if it is still unusable */
         else if (t->failed && t->last_permanent) {
                 _cleanup_(error_freep) Error *e = token_manager_error(t);
                 if (e)

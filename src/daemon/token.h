@@ -35,7 +35,7 @@ typedef void (*token_ready_t)(const char *token, const Error *error, void *userd
 
 /* The token of tenant (lower case, tenant_id_is_valid()). config and credential are borrowed:
  * token_manager_set_config() replaces them before the old ones are freed. */
-int token_manager_new(sd_event *event, CurlGlue *glue, const Config *config, const ClientCredential *credential,
+int token_manager_new(sd_event *event, CurlGlue *glue, const Config *config, ClientCredential *credential,
                       const char *tenant, TokenManager **ret);
 TokenManager *token_manager_free(TokenManager *t);
 DEFINE_CLEANUP_FUNC(TokenManager *, token_manager_free);
@@ -46,7 +46,7 @@ void token_manager_start(TokenManager *t);
 /* Replaces the configuration and the credential (after a reload). When identity_changed (the
  * client, the endpoints, the scope or the credential), or after a failure, the next token is
  * fetched at once; the current one stays in use until then. */
-void token_manager_set_config(TokenManager *t, const Config *config, const ClientCredential *credential,
+void token_manager_set_config(TokenManager *t, const Config *config, ClientCredential *credential,
                               bool identity_changed);
 
 const char *token_manager_tenant(TokenManager *t);

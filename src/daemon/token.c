@@ -230,7 +230,7 @@ static void set_last_error(TokenManager *t, const TokenAnswer *a) {
                 log_struct(LOG_ERR, &(LogFields) { .message_id = MESSAGE_ID_TOKEN_FAILED, .tenant_id = t->tenant },
                            "Token request for tenant %s failed: %s%s%s%s%s%s", t->tenant, strempty(a->error),
                            a->aadsts ? " (" : "", strempty(a->aadsts), a->aadsts ? ")" : "", advice ? "; " : "",
-                           advice ?: a->permanent ? "; check the tenant, ClientId= and the client secret or certificate"
+                           advice ?: a->permanent ? "; check the tenant, ClientId= and the credential"
                                                   : "; will retry");
         }
 }

@@ -760,6 +760,7 @@ START_TEST(test_error_table) {
                 { ERROR_LIMIT_EXCEEDED, -32006, "LimitExceeded" },
                 { ERROR_TIMEOUT, -32007, "Timeout" },
                 { ERROR_GRAPH_UNREACHABLE, -32008, "GraphUnreachable" },
+                { ERROR_NOTIFICATION_REFUSED, -32009, "NotificationRefused" },
         };
 
         ck_assert_uint_eq(ELEMENTSOF(table), _ERROR_CLASS_MAX);

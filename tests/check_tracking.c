@@ -154,9 +154,11 @@ static char *body_of(bool odata_type, ...) {
         return t;
 }
 
-/* notifications.deliver with this body (consumed); the whole reply. */
+/* notifications.deliver with this body (consumed), signed as Graph signs it; the whole reply. */
 static json_object *deliver(Harness *h, int fd, char *body) {
-        json_object *r = harness_call(h, fd, "notifications.deliver", body);
+        char *signed_body = harness_signed_body(h, body, "good");
+        json_object *r = harness_call(h, fd, "notifications.deliver", signed_body);
+        free(signed_body);
         free(body);
         return r;
 }
@@ -1687,11 +1689,44 @@ START_TEST(test_ctl_tracking) {
         fputs(body, f);
         fclose(f);
         free(body);
+        /* Without the header Graph sent, the daemon refuses it (Authentication=jwt). */
         snprintf(args, sizeof args, "deliver '%s'", file);
-        ck_assert_int_eq(harness_ctl(&h, args, &text, &err), 0);
-        ck_assert_msg(strstr(text, "Matched: 1") && strstr(text, "Ignored: 1"), "%s", text);
+        ck_assert_int_eq(harness_ctl(&h, args, &text, &err), 1);
+        ck_assert_msg(strstr(err, "NotificationRefused") && strstr(err, "missing"), "%s", err);
         free(text);
         free(err);
+        /* --authorization-file: applied, and the token is never printed (nor with --json). */
+        char *auth = harness_notification_token(&h, "good", NULL), authfile[400], cmd[4096];
+        snprintf(authfile, sizeof authfile, "%s/authorization", h.dir);
+        f = fopen(authfile, "we");
+        fprintf(f, "%s\n", auth);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "deliver --authorization-file '%s' '%s'", authfile, file);
+        ck_assert_int_eq(harness_ctl(&h, cmd, &text, &err), 0);
+        ck_assert_msg(strstr(text, "Matched: 1") && strstr(text, "Ignored: 1"), "%s", text);
+        ck_assert_ptr_null(strstr(text, auth + 7));
+        ck_assert_ptr_null(strstr(err, auth + 7));
+        free(text);
+        free(err);
+        /* --authorization TEXT, and a bad token: refused with its reason, token not echoed. */
+        char *expired = harness_notification_token(&h, "expired", NULL);
+        snprintf(cmd, sizeof cmd, "--json deliver --authorization '%s' '%s'", expired, file);
+        ck_assert_int_eq(harness_ctl(&h, cmd, &text, &err), 1);
+        ck_assert_msg(strstr(err, "expired") || strstr(text, "expired"), "%s %s", text, err);
+        ck_assert_ptr_null(strstr(text, expired + 7));
+        ck_assert_ptr_null(strstr(err, expired + 7));
+        free(text);
+        free(err);
+        snprintf(cmd, sizeof cmd, "deliver --authorization '%s' --authorization-file '%s' '%s'", auth, authfile, file);
+        ck_assert_int_eq(harness_ctl(&h, cmd, &text, &err), 2);
+        ck_assert_ptr_null(strstr(err, auth + 7));
+        free(text);
+        free(err);
+        snprintf(cmd, sizeof cmd, "get --authorization x y");
+        ck_assert_int_eq(harness_ctl(&h, cmd, &text, &err), 2);
+        free(text);
+        free(err);
+        free(expired);
         ck_assert_int_eq(ctl_wait(pid, 5000), 0);
         text = read_file_text(out);
         ck_assert_ptr_nonnull(strstr(text, id));
@@ -1699,14 +1734,15 @@ START_TEST(test_ctl_tracking) {
         free(text);
 
         /* deliver - (standard input), --json. */
-        snprintf(args, sizeof args, "--json deliver - <'%s'", file);
-        ck_assert_int_eq(harness_ctl(&h, args, &text, &err), 0);
+        snprintf(cmd, sizeof cmd, "--json deliver --authorization-file '%s' - <'%s'", authfile, file);
+        ck_assert_int_eq(harness_ctl(&h, cmd, &text, &err), 0);
         json_object *j = json_tokener_parse(text);
         ck_assert_int_eq(jint(j, "matched"), 1);
         ck_assert_int_eq(jint(j, "ignored"), 1);
         json_object_put(j);
         free(text);
         free(err);
+        free(auth);
         /* A malformed body: the daemon's InvalidParams, naming the entry. */
         f = fopen(file, "we");
         fputs("{\"value\":[{\"changeType\":\"deleted\"}]}\n", f);

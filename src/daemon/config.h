@@ -86,7 +86,22 @@ typedef struct Config {
         IdList notify_users, notify_groups; /* notifications.deliver */
         IdList admin_users, admin_groups;   /* every caller's operations */
         unsigned max_pending_per_user;
+
+        /* [Notifications]: which forwarded notifications are believed (notification-keys.h). */
+        char *notification_authentication; /* "jwt" or "peer" */
+        char **notification_issuers;       /* Issuers=, NULL-terminated; NULL: the cloud's default */
+        char *openid_configuration_url;
+        uint64_t keys_refresh_usec;        /* KeysRefreshSec= */
+        uint64_t unknown_key_refresh_usec; /* UnknownKeyRefreshSec=: least gap of refreshes for a new kid */
+        uint64_t keys_max_age_usec;        /* KeysMaxAgeSec=: last good keys used this long while fetches fail */
+        uint64_t keys_wait_usec;           /* KeysWaitSec=: how long a delivery waits for a first key set */
+        uint64_t clock_skew_usec;          /* ClockSkewSec= */
 } Config;
+
+/* Whether notifications.deliver needs Graph's signed token (Authentication=jwt). */
+bool config_notifications_need_token(const Config *c);
+/* The issuers a notification token may have: Issuers=, or the default of the cloud. */
+const char *const *config_notification_issuers(const Config *c);
 
 /* A Config holding every default. */
 int config_new(Config **ret);

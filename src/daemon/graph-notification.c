@@ -135,7 +135,8 @@ int notify_parse(json_object *params, NotifyBatch **ret, Error **ret_error) {
         }
         json_object_object_foreach(params, key, _v) {
                 (void) _v;
-                if (!streq(key, "value") && !streq(key, "@odata.type") && !streq(key, "@odata.context")) {
+                if (!streq(key, "value") && !streq(key, "@odata.type") && !streq(key, "@odata.context") &&
+                    !streq(key, "authorization")) {
                         *ret_error = error_invalid_param(key, "Unknown member \"%s\" in the notification body.", key);
                         return -EINVAL;
                 }

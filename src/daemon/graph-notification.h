@@ -34,7 +34,8 @@ typedef struct NotifyBatch {
         NotifyEntry *entries;
 } NotifyBatch;
 
-/* params is the forwarded body: {"value":[…]} with or without "@odata.type". On a malformed
+/* params is the forwarded body: {"value":[…]} with or without "@odata.type" (and the
+ * "authorization" member of notifications.deliver, which is deliver.c's). On a malformed
  * body returns -EINVAL and an InvalidParams error naming the first bad entry ("value[3]"). */
 int notify_parse(json_object *params, NotifyBatch **ret, Error **ret_error);
 NotifyBatch *notify_batch_free(NotifyBatch *b);

@@ -19,6 +19,7 @@ const ProtocolError protocol_errors[_ERROR_CLASS_MAX] = {
         [ERROR_LIMIT_EXCEEDED] = { -32006, "LimitExceeded" },
         [ERROR_TIMEOUT] = { -32007, "Timeout" },
         [ERROR_GRAPH_UNREACHABLE] = { -32008, "GraphUnreachable" },
+        [ERROR_NOTIFICATION_REFUSED] = { -32009, "NotificationRefused" },
 };
 
 ErrorClass protocol_error_from_code(int64_t code) {

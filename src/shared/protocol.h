@@ -50,6 +50,7 @@ typedef enum ErrorClass {
         ERROR_LIMIT_EXCEEDED,
         ERROR_TIMEOUT,
         ERROR_GRAPH_UNREACHABLE,
+        ERROR_NOTIFICATION_REFUSED, /* notifications.deliver without a valid token from Graph */
         _ERROR_CLASS_MAX,
         _ERROR_CLASS_INVALID = -EINVAL,
 } ErrorClass;

@@ -508,6 +508,12 @@ START_TEST(test_notifications) {
                            FILENAME ":2: Invalid value for KeysMaxAgeSec=: \"2592001\" is out of range 1h..30d.");
         assert_parse_error("[Notifications]\nKeysWaitSec=301\n",
                            FILENAME ":2: Invalid value for KeysWaitSec=: \"301\" is out of range 0..5min.");
+        /* [Operations] MaxCancelledOperations=, 0..256, default 64. */
+        ck_assert_uint_eq(c->max_cancelled_operations, 64);
+        assert_parse_ok("[Operations]\nMaxCancelledOperations=0\n");
+        assert_parse_ok("[Operations]\nMaxCancelledOperations=256\n");
+        assert_parse_error("[Operations]\nMaxCancelledOperations=257\n",
+                           FILENAME ":2: Invalid value for MaxCancelledOperations=: \"257\" is out of range 0..256.");
         assert_parse_error("[Notifications]\nClockSkewSec=3601\n",
                            FILENAME ":2: Invalid value for ClockSkewSec=: \"3601\" is out of range 0..1h.");
 }

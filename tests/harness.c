@@ -501,10 +501,13 @@ json_object *harness_read(int fd, int timeout_ms) {
                 char *nl = rbuf[fd] ? memchr(rbuf[fd], '\n', rlen[fd]) : NULL;
                 if (nl) {
                         size_t len = (size_t) (nl - rbuf[fd]);
-                        json_object *j = json_tokener_parse(strndupa(rbuf[fd], len));
+                        char *line = strndup(rbuf[fd], len);
+                        ck_assert_ptr_nonnull(line);
+                        json_object *j = json_tokener_parse(line);
                         memmove(rbuf[fd], nl + 1, rlen[fd] - len - 1);
                         rlen[fd] -= len + 1;
-                        ck_assert_msg(j != NULL, "the daemon sent a line that is not JSON");
+                        ck_assert_msg(j != NULL, "the daemon sent a line that is not JSON: %s", line);
+                        free(line);
                         return j;
                 }
                 struct pollfd p = { .fd = fd, .events = POLLIN };

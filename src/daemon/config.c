@@ -24,6 +24,7 @@
 #include "config.h"
 #include "credentials.h"
 #include "ini.h"
+#include "record.h"
 #include "parse-util.h"
 #include "string-util.h"
 
@@ -630,6 +631,7 @@ static const ConfigItem config_items[] = {
         ITEM("Operations", "StateDirectory",  config_parse_path,        state_directory,         0, 0, NULL),
         ITEM("Operations", "PollIntervalSec", config_parse_sec,         poll_interval_usec,      0, SEC(3600), "0"),
         ITEM("Operations", "JournalSyncDelaySec", config_parse_sec,     journal_sync_delay_usec, 0, SEC(1), "1ms"),
+        ITEM("Operations", "MaxCancelledOperations", config_parse_unsigned, max_cancelled_operations, 0, RECORD_CANCELLED_MAX, "64"),
 
         { "Access", "AllowUsers",   config_parse_ids, offsetof(Config, allow_users),   0, 0, "user",  NULL },
         { "Access", "AllowGroups",  config_parse_ids, offsetof(Config, allow_groups),  0, 0, "group", NULL },

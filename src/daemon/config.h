@@ -80,6 +80,7 @@ typedef struct Config {
         char *state_directory; /* resolved by config_finalize(): $STATE_DIRECTORY, else CONFIG_DEFAULT_STATE_DIRECTORY */
         uint64_t poll_interval_usec; /* 0: no polling */
         uint64_t journal_sync_delay_usec; /* a busy journal's pause between syncs; 0: none */
+        unsigned max_cancelled_operations; /* evidence entries kept per cancel; 0: none kept */
 
         /* [Access]: who may do what, besides root and the daemon's own user. */
         IdList allow_users, allow_groups;   /* cancel, operation.*, status */

@@ -49,12 +49,22 @@ static const char *operation_tenant(const Manager *m, const Operation *op) {
 
 /* ---- applying ----------------------------------------------------------------------- */
 
+/* Graph's word that a prompt or recording was cancelled (graph-api.md, cancelMediaProcessing:
+ * status failed, resultInfo 400/8508, completionReason operationCanceled). */
+#define SUBCODE_OPERATION_CANCELED 8508
+
+static bool is_cancel_evidence(const NotifyEntry *n) {
+        return n->call_id && n->op_id && n->status == GRAPH_OP_FAILED &&
+               ((n->has_result_info && n->result_subcode == SUBCODE_OPERATION_CANCELED) ||
+                streq_ptr(n->completion_reason, "operationCanceled"));
+}
+
 /* Which tracked operation a notification is about: by Graph's operation id, which always
  * wins, or — only while we do not know that id yet (the notification overtook the cancel's
  * answer) — by the clientContext we sent and the call id in the resource URL, and then only
  * when exactly one operation could be meant: contexts are chosen by callers, and two callers
  * (or one caller's repeats) may share one. */
-static Operation *match_notification(Manager *m, const NotifyEntry *n) {
+static Operation *match_notification(Manager *m, const NotifyEntry *n, bool evidence) {
         Operation *op = NULL;
 
         if (!n->op_id)
@@ -64,8 +74,52 @@ static Operation *match_notification(Manager *m, const NotifyEntry *n) {
                 op = operation_table_get_by_graph_id(m->operations, n->data_id);
         if (op)
                 return op;
+        /* A cancel is never itself reported cancelled: a notification that says so is about a
+         * prompt or recording, however its clientContext looks (bots often give every
+         * operation of a call the same one, the call id in Microsoft's samples). */
+        if (evidence)
+                return NULL;
         /* The URL spells the call id upper case without dashes: compared normalised. */
         return operation_table_find_unnamed(m->operations, n->call_id, n->client_context);
+}
+
+/* The cancel that evidence about an operation on this call belongs to: the newest cancel of
+ * the call (and tenant) that was sent, i.e. got past queued. NULL when there is none. */
+static Operation *evidence_target(Manager *m, const NotifyEntry *n, const char *tenant) {
+        _cleanup_free_ char *call = id_normalize(n->call_id);
+
+        if (!call)
+                return NULL;
+        for (Operation *op = operation_table_last(m->operations); op; op = op->prev) {
+                if (op->status == OPERATION_QUEUED)
+                        continue;
+                if (tenant && !strcaseeq(tenant, operation_tenant(m, op)))
+                        continue;
+                _cleanup_free_ char *c = id_normalize(op->call_id);
+                if (c && streq(c, call))
+                        return op;
+        }
+        return NULL;
+}
+
+/* Records evidence on the cancel it belongs to; whether there was such a cancel. */
+static bool record_evidence(Manager *m, const NotifyEntry *n, const char *tenant) {
+        Operation *cancel = evidence_target(m, n, tenant);
+        int r;
+
+        if (!cancel)
+                return false;
+        r = operation_add_cancelled(cancel, n->data_id ?: n->op_id, n->data_type, now_usec(CLOCK_REALTIME),
+                                    m->config->max_cancelled_operations);
+        if (r < 0)
+                log_oom();
+        else if (r > 0) {
+                log_debug("Notification: operation %s on call %s was cancelled by %s.", n->data_id ?: n->op_id,
+                          cancel->call_id, cancel->id);
+                /* Journaled and announced like any change; the status stays what it was. */
+                operation_changed(cancel);
+        }
+        return true;
 }
 
 /* tenant: the token's tid, NULL with Authentication=peer (any operation). */
@@ -74,11 +128,20 @@ static void apply(Manager *m, Call *call, const NotifyBatch *b, const char *tena
 
         for (size_t i = 0; i < b->n_entries; i++) {
                 const NotifyEntry *n = &b->entries[i];
-                Operation *op = match_notification(m, n);
+                bool evidence = is_cancel_evidence(n);
+                Operation *op = match_notification(m, n, evidence);
 
                 /* A tenant's token speaks for that tenant's operations only. */
-                if (!op || (tenant && !strcaseeq(tenant, operation_tenant(m, op)))) {
+                if (op && tenant && !strcaseeq(tenant, operation_tenant(m, op))) {
                         ignored++;
+                        continue;
+                }
+                /* Not one of ours, but perhaps a prompt that one of our cancels cancelled. */
+                if (!op) {
+                        if (evidence && record_evidence(m, n, tenant))
+                                matched++;
+                        else
+                                ignored++;
                         continue;
                 }
                 matched++;

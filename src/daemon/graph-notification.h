@@ -20,6 +20,7 @@ typedef struct NotifyEntry {
         char *op_id;
         GraphOpStatus status;        /* resourceData.status */
         const char *data_id;         /* resourceData.id */
+        const char *data_type;       /* resourceData's @odata.type without "#microsoft.graph." */
         const char *client_context;  /* resourceData.clientContext */
         const char *completion_reason;
         bool has_result_info;

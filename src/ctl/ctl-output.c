@@ -467,6 +467,24 @@ static void print_status_operations(int w, json_object *ops) {
         putchar('\n');
 }
 
+/* "Notifications: jwt", "Signing keys: 2 (fetched 35s ago)", "Keys last error: …". */
+static void print_status_notifications(int w, json_object *n) {
+        json_object *keys = member_object(n, "keys");
+
+        print_field(w, "Notifications", member(n, "authentication"));
+        if (!keys)
+                return;
+        put_key(w, "Signing keys");
+        put(stdout, member(keys, "count") ?: "0");
+        if (member(keys, "ageSec")) {
+                fputs(" (fetched ", stdout);
+                put(stdout, member(keys, "ageSec"));
+                fputs("s ago)", stdout);
+        }
+        putchar('\n');
+        print_field(w, "Keys last error", member(keys, "lastError"));
+}
+
 static int print_status(json_object *result) {
         const int w = (int) strlen("Token last error");
         const char *version = member(result, "version"), *proto = member(result, "protocolVersion");
@@ -501,6 +519,7 @@ static int print_status(json_object *result) {
         print_field(w, "In flight", member(graph, "inFlight"));
         print_field(w, "Queued", member(graph, "queued"));
 
+        print_status_notifications(w, member_object(result, "notifications"));
         print_status_operations(w, member_object(result, "operations"));
         print_field(w, "Connections", member(result, "connections"));
         return 0;

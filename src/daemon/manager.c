@@ -186,6 +186,17 @@ static int recover(Manager *m) {
         return 0;
 }
 
+static bool is_guid(const char *s) {
+        static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+        if (!s || strlen(s) != sizeof shape - 1)
+                return false;
+        for (size_t i = 0; shape[i]; i++)
+                if (shape[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+                        return false;
+        return true;
+}
+
 int manager_start(Manager *m, const char *socket_override) {
         int r;
 
@@ -198,8 +209,15 @@ int manager_start(Manager *m, const char *socket_override) {
         r = token_manager_start(m->token);
         if (r < 0)
                 return r;
-        if (config_notifications_need_token(m->config))
+        if (config_notifications_need_token(m->config)) {
                 notification_keys_start(m->notification_keys);
+                /* Graph's tokens name the tenant by its GUID (tid); a domain name never
+                 * matches, and every notification would be refused. */
+                if (!is_guid(m->config->tenant_id))
+                        log_warning("TenantId=%s is not a GUID: notification tokens carry the tenant's GUID in tid, "
+                                    "so with Authentication=jwt they are refused unless TenantId= is that GUID.",
+                                    m->config->tenant_id);
+        }
         log_struct(LOG_INFO, &(LogFields) { .message_id = MESSAGE_ID_STARTED },
                    "mediacanceld %s listening on %s; Graph %s/%s%s.", PACKAGE_VERSION, server_socket_path(m->server),
                    m->config->graph_endpoint, m->config->api_version, m->config->calls_path);

@@ -34,8 +34,7 @@ struct NotificationKeys {
         CurlGlue *glue;
         const Config *config;
         KeySet *keys;
-        uint64_t fetched_mono;  /* CLOCK_MONOTONIC of the last good fetch; 0: none */
-        uint64_t fetched_real;
+        uint64_t fetched_mono;  /* CLOCK_MONOTONIC of the last good fetch */
         uint64_t unknown_kid_mono; /* the last refresh asked for by an unknown kid */
         char *last_error;
         unsigned failures;
@@ -105,7 +104,6 @@ static void fetch_finish(NotificationKeys *k, KeySet *keys, const char *error) {
                 key_set_free(k->keys);
                 k->keys = keys;
                 k->fetched_mono = now_mono(k);
-                k->fetched_real = now_usec(CLOCK_REALTIME);
                 if (k->last_error)
                         log_notice("Notification signing keys fetched again (%zu keys).", n);
                 else

@@ -234,7 +234,6 @@ int key_set_parse(const char *json, size_t len, KeySet **ret, char **ret_reason)
         _cleanup_(key_set_freep) KeySet *k = NULL;
         _cleanup_json_ json_object *root = NULL;
         json_object *keys;
-        bool oom = false;
 
         if (len > NOTIFICATION_JWKS_MAX_BYTES)
                 return set_reason(ret_reason, "The key set document is too large.");
@@ -282,7 +281,6 @@ int key_set_parse(const char *json, size_t len, KeySet **ret, char **ret_reason)
                 }
                 k->keys[k->n++].pkey = pkey;
         }
-        (void) oom;
         if (k->n == 0)
                 return set_reason(ret_reason, "The key set has no usable RSA signing key (RS256, at least 2048 bits).");
         *ret = TAKE_PTR(k);

@@ -67,7 +67,7 @@ static void cleanup_tmp(void) {
 }
 
 static Config *make_config(const char *api_version, const char *calls_path, unsigned max_queued,
-                           unsigned max_operations) {
+                           unsigned max_operations, const char *authentication) {
         Config *c = NULL;
 
         fuzz_assert(config_new(&c) == 0);
@@ -92,6 +92,13 @@ static Config *make_config(const char *api_version, const char *calls_path, unsi
         c->max_batch_items = 6; /* small enough that mutated batches cross it */
         c->max_values_per_line = 96;
         c->max_output_bytes = 64 * 1024;
+        /* Deliveries are believed as the peer says (Authentication=peer), except under the
+         * third configuration: there they need a token, no key set is ever fetched and none
+         * is waited for, so each is refused as keysUnavailable with nothing applied. */
+        free(c->notification_authentication);
+        c->notification_authentication = strdup(authentication);
+        fuzz_assert(c->notification_authentication);
+        c->keys_wait_usec = 0;
         return c;
 }
 
@@ -109,9 +116,9 @@ static void setup(void) {
 
         /* MaxQueued below MaxOperations in one set-up and above it in another, so both limits
          * are reachable within one input. */
-        configs[0] = make_config("v1.0", "/communications/calls", 3, 16);
-        configs[1] = make_config("beta", "/app/calls", 16, 4);
-        configs[2] = make_config("beta", "/applications/{appId}/calls", 4, 16);
+        configs[0] = make_config("v1.0", "/communications/calls", 3, 16, "peer");
+        configs[1] = make_config("beta", "/app/calls", 16, 4, "peer");
+        configs[2] = make_config("beta", "/applications/{appId}/calls", 4, 16, "jwt");
 
         fuzz_assert(manager_new(configs[0], NULL, &methods_hooks, &manager) == 0);
 
@@ -125,6 +132,7 @@ static void use_config(Config *c) {
         manager->config = c;
         graph_client_set_config(manager->graph, c);
         server_set_config(manager->server, c);
+        notification_keys_set_config(manager->notification_keys, c);
         operation_table_set_limits(manager->operations, c->max_operations, c->retention_usec);
 }
 

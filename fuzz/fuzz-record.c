@@ -75,6 +75,22 @@ static void check_record(const char *text, size_t size, const OperationRecord *r
         fuzz_assert(rec->all >= -1 && rec->all <= 1);
         fuzz_assert(!rec->has_uid || rec->uid != (uid_t) -1);
         fuzz_assert(rec->created_usec >= -1 && rec->updated_usec >= -1);
+        fuzz_assert(rec->n_cancelled <= RECORD_CANCELLED_MAX);
+        for (unsigned i = 0; i < rec->n_cancelled; i++) {
+                fuzz_assert(rec->cancelled[i].graph_operation_id && rec->cancelled[i].at_usec >= 0);
+                check_string(text, size, rec->cancelled[i].graph_operation_id);
+                check_string(text, size, rec->cancelled[i].type);
+        }
+}
+
+/* The same cancelledOperations in an operation and a record. */
+static void check_cancelled(const Operation *op, const OperationRecord *rec) {
+        fuzz_assert(op->n_cancelled == rec->n_cancelled);
+        for (unsigned i = 0; i < rec->n_cancelled; i++) {
+                fuzz_assert(strcmp(op->cancelled[i].graph_operation_id, rec->cancelled[i].graph_operation_id) == 0);
+                fuzz_assert(streq_or_null(op->cancelled[i].type, rec->cancelled[i].type));
+                fuzz_assert(op->cancelled[i].at_usec == (uint64_t) rec->cancelled[i].at_usec);
+        }
 }
 
 /* What a restored operation must carry of the record it came from. */
@@ -99,6 +115,7 @@ static void check_restored(const Operation *op, const OperationRecord *rec) {
                 fuzz_assert(!op->error);
         if (rec->graph_operation_id)
                 fuzz_assert(streq_or_null(op->graph_operation_id, rec->graph_operation_id));
+        check_cancelled(op, rec);
 }
 
 /* Writes op as a record, checks the text, parses it again from an exact-size copy. */
@@ -137,6 +154,7 @@ static void check_written(OperationTable *t, Operation *op, bool full) {
         fuzz_assert(streq_or_null(rec.completion_reason, op->completion_reason));
         fuzz_assert(!!rec.error_json == !!op->error);
         fuzz_assert(rec.updated_usec >= 0 && (uint64_t) rec.updated_usec == op->updated_usec);
+        check_cancelled(op, &rec);
 
         /* Restoring what the operation itself wrote finds it and leaves it as it was. */
         unsigned total = operation_table_total(t);

@@ -17,7 +17,7 @@ set -euo pipefail
 
 SECONDS_PER=${1:-60}
 BUILD=${MEDIACANCEL_BUILD_DIR:-$BUILD}
-HARNESSES=${MEDIACANCEL_FUZZ_HARNESSES:-"rpc dispatch config graph-answer record"}
+HARNESSES=${MEDIACANCEL_FUZZ_HARNESSES:-"rpc dispatch config graph-answer record notification-token"}
 JOBS=${MEDIACANCEL_FUZZ_JOBS:-1}
 
 if ! [[ $SECONDS_PER =~ ^[1-9][0-9]*$ ]]; then

@@ -593,7 +593,9 @@ START_TEST(test_peer_notify_only) {
         open_socket_to_all(&h);
         int fd = connect_uid(&h, UID_NOTIFY);
 
-        json_object *r = call_ok(&h, fd, "notifications.deliver", "{\"value\":[]}");
+        char *signed_body = harness_signed_body(&h, "{\"value\":[]}", "good");
+        json_object *r = call_ok(&h, fd, "notifications.deliver", signed_body);
+        free(signed_body);
         ck_assert_int_eq(jint(r, "result.matched"), 0);
         ck_assert_int_eq(jint(r, "result.ignored"), 0);
         json_object_put(r);
@@ -1104,7 +1106,9 @@ START_TEST(test_limit_max_output_bytes_events) {
                                   "\"resultInfo\":{\"code\":200,\"subcode\":0,\"message\":\"done\"}}}]}",
                                   CALL_ID, graph_op, graph_op),
                          0);
-        r = call_ok(&h, fd, "notifications.deliver", notification);
+        char *signed_notification = harness_signed_body(&h, notification, "good");
+        r = call_ok(&h, fd, "notifications.deliver", signed_notification);
+        free(signed_notification);
         ck_assert_int_eq(jint(r, "result.matched"), 1);
         json_object_put(r);
         ck_assert_msg(drain_until_eof(lazy, 10000) >= 0, "the daemon kept the client that does not read its events");
@@ -1718,7 +1722,9 @@ START_TEST(test_hostile_graph_operation_id) {
                                   "call-four/operations/%s\",\"resourceData\":{\"id\":\"%s\",\"status\":\"completed\"}}]}",
                                   id129, id129),
                          0);
-        r = call_ok(&h, fd, "notifications.deliver", body);
+        char *signed_body = harness_signed_body(&h, body, "good");
+        r = call_ok(&h, fd, "notifications.deliver", signed_body);
+        free(signed_body);
         ck_assert_int_eq(jint(r, "result.matched"), 0);
         json_object_put(r);
         free(body);

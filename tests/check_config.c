@@ -461,6 +461,84 @@ START_TEST(test_error_out_of_range) {
 }
 END_TEST
 
+/* [Notifications]: defaults, each range at its edges, the choice, and Issuers= as a list. */
+START_TEST(test_notifications) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        ck_assert_int_eq(config_new(&c), 0);
+        ck_assert_str_eq(c->notification_authentication, "jwt");
+        ck_assert(config_notifications_need_token(c));
+        ck_assert_ptr_null(c->openid_configuration_url); /* the cloud's, from config_finalize() */
+        ck_assert_uint_eq(c->keys_refresh_usec, 2 * 3600 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->unknown_key_refresh_usec, 300 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->keys_max_age_usec, 5 * 24 * 3600 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->keys_wait_usec, 10 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->clock_skew_usec, 300 * USEC_PER_SEC);
+        ck_assert_ptr_null(c->notification_issuers);
+        const char *const *iss = config_notification_issuers(c);
+        ck_assert_str_eq(iss[0], "https://api.botframework.com");
+        ck_assert_str_eq(iss[1], "https://graph.microsoft.com");
+        ck_assert_ptr_null(iss[2]);
+
+        const char *text = "[Notifications]\nAuthentication=peer\nIssuers=https://a.test  https://b.test/x\n";
+        ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+        ck_assert(!config_notifications_need_token(c));
+        iss = config_notification_issuers(c);
+        ck_assert_str_eq(iss[0], "https://a.test");
+        ck_assert_str_eq(iss[1], "https://b.test/x");
+        ck_assert_ptr_null(iss[2]);
+        /* Empty puts the cloud's default back. */
+        text = "[Notifications]\nIssuers=\n";
+        ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+        ck_assert_ptr_null(c->notification_issuers);
+        ck_assert_str_eq(config_notification_issuers(c)[0], "https://api.botframework.com");
+
+        assert_parse_error("[Notifications]\nAuthentication=none\n",
+                           FILENAME ":2: Invalid value for Authentication=: \"none\" is not one of jwt or peer.");
+        assert_parse_error("[Notifications]\nIssuers=http://api.botframework.com\n",
+                           FILENAME ":2: Invalid value for Issuers=: \"http://api.botframework.com\" is not an https:// "
+                           "issuer of at most 256 characters.");
+        assert_parse_error("[Notifications]\nIssuers=https://\n",
+                           FILENAME ":2: Invalid value for Issuers=: \"https://\" is not an https:// issuer of at most "
+                           "256 characters.");
+        assert_parse_error("[Notifications]\nIssuers=https://1 https://2 https://3 https://4 https://5 https://6 https://7 "
+                           "https://8 https://9 https://10 https://11 https://12 https://13 https://14 https://15 "
+                           "https://16 https://17\n",
+                           FILENAME ":2: Invalid value for Issuers=: more than 16 issuers.");
+        assert_parse_error("[Notifications]\nOpenIdConfigurationUrl=http://api.aps.skype.com/x\n",
+                           FILENAME ":2: Invalid value for OpenIdConfigurationUrl=: \"http://api.aps.skype.com/x\" "
+                           "must be an https:// URL.");
+
+        assert_parse_ok("[Notifications]\nKeysRefreshSec=1min\nUnknownKeyRefreshSec=1s\nKeysMaxAgeSec=1h\n"
+                        "KeysWaitSec=0\nClockSkewSec=0\n");
+        assert_parse_ok("[Notifications]\nKeysRefreshSec=7d\nUnknownKeyRefreshSec=1d\nKeysMaxAgeSec=30d\n"
+                        "KeysWaitSec=300\nClockSkewSec=3600\n");
+        assert_parse_error("[Notifications]\nKeysRefreshSec=59s\n",
+                           FILENAME ":2: Invalid value for KeysRefreshSec=: \"59s\" is out of range 1min..7d.");
+        assert_parse_error("[Notifications]\nKeysRefreshSec=169h1s\n",
+                           FILENAME ":2: Invalid value for KeysRefreshSec=: \"169h1s\" is out of range 1min..7d.");
+        assert_parse_error("[Notifications]\nUnknownKeyRefreshSec=999ms\n",
+                           FILENAME ":2: Invalid value for UnknownKeyRefreshSec=: \"999ms\" is out of range 1s..1d.");
+        assert_parse_error("[Notifications]\nUnknownKeyRefreshSec=86401\n",
+                           FILENAME ":2: Invalid value for UnknownKeyRefreshSec=: \"86401\" is out of range 1s..1d.");
+        assert_parse_error("[Notifications]\nKeysMaxAgeSec=3599\n",
+                           FILENAME ":2: Invalid value for KeysMaxAgeSec=: \"3599\" is out of range 1h..30d.");
+        assert_parse_error("[Notifications]\nKeysMaxAgeSec=2592001\n",
+                           FILENAME ":2: Invalid value for KeysMaxAgeSec=: \"2592001\" is out of range 1h..30d.");
+        assert_parse_error("[Notifications]\nKeysWaitSec=301\n",
+                           FILENAME ":2: Invalid value for KeysWaitSec=: \"301\" is out of range 0..5min.");
+        /* [Operations] MaxCancelledOperations=, 0..256, default 64. */
+        ck_assert_uint_eq(c->max_cancelled_operations, 64);
+        assert_parse_ok("[Operations]\nMaxCancelledOperations=0\n");
+        assert_parse_ok("[Operations]\nMaxCancelledOperations=256\n");
+        assert_parse_error("[Operations]\nMaxCancelledOperations=257\n",
+                           FILENAME ":2: Invalid value for MaxCancelledOperations=: \"257\" is out of range 0..256.");
+        assert_parse_error("[Notifications]\nClockSkewSec=3601\n",
+                           FILENAME ":2: Invalid value for ClockSkewSec=: \"3601\" is out of range 0..1h.");
+}
+END_TEST
+
 START_TEST(test_retry_ms_units) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_free_ char *err = NULL;
@@ -934,6 +1012,47 @@ END_TEST
 
 /* Each cloud's hosts and scope, from the one table; LoginEndpoint= and Endpoint= move where
  * requests go but never the scope; Scope= alone changes it. */
+/* Only the Global cloud has documented notification issuers and keys: elsewhere
+ * Authentication=jwt needs both keys set, and says so; Global fills in its OpenID URL. */
+START_TEST(test_finalize_cloud_notifications) {
+        _cleanup_free_ char *dir = make_tmpdir();
+        static const char *const clouds[] = { "USGovernment", "USGovernmentDoD", "China" };
+
+        {
+                _cleanup_(config_freep) Config *c = valid_config(dir);
+                _cleanup_free_ char *err = NULL;
+                ck_assert_int_eq(config_finalize(c, &err), 0);
+                ck_assert_str_eq(c->openid_configuration_url,
+                                 "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration");
+                ck_assert_str_eq(config_notification_issuers(c)[0], "https://api.botframework.com");
+        }
+        for (size_t i = 0; i < ELEMENTSOF(clouds); i++) {
+                _cleanup_(config_freep) Config *c = valid_config(dir);
+                _cleanup_free_ char *err = NULL, *expected = NULL,
+                                    *text = xprintf("[Identity]\nCloud=%s\n", clouds[i]);
+
+                ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+                ck_assert_int_eq(config_finalize(c, &err), -EINVAL);
+                expected = xprintf(": Microsoft documents neither the issuers nor the signing keys of "
+                                   "Graph's notifications in Cloud=%s: set [Notifications] Issuers= and "
+                                   "OpenIdConfigurationUrl=, or Authentication=peer.", clouds[i]);
+                ck_assert_msg(strstr(err, expected), "%s", err);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(clouds); i++) {
+                _cleanup_(config_freep) Config *c = valid_config(dir);
+                _cleanup_free_ char *err = NULL,
+                                    *text = xprintf("[Identity]\nCloud=%s\n[Notifications]\n"
+                                                    "Issuers=https://issuer.example\n"
+                                                    "OpenIdConfigurationUrl=https://keys.example/openid\n", clouds[i]);
+
+                ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
+                ck_assert_int_eq(config_finalize(c, &err), 0);
+                ck_assert_str_eq(config_notification_issuers(c)[0], "https://issuer.example");
+                ck_assert_str_eq(c->openid_configuration_url, "https://keys.example/openid");
+        }
+}
+END_TEST
+
 START_TEST(test_finalize_clouds) {
         static const struct {
                 const char *cloud, *login, *graph, *scope;
@@ -951,7 +1070,9 @@ START_TEST(test_finalize_clouds) {
 
         for (size_t i = 0; i < ELEMENTSOF(clouds); i++) {
                 _cleanup_(config_freep) Config *c = valid_config(dir);
-                _cleanup_free_ char *err = NULL, *text = xprintf("[Identity]\nCloud=%s\n", clouds[i].cloud);
+                _cleanup_free_ char *err = NULL, *text = xprintf("[Identity]\nCloud=%s\n"
+                                                                 "[Notifications]\nAuthentication=peer\n",
+                                                                 clouds[i].cloud);
 
                 ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
                 ck_assert_int_eq(config_finalize(c, &err), 0);
@@ -966,7 +1087,8 @@ START_TEST(test_finalize_clouds) {
                 _cleanup_(config_freep) Config *c = valid_config(dir);
                 _cleanup_free_ char *err = NULL,
                                     *text = xprintf("[Identity]\nCloud=%s\nLoginEndpoint=https://127.0.0.1:8443\n"
-                                                    "[Graph]\nEndpoint=https://proxy.example:9443/graph\n",
+                                                    "[Graph]\nEndpoint=https://proxy.example:9443/graph\n"
+                                                    "[Notifications]\nAuthentication=peer\n",
                                                     clouds[i].cloud);
 
                 ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
@@ -978,7 +1100,8 @@ START_TEST(test_finalize_clouds) {
         {
                 _cleanup_(config_freep) Config *c = valid_config(dir);
                 _cleanup_free_ char *err = NULL;
-                static const char text[] = "[Identity]\nCloud=USGovernment\nScope=api://graph-test/.default\n";
+                static const char text[] = "[Identity]\nCloud=USGovernment\nScope=api://graph-test/.default\n"
+                                            "[Notifications]\nAuthentication=peer\n";
 
                 ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
                 ck_assert_int_eq(config_finalize(c, &err), 0);
@@ -997,7 +1120,8 @@ START_TEST(test_finalize_beta_only_global) {
         for (size_t i = 0; i < ELEMENTSOF(clouds); i++) {
                 _cleanup_(config_freep) Config *c = valid_config(dir);
                 _cleanup_free_ char *err = NULL, *expected = NULL,
-                                    *text = xprintf("[Identity]\nCloud=%s\n[Graph]\nApiVersion=beta\n", clouds[i]);
+                                    *text = xprintf("[Identity]\nCloud=%s\n[Graph]\nApiVersion=beta\n"
+                                                    "[Notifications]\nAuthentication=peer\n", clouds[i]);
 
                 c->source = strdup(FILENAME);
                 ck_assert_int_eq(config_parse_text(c, FILENAME, text, strlen(text), &err), 0);
@@ -1367,6 +1491,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_finalize_legacy_calls_path);
         tcase_add_test(tc, test_finalize_retry_order);
         tcase_add_test(tc, test_finalize_clouds);
+        tcase_add_test(tc, test_finalize_cloud_notifications);
         tcase_add_test(tc, test_finalize_beta_only_global);
         tcase_add_test(tc, test_finalize_credentials_directory);
         tcase_add_test(tc, test_finalize_secret_file_missing);
@@ -1375,6 +1500,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_load_missing_file);
         tcase_add_test(tc, test_load_dropins);
         tcase_add_test(tc, test_load_finalize_names_main_file);
+        tcase_add_test(tc, test_notifications);
         suite_add_tcase(s, tc);
 
         return s;

@@ -191,8 +191,9 @@ START_TEST(test_proxy_configured) {
         dead = dead_port(&dead_fd);
         snprintf(extra, sizeof extra,
                  "[Identity]\nLoginEndpoint=https://127.0.0.1:%d\n"
-                 "[Graph]\nEndpoint=https://127.0.0.1:%d\nProxy=http://127.0.0.1:%d\n",
-                 dead, dead, p.port);
+                 "[Graph]\nEndpoint=https://127.0.0.1:%d\nProxy=http://127.0.0.1:%d\n"
+                 "[Notifications]\nOpenIdConfigurationUrl=https://127.0.0.1:%d/v1/.well-known/OpenIdConfiguration\n",
+                 dead, dead, p.port, dead);
         FILE *f = fopen(h.config_path, "ae");
         ck_assert_ptr_nonnull(f);
         fputs(extra, f);
@@ -202,6 +203,11 @@ START_TEST(test_proxy_configured) {
         cancel_ok(&h, CALL_ID);
         ck_assert_int_eq(standin_stat(&h, "tokenRequests"), 1);
         ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 1);
+        /* The notification signing keys come the same way. */
+        for (int i = 0; i < 500 && standin_stat(&h, "keysRequests") < 1; i++)
+                usleep(10000);
+        ck_assert_int_eq(standin_stat(&h, "openidRequests"), 1);
+        ck_assert_int_eq(standin_stat(&h, "keysRequests"), 1);
         char want[64];
         snprintf(want, sizeof want, "CONNECT 127.0.0.1:%d", dead);
         ck_assert_int_ge(proxy_lines(&p, want), 1);

@@ -1147,6 +1147,85 @@ static int restore_text(OperationTable *t, const char *text, Operation **ret) {
         return operation_table_restore(t, &rec, ret);
 }
 
+/* cancelledOperations: written after the outcome, read back, restored (a later record replaces
+ * the list), refused without an id or a time, capped at RECORD_CANCELLED_MAX on reading. */
+START_TEST(test_cancelled_operations) {
+        _cleanup_(operation_table_freep) OperationTable *t = NULL;
+        _cleanup_free_ char *copy = NULL;
+        Operation *op = NULL;
+        OperationRecord rec;
+        Buffer b = {};
+
+        ck_assert_int_eq(operation_table_new(1000, RETENTION, &t), 0);
+        ck_assert_int_eq(restore_text(t,
+                                      "{\"op\":{" ID ",\"callId\":\"" CALL_ID "\",\"uid\":1000,\"createdUsec\":1,"
+                                      "\"status\":\"completed\",\"cancelledOperations\":[{\"graphOperationId\":\"p-1\","
+                                      "\"type\":\"playPromptOperation\",\"atUsec\":1795744424281900},"
+                                      "{\"graphOperationId\":\"p-2\",\"type\":null,\"atUsec\":5,\"later\":[1]}],"
+                                      "\"updatedUsec\":2}}",
+                                      &op),
+                         0);
+        ck_assert_uint_eq(op->n_cancelled, 2);
+        ck_assert_str_eq(op->cancelled[0].graph_operation_id, "p-1");
+        ck_assert_str_eq(op->cancelled[0].type, "playPromptOperation");
+        ck_assert_uint_eq(op->cancelled[0].at_usec, 1795744424281900);
+        ck_assert_ptr_null(op->cancelled[1].type);
+
+        /* Written as it was read, in both record sizes, and as clients see it. */
+        write_record(op, false, &b);
+        ck_assert_ptr_nonnull(strstr(b.data, ",\"cancelledOperations\":[{\"graphOperationId\":\"p-1\",\"type\":"
+                                             "\"playPromptOperation\",\"atUsec\":1795744424281900},{\"graphOperationId\":"
+                                             "\"p-2\",\"type\":null,\"atUsec\":5}],\"updatedUsec\":2}}"));
+        ck_assert_int_eq(parse_copy(b.data, &copy, &rec), 0);
+        ck_assert_uint_eq(rec.n_cancelled, 2);
+        ck_assert_str_eq(rec.cancelled[1].graph_operation_id, "p-2");
+        buffer_done(&b);
+        ck_assert_int_eq(operation_write_json(op, &b), 0);
+        ck_assert_ptr_nonnull(strstr(b.data, "\"cancelledOperations\":[{\"graphOperationId\":\"p-1\",\"type\":"
+                                             "\"playPromptOperation\",\"at\":\"2026-11-27T01:53:44.281Z\"}"));
+        buffer_done(&b);
+
+        /* Adding: once per id (case and dashes do not matter), at most max. */
+        ck_assert_int_eq(operation_add_cancelled(op, "P-1", NULL, 9, 64), 0);
+        ck_assert_int_eq(operation_add_cancelled(op, "p-3", "recordOperation", 9, 3), 1);
+        ck_assert_int_eq(operation_add_cancelled(op, "p-4", NULL, 9, 3), 0);
+        ck_assert_uint_eq(op->n_cancelled, 3);
+
+        /* A change record without the member: the list is gone (every record has the whole state). */
+        ck_assert_int_eq(restore_text(t, "{\"op\":{" ID ",\"status\":\"completed\",\"updatedUsec\":3}}", NULL), 0);
+        ck_assert_uint_eq(op->n_cancelled, 0);
+        ck_assert_ptr_null(op->cancelled);
+
+        /* Refused: no id, no time, not an array, not objects. */
+        static const char *const bad[] = {
+                "{\"op\":{" ID ",\"status\":\"completed\",\"cancelledOperations\":[{\"atUsec\":1}]}}",
+                "{\"op\":{" ID ",\"status\":\"completed\",\"cancelledOperations\":[{\"graphOperationId\":\"x\"}]}}",
+                "{\"op\":{" ID ",\"status\":\"completed\",\"cancelledOperations\":{}}}",
+                "{\"op\":{" ID ",\"status\":\"completed\",\"cancelledOperations\":[1]}}",
+                "{\"op\":{" ID ",\"status\":\"completed\",\"cancelledOperations\":[{\"graphOperationId\":\"x\",\"atUsec\":-1}]}}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                copy = mfree(copy);
+                ck_assert_msg(parse_copy(bad[i], &copy, &rec) == -EBADMSG, "accepted: %s", bad[i]);
+        }
+
+        /* More than RECORD_CANCELLED_MAX: the first ones are kept, the rest checked and skipped. */
+        size_t size = 0;
+        char *big = NULL;
+        FILE *f = open_memstream(&big, &size);
+        fputs("{\"op\":{" ID ",\"status\":\"completed\",\"cancelledOperations\":[", f);
+        for (int i = 0; i < RECORD_CANCELLED_MAX + 5; i++)
+                fprintf(f, "%s{\"graphOperationId\":\"g-%d\",\"atUsec\":%d}", i ? "," : "", i, i);
+        fputs("]}}", f);
+        fclose(f);
+        copy = mfree(copy);
+        ck_assert_int_eq(parse_copy(big, &copy, &rec), 0);
+        ck_assert_uint_eq(rec.n_cancelled, RECORD_CANCELLED_MAX);
+        ck_assert_str_eq(rec.cancelled[RECORD_CANCELLED_MAX - 1].graph_operation_id, "g-255");
+        free(big);
+}
+END_TEST
+
 START_TEST(test_restore_full_then_change) {
         _cleanup_(operation_table_freep) OperationTable *t = NULL;
         Operation *op = NULL, *again = NULL;
@@ -1504,6 +1583,7 @@ static Suite *record_suite(void) {
         tcase_add_test(tc, test_record_full_round_trip);
         tcase_add_test(tc, test_record_minimal_full);
         tcase_add_test(tc, test_record_change);
+        tcase_add_test(tc, test_cancelled_operations);
         tcase_add_test(tc, test_record_all_and_status);
         tcase_add_test(tc, test_record_int_limits);
         tcase_add_test(tc, test_record_strings_survive);

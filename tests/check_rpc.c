@@ -761,6 +761,7 @@ START_TEST(test_error_table) {
                 { ERROR_TIMEOUT, -32007, "Timeout" },
                 { ERROR_GRAPH_UNREACHABLE, -32008, "GraphUnreachable" },
                 { ERROR_TENANT_NOT_ALLOWED, -32009, "TenantNotAllowed" },
+                { ERROR_NOTIFICATION_REFUSED, -32010, "NotificationRefused" },
         };
 
         ck_assert_uint_eq(ELEMENTSOF(table), _ERROR_CLASS_MAX);

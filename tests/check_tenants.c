@@ -478,7 +478,8 @@ START_TEST(test_cloud_scopes) {
 
         for (size_t i = 0; i < ELEMENTSOF(clouds); i++) {
                 _cleanup_free_ char *args = xprintf("--cloud %s", clouds[i].cloud);
-                _cleanup_free_ char *extra = xprintf("[Identity]\nCloud=%s\n", clouds[i].cloud);
+                _cleanup_free_ char *extra = xprintf("[Identity]\nCloud=%s\n[Notifications]\nAuthentication=peer\n",
+                                                     clouds[i].cloud);
                 Harness h;
                 HarnessOptions o = { .standin_args = args, .config_extra = extra };
                 json_object *r;

@@ -154,9 +154,11 @@ static char *body_of(bool odata_type, ...) {
         return t;
 }
 
-/* notifications.deliver with this body (consumed); the whole reply. */
+/* notifications.deliver with this body (consumed), signed as Graph signs it; the whole reply. */
 static json_object *deliver(Harness *h, int fd, char *body) {
-        json_object *r = harness_call(h, fd, "notifications.deliver", body);
+        char *signed_body = harness_signed_body(h, body, "good");
+        json_object *r = harness_call(h, fd, "notifications.deliver", signed_body);
+        free(signed_body);
         free(body);
         return r;
 }
@@ -1687,11 +1689,44 @@ START_TEST(test_ctl_tracking) {
         fputs(body, f);
         fclose(f);
         free(body);
+        /* Without the header Graph sent, the daemon refuses it (Authentication=jwt). */
         snprintf(args, sizeof args, "deliver '%s'", file);
-        ck_assert_int_eq(harness_ctl(&h, args, &text, &err), 0);
-        ck_assert_msg(strstr(text, "Matched: 1") && strstr(text, "Ignored: 1"), "%s", text);
+        ck_assert_int_eq(harness_ctl(&h, args, &text, &err), 1);
+        ck_assert_msg(strstr(err, "NotificationRefused") && strstr(err, "missing"), "%s", err);
         free(text);
         free(err);
+        /* --authorization-file: applied, and the token is never printed (nor with --json). */
+        char *auth = harness_notification_token(&h, "good", NULL), authfile[400], cmd[4096];
+        snprintf(authfile, sizeof authfile, "%s/authorization", h.dir);
+        f = fopen(authfile, "we");
+        fprintf(f, "%s\n", auth);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "deliver --authorization-file '%s' '%s'", authfile, file);
+        ck_assert_int_eq(harness_ctl(&h, cmd, &text, &err), 0);
+        ck_assert_msg(strstr(text, "Matched: 1") && strstr(text, "Ignored: 1"), "%s", text);
+        ck_assert_ptr_null(strstr(text, auth + 7));
+        ck_assert_ptr_null(strstr(err, auth + 7));
+        free(text);
+        free(err);
+        /* --authorization TEXT, and a bad token: refused with its reason, token not echoed. */
+        char *expired = harness_notification_token(&h, "expired", NULL);
+        snprintf(cmd, sizeof cmd, "--json deliver --authorization '%s' '%s'", expired, file);
+        ck_assert_int_eq(harness_ctl(&h, cmd, &text, &err), 1);
+        ck_assert_msg(strstr(err, "expired") || strstr(text, "expired"), "%s %s", text, err);
+        ck_assert_ptr_null(strstr(text, expired + 7));
+        ck_assert_ptr_null(strstr(err, expired + 7));
+        free(text);
+        free(err);
+        snprintf(cmd, sizeof cmd, "deliver --authorization '%s' --authorization-file '%s' '%s'", auth, authfile, file);
+        ck_assert_int_eq(harness_ctl(&h, cmd, &text, &err), 2);
+        ck_assert_ptr_null(strstr(err, auth + 7));
+        free(text);
+        free(err);
+        snprintf(cmd, sizeof cmd, "get --authorization x y");
+        ck_assert_int_eq(harness_ctl(&h, cmd, &text, &err), 2);
+        free(text);
+        free(err);
+        free(expired);
         ck_assert_int_eq(ctl_wait(pid, 5000), 0);
         text = read_file_text(out);
         ck_assert_ptr_nonnull(strstr(text, id));
@@ -1699,14 +1734,15 @@ START_TEST(test_ctl_tracking) {
         free(text);
 
         /* deliver - (standard input), --json. */
-        snprintf(args, sizeof args, "--json deliver - <'%s'", file);
-        ck_assert_int_eq(harness_ctl(&h, args, &text, &err), 0);
+        snprintf(cmd, sizeof cmd, "--json deliver --authorization-file '%s' - <'%s'", authfile, file);
+        ck_assert_int_eq(harness_ctl(&h, cmd, &text, &err), 0);
         json_object *j = json_tokener_parse(text);
         ck_assert_int_eq(jint(j, "matched"), 1);
         ck_assert_int_eq(jint(j, "ignored"), 1);
         json_object_put(j);
         free(text);
         free(err);
+        free(auth);
         /* A malformed body: the daemon's InvalidParams, naming the entry. */
         f = fopen(file, "we");
         fputs("{\"value\":[{\"changeType\":\"deleted\"}]}\n", f);
@@ -1734,6 +1770,194 @@ START_TEST(test_ctl_tracking) {
         free(gid);
         free(id);
         close(fd);
+        harness_stop(&h);
+}
+END_TEST
+
+/* ---- evidence of what a cancel cancelled ------------------------------------------- */
+
+/* A notification about a prompt or recording (not one of ours) on call_url; subcode < 0 and
+ * reason NULL are left out. */
+static char *prompt_entry(const char *call_url, const char *op_id, const char *type, const char *status, int subcode,
+                          const char *reason) {
+        char *s = NULL, ri[128] = "", cr[96] = "";
+        if (subcode >= 0)
+                snprintf(ri, sizeof ri, ",\"resultInfo\":{\"code\":400,\"subcode\":%d,\"message\":\"Action failed, the "
+                                        "operation was cancelled.\"}", subcode);
+        if (reason)
+                snprintf(cr, sizeof cr, ",\"completionReason\":\"%s\"", reason);
+        ck_assert_int_ge(asprintf(&s,
+                                  "{\"@odata.type\":\"#microsoft.graph.commsNotification\",\"changeType\":\"deleted\","
+                                  "\"resourceUrl\":\"/communications/calls/%s/operations/%s\",\"resourceData\":{"
+                                  "\"@odata.type\":\"#microsoft.graph.%s\",\"id\":\"%s\",\"clientContext\":\"%s\","
+                                  "\"status\":\"%s\"%s%s}}",
+                                  call_url, op_id, type, op_id, call_url, status, ri, cr),
+                         0);
+        return s;
+}
+
+static int n_cancelled(json_object *r) {
+        json_object *a = jpath(r, "result.operation.cancelledOperations");
+        return a ? (int) json_object_array_length(a) : 0;
+}
+
+START_TEST(test_evidence) {
+        Harness h;
+        harness_start(&h, NULL);
+        int fd = harness_connect(&h);
+        json_object *a = cancel_ok(&h, fd, CALL_ID, "ev-a", "completed"), *other = cancel_ok(&h, fd, CALL_ID2, "ev-o", "completed");
+        json_object *before = get_op(&h, fd, jstr(a, "id"));
+
+        /* Graph reports a queued prompt of the call cancelled: recorded on the cancel, whose
+         * status and result stay as they were. */
+        deliver_expect(&h, fd,
+                       body_of(true, prompt_entry(CALL_ID_UPPER, "1a2b3c4d-0000-4000-8000-000000000001", "playPromptOperation",
+                                                  "failed", 8508, "operationCanceled"),
+                               NULL),
+                       1, 0);
+        json_object *r = get_op(&h, fd, jstr(a, "id"));
+        ck_assert_int_eq(n_cancelled(r), 1);
+        ck_assert_str_eq(jstr(r, "result.operation.cancelledOperations.0.graphOperationId"),
+                         "1a2b3c4d-0000-4000-8000-000000000001");
+        ck_assert_str_eq(jstr(r, "result.operation.cancelledOperations.0.type"), "playPromptOperation");
+        ck_assert_ptr_nonnull(jstr(r, "result.operation.cancelledOperations.0.at"));
+        ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
+        ck_assert_str_eq(jstr(r, "result.operation.resultInfo.message"), jstr(before, "result.operation.resultInfo.message"));
+        ck_assert_int_eq(jint(r, "result.operation.resultInfo.subcode"), jint(before, "result.operation.resultInfo.subcode"));
+        json_object_put(r);
+        r = get_op(&h, fd, jstr(other, "id"));
+        ck_assert_int_eq(n_cancelled(r), 0);
+        ck_assert_ptr_null(jpath(r, "result.operation.cancelledOperations"));
+        json_object_put(r);
+
+        /* A newer cancel on the call takes the next evidence; the same notification twice is
+         * one entry; completionReason alone is evidence too (a recording). */
+        json_object *b = cancel_ok(&h, fd, CALL_ID, "ev-b", "completed");
+        char *p2 = prompt_entry(CALL_ID_UPPER, "1a2b3c4d-0000-4000-8000-000000000002", "playPromptOperation", "failed", 8508, NULL);
+        deliver_expect(&h, fd, body_of(false, strdup(p2), NULL), 1, 0);
+        deliver_expect(&h, fd, body_of(false, p2, NULL), 1, 0);
+        deliver_expect(&h, fd,
+                       body_of(false, prompt_entry(CALL_ID_UPPER, "1a2b3c4d-0000-4000-8000-000000000003", "recordOperation",
+                                                   "failed", -1, "operationCanceled"),
+                               NULL),
+                       1, 0);
+        r = get_op(&h, fd, jstr(b, "id"));
+        ck_assert_int_eq(n_cancelled(r), 2);
+        ck_assert_str_eq(jstr(r, "result.operation.cancelledOperations.1.type"), "recordOperation");
+        json_object_put(r);
+        r = get_op(&h, fd, jstr(a, "id"));
+        ck_assert_int_eq(n_cancelled(r), 1);
+        json_object_put(r);
+
+        /* Not evidence: ignored as before. A prompt that completed, one that failed otherwise,
+         * and evidence on a call that has no cancel. */
+        deliver_expect(&h, fd,
+                       body_of(false, prompt_entry(CALL_ID_UPPER, "1a2b3c4d-0000-4000-8000-000000000004", "playPromptOperation",
+                                                   "completed", 0, NULL),
+                               prompt_entry(CALL_ID_UPPER, "1a2b3c4d-0000-4000-8000-000000000005", "playPromptOperation",
+                                            "failed", 500, "mediaFailure"),
+                               prompt_entry("ffffffff0000400080000000000000aa", "1a2b3c4d-0000-4000-8000-000000000006",
+                                            "playPromptOperation", "failed", 8508, "operationCanceled"),
+                               NULL),
+                       0, 3);
+        r = get_op(&h, fd, jstr(b, "id"));
+        ck_assert_int_eq(n_cancelled(r), 2);
+        ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
+        json_object_put(r);
+
+        /* mediacancelctl get shows it. */
+        char args[128], *text = NULL, *err = NULL;
+        snprintf(args, sizeof args, "get %s", jstr(b, "id"));
+        ck_assert_int_eq(harness_ctl(&h, args, &text, &err), 0);
+        ck_assert_msg(strstr(text, "Cancelled: playPromptOperation 1a2b3c4d-0000-4000-8000-000000000002 at "), "%s", text);
+        ck_assert_msg(strstr(text, "Cancelled: recordOperation 1a2b3c4d-0000-4000-8000-000000000003"), "%s", text);
+        free(text);
+        free(err);
+
+        json_object_put(before);
+        json_object_put(a);
+        json_object_put(b);
+        json_object_put(other);
+        harness_stop(&h);
+}
+END_TEST
+
+/* At most MaxCancelledOperations= (64) per cancel; journaled, and back after SIGKILL. */
+START_TEST(test_evidence_cap_and_crash) {
+        Harness h;
+        harness_start(&h, NULL);
+        int fd = harness_connect(&h);
+        json_object *a = cancel_ok(&h, fd, CALL_ID, "cap-a", "completed");
+        char *id = strdup(jstr(a, "id"));
+
+        size_t size = 0;
+        char *body = NULL;
+        FILE *f = open_memstream(&body, &size);
+        fputs("{\"value\":[", f);
+        for (int i = 0; i < 70; i++) {
+                char gid[64];
+                snprintf(gid, sizeof gid, "2b3c4d5e-0000-4000-8000-%012d", i);
+                char *e = prompt_entry(CALL_ID_UPPER, gid, "playPromptOperation", "failed", 8508, "operationCanceled");
+                fprintf(f, "%s%s", i ? "," : "", e);
+                free(e);
+        }
+        fputs("]}", f);
+        fclose(f);
+        /* Every one is about this cancel (matched); 64 are kept. */
+        deliver_expect(&h, fd, body, 70, 0);
+        json_object *r = get_op(&h, fd, id);
+        ck_assert_int_eq(n_cancelled(r), 64);
+        ck_assert_str_eq(jstr(r, "result.operation.cancelledOperations.0.graphOperationId"), "2b3c4d5e-0000-4000-8000-000000000000");
+        ck_assert_str_eq(jstr(r, "result.operation.cancelledOperations.63.graphOperationId"), "2b3c4d5e-0000-4000-8000-000000000063");
+        ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
+        char *at0 = strdup(jstr(r, "result.operation.cancelledOperations.0.at"));
+        json_object_put(r);
+
+        /* A crash: nothing flushed at exit, and the journal still has them. */
+        usleep(300000); /* the change record's sync is at most 100 ms behind; a reply waited for it already */
+        harness_kill_daemon(&h);
+        close(fd);
+        harness_start_daemon(&h);
+        fd = harness_connect(&h);
+        r = get_op(&h, fd, id);
+        ck_assert_int_eq(n_cancelled(r), 64);
+        ck_assert_str_eq(jstr(r, "result.operation.cancelledOperations.63.graphOperationId"), "2b3c4d5e-0000-4000-8000-000000000063");
+        ck_assert_str_eq(jstr(r, "result.operation.cancelledOperations.0.type"), "playPromptOperation");
+        ck_assert_str_eq(jstr(r, "result.operation.cancelledOperations.0.at"), at0);
+        ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");
+        json_object_put(r);
+
+        free(at0);
+        free(id);
+        json_object_put(a);
+        harness_stop(&h);
+}
+END_TEST
+
+/* A watcher of a cancel that is still running hears of the evidence, status unchanged. */
+START_TEST(test_evidence_watch) {
+        Harness h;
+        HarnessOptions o = { .standin_args = "--cancel-status running",
+                             .config_extra = "[Operations]\nCompletionTimeoutSec=300\n" };
+        harness_start(&h, &o);
+        int fd = harness_connect(&h), w = harness_connect(&h);
+        json_object *op = cancel_ok(&h, fd, CALL_ID, "evw-1", "running");
+        const char *id = jstr(op, "id");
+
+        json_object_put(watch(&h, w, id, "running"));
+        deliver_expect(&h, fd,
+                       body_of(false, prompt_entry(CALL_ID_UPPER, "3c4d5e6f-0000-4000-8000-000000000001", "playPromptOperation",
+                                                   "failed", 8508, "operationCanceled"),
+                               NULL),
+                       1, 0);
+        json_object *e = next_event(w, 10000);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_str_eq(jstr(e, "params.operation.id"), id);
+        ck_assert_str_eq(jstr(e, "params.operation.status"), "running");
+        ck_assert_str_eq(jstr(e, "params.operation.cancelledOperations.0.graphOperationId"),
+                         "3c4d5e6f-0000-4000-8000-000000000001");
+        json_object_put(e);
+        json_object_put(op);
         harness_stop(&h);
 }
 END_TEST
@@ -1771,6 +1995,9 @@ static Suite *suite(void) {
         ADD(s, test_retention_all_pending);
         ADD(s, test_dedupe);
         ADD(s, test_ctl_tracking);
+        ADD(s, test_evidence);
+        ADD(s, test_evidence_cap_and_crash);
+        ADD(s, test_evidence_watch);
         return s;
 }
 

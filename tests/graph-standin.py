@@ -69,6 +69,14 @@ OP_CURRENT_RE = re.compile(r"^/(v1\.0|beta)/communications/calls/([^/]+)/operati
 OP_APP_RE = re.compile(r"^/(beta)/app/calls/([^/]+)/operations/([^/]+)$", re.I)
 OP_APPS_RE = re.compile(r"^/(beta)/applications/([^/]+)/calls/([^/]+)/operations/([^/]+)$", re.I)
 CONTROL_PREFIX = "/_standin/"
+# Where Graph's notification signing keys are published (graph-api.md 3.3): the OpenID
+# document, and the JWKS it names (the stand-in's own, at KEYS_PATH).
+OPENID_PATH = "/v1/.well-known/OpenIdConfiguration"
+KEYS_PATH = "/v1/keys"
+NOTIFICATION_ISSUER = "https://api.botframework.com"
+NOTIFICATION_TOKEN_LIFETIME = 3600
+TOKEN_VARIANTS = ("good", "expired", "notYetValid", "wrongAudience", "wrongIssuer", "otherTenant", "unknownKid",
+                  "algNone", "hs256PublicKey", "changedPayload", "truncatedSignature")
 
 # The clouds (docs/configuration.md, src/daemon/cloud.c): the Graph root whose "/.default" is the
 # one scope the token endpoint accepts, unless scopeResource says otherwise.
@@ -241,6 +249,98 @@ class RegisteredCertificate:
                 os.close(fd)
 
 
+class NotificationSigner:
+    """Graph's side of signed notifications: RSA-2048 keys made with the openssl command (at
+    start-up, and one more per rotation), the JWKS that publishes them, and RS256 tokens of the
+    shape Graph sends with each notification (iss, aud = the app's client id, tid, iat, nbf,
+    exp), good or deliberately bad. Private keys stay in memory and reach openssl through pipes."""
+
+    def __init__(self, client_id, tenant):
+        self.lock = threading.Lock()
+        self.client_id = client_id
+        self.tenant = tenant
+        self.keys = [self.new_key()]  # the newest signs
+        self.published = list(self.keys)
+
+    @staticmethod
+    def new_key():
+        pem = openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        modulus = openssl(["rsa", "-noout", "-modulus"], data=pem).decode("ascii").strip().split("=", 1)[1]
+        public_pem = openssl(["rsa", "-pubout"], data=pem)
+        return {"kid": secrets.token_hex(8), "pem": pem, "public": public_pem,
+                "n": b64url_encode(bytes.fromhex(modulus)), "e": "AQAB"}
+
+    def rotate(self, keep_old):
+        key = self.new_key()
+        with self.lock:
+            self.keys.append(key)
+            self.published = self.published + [key] if keep_old else [key]
+            return key["kid"]
+
+    def jwks(self):
+        with self.lock:
+            return {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": k["kid"], "n": k["n"], "e": k["e"]}
+                             for k in self.published]}
+
+    def current(self):
+        with self.lock:
+            return self.keys[-1]
+
+    @staticmethod
+    def rs256(key, signing_input):
+        fd = pipe_with(key["pem"])
+        try:
+            return openssl(["dgst", "-sha256", "-sign", "/dev/fd/%d" % fd], data=signing_input, pass_fds=[fd])
+        finally:
+            os.close(fd)
+
+    def token(self, variant="good", tenant=None, now=None):
+        """'Bearer <JWT>' for one of TOKEN_VARIANTS."""
+        if variant not in TOKEN_VARIANTS:
+            raise ValueError("variant must be one of %s" % ", ".join(TOKEN_VARIANTS))
+        now = int(time.time() if now is None else now)
+        key = self.current()
+        header = {"alg": "RS256", "typ": "JWT", "kid": key["kid"], "x5t": key["kid"]}
+        claims = {"iss": NOTIFICATION_ISSUER, "aud": self.client_id, "iat": now, "nbf": now,
+                  "exp": now + NOTIFICATION_TOKEN_LIFETIME, "tid": tenant or self.tenant,
+                  "appid": self.client_id, "ver": "1.0"}
+        if variant == "expired":
+            claims.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
+        elif variant == "notYetValid":
+            claims.update(iat=now + 3600, nbf=now + 3600, exp=now + 7200)
+        elif variant == "wrongAudience":
+            claims["aud"] = "00000000-0000-0000-0000-000000000000"
+        elif variant == "wrongIssuer":
+            claims["iss"] = "https://sts.windows.net/%s/" % claims["tid"]
+        elif variant == "otherTenant":
+            claims["tid"] = "fabrikam-tenant"
+        elif variant == "unknownKid":
+            header["kid"] = header["x5t"] = "not-" + key["kid"]
+        elif variant == "algNone":
+            header = {"alg": "none", "typ": "JWT", "kid": key["kid"]}
+        elif variant == "hs256PublicKey":
+            header = {"alg": "HS256", "typ": "JWT", "kid": key["kid"]}
+
+        def part(v):
+            return b64url_encode(json.dumps(v, separators=(",", ":")).encode("utf-8"))
+
+        signing_input = (part(header) + "." + part(claims)).encode("ascii")
+        if variant == "algNone":
+            signature = b""
+        elif variant == "hs256PublicKey":
+            signature = hmac.new(key["public"], signing_input, hashlib.sha256).digest()
+        else:
+            signature = self.rs256(key, signing_input)
+        token = signing_input.decode("ascii") + "." + b64url_encode(signature)
+        if variant == "changedPayload":
+            # The claims of another tenant under the good token's signature.
+            forged = dict(claims, tid="fabrikam-tenant")
+            token = part(header) + "." + part(forged) + "." + token.rsplit(".", 1)[1]
+        elif variant == "truncatedSignature":
+            token = token[:-8]
+        return "Bearer " + token
+
+
 # ------------------------------------------------------------------------------------------
 # Runtime configuration: the control API may change each key; each has a checker.
 
@@ -328,6 +428,7 @@ CONFIG_CHECKS = {
     "miTokenLifetime": _int_range(-10 * 365 * 86400, 10 * 365 * 86400),
     "arcKeyMode": _one_of(*ARC_KEY_MODES),
     "miOnlyExpiresOn": _bool,
+    "keysDown": _bool,
 }
 
 FAULT_KINDS = ("token", "cancel", "operation", "other", "mi", "any")
@@ -413,7 +514,9 @@ class State:
             "miTokenLifetime": 3599,
             "arcKeyMode": "good",
             "miOnlyExpiresOn": False,
+            "keysDown": False,
         }
+        self.signer = NotificationSigner(args.client_id, args.tenant[0])
         self.rules = []
         self.rng = random.Random(args.seed)
         self.tokens = {}      # access token -> expiry (unix time); survives reset
@@ -431,7 +534,7 @@ class State:
             ("tokenRequests", "tokenFailures", "cancelRequests", "operationGets", "unauthorized",
              "retryAfterViolations", "tokenRetryAfterViolations", "assertionsVerified",
              "assertionsRefused", "federatedVerified", "federatedRefused", "miRequests",
-             "arcChallenges"), 0)
+             "arcChallenges", "openidRequests", "keysRequests"), 0)
         self.federated = []    # claims of the verified federated assertions
         self.mi_requests = []  # what each managed identity request carried
         self.tokens_issued = []
@@ -631,6 +734,11 @@ class State:
                 c["unauthorized"] += 1
             if cancel is not None:
                 self.cancels.append(dict(cancel, t=t, status=status, path=path, **(extra or {})))
+            if kind == "keys":
+                # Counted on their own: the daemon fetches them in the background, and tests
+                # that count Graph's requests must not see them.
+                c["openidRequests" if path.endswith(OPENID_PATH) else "keysRequests"] += 1
+                return
             self.requests.append(entry)
             if self.log_file:
                 self.log_file.write(json.dumps(entry) + "\n")
@@ -663,6 +771,8 @@ def classify(path):
     """(kind, match) for a request path; kind is token, cancel, operation, control or other."""
     if path.startswith(CONTROL_PREFIX):
         return "control", None
+    if path in (OPENID_PATH, KEYS_PATH):
+        return "keys", None
     m = TOKEN_RE.match(path)
     if m:
         return "token", m
@@ -813,6 +923,8 @@ class Handler(BaseHTTPRequestHandler):
                     self.cancel_info["clientContext"] = peek_client_context(body)
                 if kind == "control":
                     self.handle_control(path, body)
+                elif kind == "keys":
+                    self.handle_keys(path)
                 else:
                     service = "token" if kind == "token" else "graph"
                     violation = self.state.check_retry_after(service, arrived)
@@ -1297,6 +1409,33 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(404, "Operation %s not found." % op_id)
         self.send(200, self.operation_body(m.group(1), op), GRAPH_JSON, self.graph_headers())
 
+    # --- notification signing keys -------------------------------------------------------
+
+    def handle_keys(self, path):
+        """The OpenID document and the JWKS; no latency and no fault rules (keysDown instead)."""
+        if self.command != "GET":
+            raise HttpError(405, "The HTTP method '%s' is not allowed for this resource." % self.command)
+        if self.state.get("keysDown"):
+            self.send(503, {"error": "keys are down (keysDown)"})
+            return
+        if path == OPENID_PATH:
+            self.send(200, {"issuer": NOTIFICATION_ISSUER, "jwks_uri": "https://%s%s" % (self.host(), KEYS_PATH),
+                            "id_token_signing_alg_values_supported": ["RS256"]})
+        else:
+            self.send(200, self.state.signer.jwks())
+
+    def control_notification_token(self, body):
+        obj = self.control_object(body)
+        variant = obj.get("variant", "good")
+        tenant = obj.get("tenant")
+        if tenant is not None and not isinstance(tenant, str):
+            raise ValueError("tenant must be a string")
+        return {"authorization": self.state.signer.token(variant, tenant), "kid": self.state.signer.current()["kid"]}
+
+    def control_rotate_keys(self, body):
+        obj = self.control_object(body)
+        return {"kid": self.state.signer.rotate(bool(obj.get("keepOld", False)))}
+
     # --- control API ---------------------------------------------------------------------
 
     def handle_control(self, path, body):
@@ -1311,6 +1450,10 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", "faults"): self.control_faults,
             ("POST", "expire-tokens"): lambda _: {"expired": self.state.expire_tokens(time.time())},
             ("POST", "federated-token"): self.control_federated_token,
+            ("POST", "notification-token"): self.control_notification_token,
+            ("GET", "notification-tokens"): lambda _: {v: self.state.signer.token(v) for v in TOKEN_VARIANTS},
+            ("POST", "rotate-keys"): self.control_rotate_keys,
+            ("GET", "keys"): lambda _: self.state.signer.jwks(),
         }
         action = routes.get((self.command, name))
         if action is None:

@@ -387,8 +387,10 @@ void harness_start(Harness *h, const HarnessOptions *o) {
         snprintf(config, sizeof config,
                  "[Identity]\nTenantId=%s\nClientId=%s\n%s\nLoginEndpoint=https://127.0.0.1:%d\n"
                  "[Graph]\nEndpoint=https://127.0.0.1:%d\nCAFile=%s/ca.pem\n"
+                 "[Notifications]\nOpenIdConfigurationUrl=https://127.0.0.1:%d/v1/.well-known/OpenIdConfiguration\n"
                  "[Socket]\nPath=%s\n[Operations]\nStateDirectory=%s/state\n%s",
-                 TENANT, CLIENT_ID, identity, h->port, h->port, ca_dir, h->socket_path, h->dir, o->config_extra ?: "");
+                 TENANT, CLIENT_ID, identity, h->port, h->port, ca_dir, h->port, h->socket_path, h->dir,
+                 o->config_extra ?: "");
         write_file(h->config_path, config, 0644);
 
         if (!o->no_daemon)
@@ -539,10 +541,13 @@ json_object *harness_read(int fd, int timeout_ms) {
                 char *nl = rbuf[fd] ? memchr(rbuf[fd], '\n', rlen[fd]) : NULL;
                 if (nl) {
                         size_t len = (size_t) (nl - rbuf[fd]);
-                        json_object *j = json_tokener_parse(strndupa(rbuf[fd], len));
+                        char *line = strndup(rbuf[fd], len);
+                        ck_assert_ptr_nonnull(line);
+                        json_object *j = json_tokener_parse(line);
                         memmove(rbuf[fd], nl + 1, rlen[fd] - len - 1);
                         rlen[fd] -= len + 1;
-                        ck_assert_msg(j != NULL, "the daemon sent a line that is not JSON");
+                        ck_assert_msg(j != NULL, "the daemon sent a line that is not JSON: %s", line);
+                        free(line);
                         return j;
                 }
                 struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -620,6 +625,37 @@ json_object *standin_post(Harness *h, const char *path, const char *body) {
         return standin_request(h, path, body);
 }
 
+char *harness_notification_token(Harness *h, const char *variant, const char *tenant) {
+        char body[256];
+        json_object *j;
+        char *t;
+
+        if (tenant)
+                snprintf(body, sizeof body, "{\"variant\":\"%s\",\"tenant\":\"%s\"}", variant, tenant);
+        else
+                snprintf(body, sizeof body, "{\"variant\":\"%s\"}", variant);
+        j = standin_post(h, "/_standin/notification-token", body);
+        ck_assert_msg(jstr(j, "authorization") != NULL, "stand-in notification-token %s: %s", variant,
+                      json_object_to_json_string(j));
+        t = strdup(jstr(j, "authorization"));
+        json_object_put(j);
+        return t;
+}
+
+char *harness_signed_body(Harness *h, const char *body, const char *variant) {
+        const char *p = body + strspn(body, " \t");
+        char *auth, *t = NULL;
+
+        if (*p != '{')
+                return strdup(body); /* not an object: nothing to add it to */
+        auth = harness_notification_token(h, variant, NULL);
+        p++;
+        p += strspn(p, " \t");
+        ck_assert_int_ge(asprintf(&t, "{\"authorization\":\"%s\"%s%s", auth, *p == '}' ? "" : ",", p), 0);
+        free(auth);
+        return t;
+}
+
 int standin_stat(Harness *h, const char *counter) {
         json_object *j = standin_get(h, "/_standin/stats");
         int v = (int) jint(j, counter);
@@ -628,7 +664,7 @@ int standin_stat(Harness *h, const char *counter) {
 }
 
 int harness_ctl(Harness *h, const char *args, char **ret_stdout, char **ret_stderr) {
-        char cmd[2048], out[320], err[320];
+        char cmd[8192], out[320], err[320];
         int status;
 
         snprintf(out, sizeof out, "%s/ctl.out", h->dir);

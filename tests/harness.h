@@ -110,6 +110,11 @@ json_object *harness_call(Harness *h, int fd, const char *method, const char *pa
 json_object *standin_get(Harness *h, const char *path);
 json_object *standin_post(Harness *h, const char *path, const char *body);
 int standin_stat(Harness *h, const char *counter);
+/* "Bearer <JWT>" from the stand-in's notification signer: variant "good" or one of the bad
+ * ones (docs/standin.md); tenant NULL for the stand-in's own. */
+char *harness_notification_token(Harness *h, const char *variant, const char *tenant);
+/* body (a JSON object's text) with "authorization" set to a token of that variant. */
+char *harness_signed_body(Harness *h, const char *body, const char *variant);
 
 /* Runs mediacancelctl with args against the daemon's socket; returns its exit status. */
 int harness_ctl(Harness *h, const char *args, char **ret_stdout, char **ret_stderr);

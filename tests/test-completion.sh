@@ -83,7 +83,12 @@ trap 'kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 touch "$work/body.json" "$work/other.json"
 expect "deliver takes a file" "$work/body.json $work/other.json" "$(comp mediacancelctl deliver "$work/")"
 expect "deliver takes a file or -" "- body.json other.json" "$(cd "$work" && comp mediacancelctl deliver '')"
-expect "deliver -" "- $global" "$(comp mediacancelctl deliver -)"
+expect "deliver -" "- $global $(command_opts deliver)" "$(comp mediacancelctl deliver -)"
+expect "--authorization-file takes a file" "$work/body.json $work/other.json" \
+        "$(comp mediacancelctl deliver --authorization-file "$work/")"
+expect "--authorization takes text" "" "$(comp mediacancelctl deliver --authorization '')"
+expect "FILE after --authorization TEXT" "$work/body.json $work/other.json" \
+        "$(comp mediacancelctl deliver --authorization x "$work/")"
 
 # Operation ids from a daemon stand-in that answers every request with two operations.
 sock=$work/d.sock

@@ -35,6 +35,8 @@ int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 #define MESSAGE_ID_CANCEL_FAILED "c2d8e4f6a0b24c9e8f1a3b5d7c9e0f50"
 #define MESSAGE_ID_OPERATION_UNKNOWN "d4b6a8c0e2f44a1c9e3b5d7f9a1c3e60"
 #define MESSAGE_ID_STARTED "e1f3a5c7b9d14e2f8a0c2e4b6d8f0a70"
+#define MESSAGE_ID_NOTIFICATION_REFUSED "56c1549200f74d3b90c6e4025d9c0624"
+#define MESSAGE_ID_NOTIFICATION_KEYS_FAILED "8ca2b23deb114fbca4a11111420a7015"
 
 /* Context for one entry; every member is optional (NULL / has_peer false). */
 typedef struct LogFields {

@@ -31,6 +31,7 @@ enum {
         OPTION_LIMIT = 1 << 4,
         OPTION_WAIT = 1 << 5,
         OPTION_TENANT = 1 << 6,
+        OPTION_AUTHORIZATION = 1 << 7, /* --authorization or --authorization-file */
 };
 
 typedef struct CommandInfo {
@@ -46,7 +47,7 @@ static const CommandInfo command_table[] = {
         [COMMAND_LIST] = { "list", METHOD_OPERATION_LIST, NULL, OPTION_CALL | OPTION_TENANT | OPTION_STATUS | OPTION_LIMIT },
         [COMMAND_STATUS] = { "status", METHOD_STATUS, NULL, 0 },
         [COMMAND_WATCH] = { "watch", METHOD_OPERATION_WATCH, "OPERATION_ID", 0 },
-        [COMMAND_DELIVER] = { "deliver", METHOD_NOTIFICATIONS_DELIVER, "FILE", 0 },
+        [COMMAND_DELIVER] = { "deliver", METHOD_NOTIFICATIONS_DELIVER, "FILE", OPTION_AUTHORIZATION },
 };
 
 static int log_usage(const char *fmt, ...) _printf_(1, 2);
@@ -85,6 +86,11 @@ static void help(void) {
                "  watch OPERATION_ID    Show the operation, then each change until it is\n"
                "                        settled (exit 0 completed, 1 failed or unknown)\n"
                "  deliver FILE|-        Pass a Graph notification body (JSON) to the daemon\n"
+               "      --authorization TEXT\n"
+               "                        The Authorization header Graph sent with it\n"
+               "                        (\"Bearer eyJ...\"); never printed\n"
+               "      --authorization-file PATH\n"
+               "                        The same, read from PATH (not visible in ps)\n"
                "\n"
                "Options:\n"
                "  -h --help             Show this help\n"
@@ -159,6 +165,8 @@ static const char *option_name(unsigned bit) {
                 return "--wait";
         case OPTION_TENANT:
                 return "--tenant";
+        case OPTION_AUTHORIZATION:
+                return "--authorization";
         }
         return "?";
 }
@@ -187,7 +195,7 @@ static int check_command(Arguments *a, char **positional, size_t n_positional, u
                 a->argument = positional[1];
         }
 
-        for (unsigned bit = 1; bit <= OPTION_TENANT; bit <<= 1)
+        for (unsigned bit = 1; bit <= OPTION_AUTHORIZATION; bit <<= 1)
                 if ((seen & bit) && !(info->options & bit))
                         return log_usage("option %s does not apply to '%s'", option_name(bit), info->name);
 
@@ -207,6 +215,8 @@ int parse_argv(int argc, char *argv[], Arguments *a) {
                 ARG_LIMIT,
                 ARG_WAIT,
                 ARG_TENANT,
+                ARG_AUTHORIZATION,
+                ARG_AUTHORIZATION_FILE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -221,6 +231,8 @@ int parse_argv(int argc, char *argv[], Arguments *a) {
                 { "limit", required_argument, NULL, ARG_LIMIT },
                 { "wait", no_argument, NULL, ARG_WAIT },
                 { "tenant", required_argument, NULL, ARG_TENANT },
+                { "authorization", required_argument, NULL, ARG_AUTHORIZATION },
+                { "authorization-file", required_argument, NULL, ARG_AUTHORIZATION_FILE },
                 {}
         };
         _cleanup_free_ char **positional = NULL;
@@ -306,6 +318,20 @@ int parse_argv(int argc, char *argv[], Arguments *a) {
                         a->tenant = optarg;
                         seen |= OPTION_TENANT;
                         break;
+                case ARG_AUTHORIZATION:
+                case ARG_AUTHORIZATION_FILE:
+                        /* The value is a credential: no message ever quotes it. */
+                        if (seen & OPTION_AUTHORIZATION)
+                                return log_usage("give --authorization or --authorization-file once");
+                        if (isempty(optarg))
+                                return log_usage("%s must not be empty",
+                                                 c == ARG_AUTHORIZATION ? "--authorization" : "--authorization-file");
+                        if (c == ARG_AUTHORIZATION)
+                                a->authorization = optarg;
+                        else
+                                a->authorization_file = optarg;
+                        seen |= OPTION_AUTHORIZATION;
+                        break;
                 case ':':
                         return log_usage("option '%s' needs an argument", argv[optind - 1]);
                 case '?':
@@ -371,8 +397,13 @@ int build_params(const Arguments *a, json_object **ret) {
                 r = json_add(p, "operationId", json_object_new_string(a->argument));
                 break;
         case COMMAND_DELIVER:
-                /* The body as Graph sent it is the params, unchanged. */
+                /* The body as Graph sent it is the params, unchanged but for the header that
+                 * came with it. A body that is not an object goes as it is: the daemon says
+                 * what is wrong with it. */
                 json_object_put(TAKE_PTR(p));
+                if (a->authorization && json_object_is_type(a->body, json_type_object) &&
+                    json_add(a->body, "authorization", json_object_new_string(a->authorization)) < 0)
+                        return -ENOMEM;
                 *ret = json_object_get(a->body);
                 return 0;
         case COMMAND_LIST:
@@ -447,5 +478,54 @@ int read_body(const char *path, json_object **ret) {
                 return r == -ENOMEM ? r : -EBADMSG;
         }
         *ret = j;
+        return 0;
+}
+
+#define AUTHORIZATION_MAX 65536
+
+int read_authorization(const char *path, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        char *data;
+        size_t size = 0;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                fprintf(stderr, PROGRAM_NAME ": cannot open %s: %s\n", path, strerror(-r));
+                return r;
+        }
+        data = malloc(AUTHORIZATION_MAX + 1);
+        if (!data)
+                return log_oom();
+        for (;;) {
+                ssize_t k = read(fd, data + size, AUTHORIZATION_MAX + 1 - size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        erase_and_free(data);
+                        fprintf(stderr, PROGRAM_NAME ": cannot read %s: %s\n", path, strerror(-r));
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+                if (size > AUTHORIZATION_MAX) {
+                        erase_and_free(data);
+                        fprintf(stderr, PROGRAM_NAME ": %s is larger than %d bytes\n", path, AUTHORIZATION_MAX);
+                        return -EFBIG;
+                }
+        }
+        size_t line = 0;
+        while (line < size && data[line] != '\n' && data[line] != '\r')
+                line++;
+        data[line] = '\0';
+        if (line == 0 || memchr(data, '\0', line)) {
+                erase_and_free(data);
+                fprintf(stderr, PROGRAM_NAME ": %s holds no Authorization header value\n", path);
+                return -EBADMSG;
+        }
+        *ret = data;
         return 0;
 }

@@ -38,6 +38,8 @@ typedef struct Arguments {
         int64_t limit;
         bool wait;
         json_object *body; /* deliver: the notification body read from FILE */
+        const char *authorization;      /* deliver: the Authorization header value, or… */
+        const char *authorization_file; /* …the file that holds it (read_authorization()) */
 } Arguments;
 
 /* Fills a from the environment and the command line. Returns 1 to go on, 0 when --help or
@@ -54,3 +56,8 @@ int build_params(const Arguments *a, json_object **ret);
 /* Reads a notification body for deliver: all of FILE, or of stdin for "-", as one JSON value.
  * Says what went wrong itself; -ENOMEM, or another negative errno for a usage error. */
 int read_body(const char *path, json_object **ret);
+
+/* The Authorization header value in path: its first line, without the line end, at most
+ * 64 KiB. The result must be freed with erase_and_free(). Says what went wrong itself (never
+ * quoting the content); -ENOMEM, or another negative errno for a usage error. */
+int read_authorization(const char *path, char **ret);

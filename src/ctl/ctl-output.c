@@ -254,6 +254,37 @@ static void put_operation_error(json_object *e) {
         put_error_details(stdout, e, ERROR_DETAILS_HEAD);
 }
 
+/* The operation's cancelledOperations array, or NULL. */
+static json_object *cancelled_of(json_object *op) {
+        json_object *v;
+
+        if (!op || !json_object_object_get_ex(op, "cancelledOperations", &v) || !json_object_is_type(v, json_type_array))
+                return NULL;
+        return v;
+}
+
+/* One "Cancelled" line per prompt or recording Graph reported cancelled by this cancel:
+ * "playPromptOperation 0fe0… at 2026-…". */
+static void print_cancelled(int w, json_object *op) {
+        json_object *list = cancelled_of(op);
+        size_t n = list ? json_object_array_length(list) : 0;
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(list, i);
+                if (!json_object_is_type(e, json_type_object))
+                        continue;
+                put_key(w, "Cancelled");
+                put(stdout, member(e, "type") ?: "operation");
+                putchar(' ');
+                put(stdout, member(e, "graphOperationId") ?: "?");
+                if (member(e, "at")) {
+                        fputs(" at ", stdout);
+                        put_timestamp(stdout, member(e, "at"));
+                }
+                putchar('\n');
+        }
+}
+
 static int print_operation(json_object *result) {
         const int w = (int) strlen("Graph operation");
         json_object *op = member_object(result, "operation"), *ri, *e;
@@ -282,6 +313,7 @@ static int print_operation(json_object *result) {
                 putchar('\n');
         }
 
+        print_cancelled(w, op);
         print_time_field(w, "Created", member(op, "createdAt"));
         print_time_field(w, "Updated", member(op, "updatedAt"));
         return 0;
@@ -466,6 +498,24 @@ static void print_status_operations(int w, json_object *ops) {
         putchar('\n');
 }
 
+/* "Notifications: jwt", "Signing keys: 2 (fetched 35s ago)", "Keys last error: …". */
+static void print_status_notifications(int w, json_object *n) {
+        json_object *keys = member_object(n, "keys");
+
+        print_field(w, "Notifications", member(n, "authentication"));
+        if (!keys)
+                return;
+        put_key(w, "Signing keys");
+        put(stdout, member(keys, "count") ?: "0");
+        if (member(keys, "ageSec")) {
+                fputs(" (fetched ", stdout);
+                put(stdout, member(keys, "ageSec"));
+                fputs("s ago)", stdout);
+        }
+        putchar('\n');
+        print_field(w, "Keys last error", member(keys, "lastError"));
+}
+
 static int print_status(json_object *result) {
         const int w = (int) strlen("Token last error");
         const char *version = member(result, "version"), *proto = member(result, "protocolVersion");
@@ -507,6 +557,7 @@ static int print_status(json_object *result) {
         print_field(w, "In flight", member(graph, "inFlight"));
         print_field(w, "Queued", member(graph, "queued"));
 
+        print_status_notifications(w, member_object(result, "notifications"));
         print_status_operations(w, member_object(result, "operations"));
         print_field(w, "Connections", member(result, "connections"));
         return 0;
@@ -604,6 +655,8 @@ void print_watch_line(const Arguments *a, json_object *holder, json_object *op) 
                 fputs("  ", stdout);
                 put_operation_error(e);
         }
+        if (cancelled_of(op))
+                printf("  cancelled %zu", json_object_array_length(cancelled_of(op)));
         putchar('\n');
 }
 

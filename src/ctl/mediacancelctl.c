@@ -114,6 +114,7 @@ static int watch(const Arguments *a, json_object *result, Connection *c) {
 
 int main(int argc, char *argv[]) {
         _cleanup_json_ json_object *params = NULL, *reply = NULL, *body = NULL;
+        _cleanup_(erase_and_freep) char *authorization = NULL;
         _cleanup_(connection_done) Connection c = CONNECTION_NULL;
         Arguments a;
         bool stream;
@@ -135,6 +136,12 @@ int main(int argc, char *argv[]) {
                 if (r < 0)
                         return r == -ENOMEM ? EXIT_FAILURE : EXIT_USAGE;
                 a.body = body;
+                if (a.authorization_file) {
+                        r = read_authorization(a.authorization_file, &authorization);
+                        if (r < 0)
+                                return r == -ENOMEM ? EXIT_FAILURE : EXIT_USAGE;
+                        a.authorization = authorization;
+                }
         }
 
         r = build_params(&a, &params);

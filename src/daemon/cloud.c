@@ -13,11 +13,19 @@
  *   followed by "/.default". Tokens of one cloud are not accepted in another.
  * - API availability: the call-cancelmediaprocessing pages list v1.0 in Global, US Gov L4 and
  *   US Gov L5, not in China; the beta endpoint exists in Global only.
+ * - Notification issuers and keys: the Teams calling docs (call-notifications.md) say each
+ *   notification carries a token signed by Skype, verified with
+ *   https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration; the Graph Communications
+ *   samples accept the issuers https://api.botframework.com and https://graph.microsoft.com.
+ *   Neither is documented for the national clouds, so they have no default there.
  */
 #include <stddef.h>
 
 #include "cloud.h"
 #include "macro.h"
+
+static const char *const global_notification_issuers[] = { "https://api.botframework.com",
+                                                           "https://graph.microsoft.com", NULL };
 
 static const CloudInfo clouds[] = {
         {
@@ -25,6 +33,8 @@ static const CloudInfo clouds[] = {
                 .login_endpoint = "https://login.microsoftonline.com",
                 .graph_root = "https://graph.microsoft.com",
                 .has_beta = true,
+                .notification_issuers = global_notification_issuers,
+                .openid_configuration_url = "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration",
         },
         {
                 .name = "USGovernment",

@@ -18,6 +18,11 @@ typedef struct CloudInfo {
         /* Set when Microsoft does not document cancelMediaProcessing in this cloud: logged once at
          * start and shown by status. */
         const char *warning;
+        /* Who signs the notifications Graph sends the bot, and where its keys are published
+         * ([Notifications] Issuers= and OpenIdConfigurationUrl= by default). NULL where Microsoft
+         * documents neither: then both keys must be set, or Authentication=peer. */
+        const char *const *notification_issuers;
+        const char *openid_configuration_url;
 } CloudInfo;
 
 /* The i-th cloud of the table, NULL past its end: for listing the allowed values. */

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "credentials.h"
 #include "ini.h"
+#include "record.h"
 #include "parse-util.h"
 #include "string-util.h"
 #include "validate.h"
@@ -457,6 +458,77 @@ static int config_parse_host_list(const ConfigItem *item, Config *c, const char 
         return set_string(FIELD(c, item, char *), value);
 }
 
+static char **strv_free(char **l) {
+        for (char **p = l; p && *p; p++)
+                free(*p);
+        free(l);
+        return NULL;
+}
+
+/* Issuers=: space-separated https:// URLs, compared verbatim with a token's iss (so no
+ * normalisation: "https://api.botframework.com" and ".../" are different issuers). A value
+ * replaces the list; an empty one puts back the cloud's default. */
+static int config_parse_issuers(const ConfigItem *item, Config *c, const char *value, const char *origin,
+                                char **ret_reason) {
+        char ***field = FIELD(c, item, char **);
+        _cleanup_free_ char *copy = NULL;
+        char **l = NULL, *save = NULL;
+        size_t n = 0;
+
+        (void) origin;
+        if (!value) {
+                *field = strv_free(*field);
+                return 0;
+        }
+        copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (strncmp(w, "https://", 8) != 0 || w[8] == '\0' || strlen(w) > item->max ||
+                    has_control_or_space(w)) {
+                        strv_free(l);
+                        return set_error(ret_reason, "\"%s\" is not an https:// issuer of at most %" PRIu64 " characters", w,
+                                         item->max);
+                }
+                if (n >= 16) {
+                        strv_free(l);
+                        return set_error(ret_reason, "more than 16 issuers");
+                }
+                char **nl = realloc(l, (n + 2) * sizeof(char *));
+                if (!nl) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+                l = nl;
+                l[n] = strdup(w);
+                l[n + 1] = NULL;
+                if (!l[n]) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        if (n == 0) {
+                strv_free(l);
+                return set_error(ret_reason, "no issuer given");
+        }
+        strv_free(*field);
+        *field = l;
+        return 0;
+}
+
+/* Issuers= when set, else the cloud's (cloud.c); NULL when neither says (config_finalize()
+ * refuses that with Authentication=jwt). */
+const char *const *config_notification_issuers(const Config *c) {
+        if (c->notification_issuers)
+                return (const char *const *) c->notification_issuers;
+        return c->cloud_info ? c->cloud_info->notification_issuers : NULL;
+}
+
+bool config_notifications_need_token(const Config *c) {
+        return !streq_ptr(c->notification_authentication, "peer");
+}
+
 /* One of a fixed list of strings (item->data, NULL-terminated). */
 static int config_parse_choice(const ConfigItem *item, Config *c, const char *value, const char *origin,
                                char **ret_reason) {
@@ -671,6 +743,7 @@ static int config_parse_tenants(const ConfigItem *item, Config *c, const char *v
 #define CALLS_PATH_APP "/app/calls"
 #define CALLS_PATH_APPLICATIONS "/applications/{appId}/calls"
 
+static const char *const notification_authentications[] = { "jwt", "peer", NULL };
 static const char *const api_versions[] = { "v1.0", "beta", NULL };
 static const char *const managed_identity_sources[] = { "auto", "imds", "arc", NULL };
 static const char *const calls_paths[] = {
@@ -743,6 +816,7 @@ static const ConfigItem config_items[] = {
         ITEM("Operations", "StateDirectory",  config_parse_path,        state_directory,         0, 0, NULL),
         ITEM("Operations", "PollIntervalSec", config_parse_sec,         poll_interval_usec,      0, SEC(3600), "0"),
         ITEM("Operations", "JournalSyncDelaySec", config_parse_sec,     journal_sync_delay_usec, 0, SEC(1), "1ms"),
+        ITEM("Operations", "MaxCancelledOperations", config_parse_unsigned, max_cancelled_operations, 0, RECORD_CANCELLED_MAX, "64"),
 
         { "Access", "AllowUsers",   config_parse_ids, offsetof(Config, allow_users),   0, 0, "user",  NULL },
         { "Access", "AllowGroups",  config_parse_ids, offsetof(Config, allow_groups),  0, 0, "group", NULL },
@@ -751,6 +825,16 @@ static const ConfigItem config_items[] = {
         { "Access", "AdminUsers",   config_parse_ids, offsetof(Config, admin_users),   0, 0, "user",  NULL },
         { "Access", "AdminGroups",  config_parse_ids, offsetof(Config, admin_groups),  0, 0, "group", NULL },
         ITEM("Access", "MaxPendingPerUser", config_parse_unsigned, max_pending_per_user, 1, 10000000, "10000"),
+
+        ITEM_CHOICE("Notifications", "Authentication", notification_authentication, notification_authentications, "jwt"),
+        ITEM("Notifications", "Issuers",      config_parse_issuers,     notification_issuers,     0, 256, NULL),
+        /* Unset: the cloud's (config_finalize()). */
+        ITEM("Notifications", "OpenIdConfigurationUrl", config_parse_url, openid_configuration_url, 0, 0, NULL),
+        ITEM("Notifications", "KeysRefreshSec", config_parse_sec,       keys_refresh_usec,        SEC(60), SEC(7 * 24 * 3600), "2h"),
+        ITEM("Notifications", "UnknownKeyRefreshSec", config_parse_sec, unknown_key_refresh_usec, SEC(1), SEC(24 * 3600), "5min"),
+        ITEM("Notifications", "KeysMaxAgeSec", config_parse_sec,        keys_max_age_usec,        SEC(3600), SEC(30 * 24 * 3600), "5d"),
+        ITEM("Notifications", "KeysWaitSec",  config_parse_sec,         keys_wait_usec,           0, SEC(300), "10s"),
+        ITEM("Notifications", "ClockSkewSec", config_parse_sec,         clock_skew_usec,          0, SEC(3600), "300s"),
 };
 /* clang-format on */
 
@@ -838,6 +922,9 @@ Config *config_free(Config *c) {
         free(c->notify_groups.ids);
         free(c->admin_users.ids);
         free(c->admin_groups.ids);
+        free(c->notification_authentication);
+        strv_free(c->notification_issuers);
+        free(c->openid_configuration_url);
         free(c);
         return NULL;
 }
@@ -960,8 +1047,18 @@ int config_finalize(Config *c, char **ret_error) {
                 return set_error(ret_error, "%s: Internal error: Cloud= is unset.", source);
         if ((!c->login_endpoint && !(c->login_endpoint = strdup(c->cloud_info->login_endpoint))) ||
             (!c->graph_endpoint && !(c->graph_endpoint = strdup(c->cloud_info->graph_root))) ||
-            (!c->scope && !(c->scope = strprintf("%s/.default", c->cloud_info->graph_root))))
+            (!c->scope && !(c->scope = strprintf("%s/.default", c->cloud_info->graph_root))) ||
+            (!c->openid_configuration_url && c->cloud_info->openid_configuration_url &&
+             !(c->openid_configuration_url = strdup(c->cloud_info->openid_configuration_url))))
                 return -ENOMEM;
+        /* Where Microsoft documents who signs the notifications, the cloud says; elsewhere the
+         * operator must, or the daemon would refuse every notification. */
+        if (config_notifications_need_token(c) && (!c->openid_configuration_url || !config_notification_issuers(c)))
+                return set_error(ret_error,
+                                 "%s: Microsoft documents neither the issuers nor the signing keys of Graph's "
+                                 "notifications in Cloud=%s: set [Notifications] Issuers= and "
+                                 "OpenIdConfigurationUrl=, or Authentication=peer.",
+                                 source, c->cloud_info->name);
 
         /* The parsers guarantee these for anything read from a file; the checks are for a Config
          * built or changed in code. */

@@ -107,13 +107,29 @@ typedef struct Config {
         char *state_directory; /* resolved by config_finalize(): $STATE_DIRECTORY, else CONFIG_DEFAULT_STATE_DIRECTORY */
         uint64_t poll_interval_usec; /* 0: no polling */
         uint64_t journal_sync_delay_usec; /* a busy journal's pause between syncs; 0: none */
+        unsigned max_cancelled_operations; /* evidence entries kept per cancel; 0: none kept */
 
         /* [Access]: who may do what, besides root and the daemon's own user. */
         IdList allow_users, allow_groups;   /* cancel, operation.*, status */
         IdList notify_users, notify_groups; /* notifications.deliver */
         IdList admin_users, admin_groups;   /* every caller's operations */
         unsigned max_pending_per_user;
+
+        /* [Notifications]: which forwarded notifications are believed (notification-keys.h). */
+        char *notification_authentication; /* "jwt" or "peer" */
+        char **notification_issuers;       /* Issuers=, NULL-terminated; NULL: the cloud's default */
+        char *openid_configuration_url;
+        uint64_t keys_refresh_usec;        /* KeysRefreshSec= */
+        uint64_t unknown_key_refresh_usec; /* UnknownKeyRefreshSec=: least gap of refreshes for a new kid */
+        uint64_t keys_max_age_usec;        /* KeysMaxAgeSec=: last good keys used this long while fetches fail */
+        uint64_t keys_wait_usec;           /* KeysWaitSec=: how long a delivery waits for a first key set */
+        uint64_t clock_skew_usec;          /* ClockSkewSec= */
 } Config;
+
+/* Whether notifications.deliver needs Graph's signed token (Authentication=jwt). */
+bool config_notifications_need_token(const Config *c);
+/* The issuers a notification token may have: Issuers=, or the default of the cloud. */
+const char *const *config_notification_issuers(const Config *c);
 
 /* A Config holding every default. */
 int config_new(Config **ret);

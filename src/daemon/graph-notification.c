@@ -12,6 +12,8 @@
 #include "validate.h"
 
 #define NOTIFY_MAX_ENTRIES 1000
+/* The longest resourceData @odata.type kept (Graph's are ~30 characters). */
+#define NOTIFY_TYPE_MAX 128
 
 bool notify_split_operation_url(const char *url, char **ret_call_id, char **ret_op_id) {
         const char *p = url, *calls = NULL;
@@ -79,6 +81,11 @@ static Error *parse_entry(json_object *o, size_t i, NotifyEntry *e) {
                 if (e->data_id && strlen(e->data_id) > GRAPH_OPERATION_ID_MAX)
                         e->data_id = NULL; /* not an id Graph gives: matched by the URL only */
                 e->client_context = member_string(data, "clientContext");
+                e->data_type = member_string(data, "@odata.type");
+                if (e->data_type && strncmp(e->data_type, "#microsoft.graph.", 17) == 0)
+                        e->data_type += 17;
+                if (e->data_type && (strlen(e->data_type) > NOTIFY_TYPE_MAX || !*e->data_type))
+                        e->data_type = NULL; /* not a type Graph names: left out */
                 e->completion_reason = member_string(data, "completionReason");
                 if (json_object_object_get_ex(data, "resultInfo", &v) && v) {
                         json_object *x;
@@ -111,9 +118,10 @@ static Error *parse_entry(json_object *o, size_t i, NotifyEntry *e) {
         /* The strings an entry is matched and settled by are ids and codes: one with a control
          * character is refused like a clientContext with one in a cancel. */
         const char *ids[] = { e->change_type, e->resource, data ? member_string(data, "status") : NULL, e->data_id,
-                              e->client_context, e->completion_reason };
+                              e->client_context, e->completion_reason, e->data_type };
         static const char *const names[] = { "changeType", "resourceUrl", "resourceData.status", "resourceData.id",
-                                              "resourceData.clientContext", "resourceData.completionReason" };
+                                              "resourceData.clientContext", "resourceData.completionReason",
+                                              "resourceData.@odata.type" };
         for (size_t k = 0; k < ELEMENTSOF(ids); k++)
                 if (text_has_control(ids[k])) {
                         char what[96];
@@ -135,7 +143,8 @@ int notify_parse(json_object *params, NotifyBatch **ret, Error **ret_error) {
         }
         json_object_object_foreach(params, key, _v) {
                 (void) _v;
-                if (!streq(key, "value") && !streq(key, "@odata.type") && !streq(key, "@odata.context")) {
+                if (!streq(key, "value") && !streq(key, "@odata.type") && !streq(key, "@odata.context") &&
+                    !streq(key, "authorization")) {
                         *ret_error = error_invalid_param(key, "Unknown member \"%s\" in the notification body.", key);
                         return -EINVAL;
                 }

@@ -20,6 +20,7 @@ typedef struct NotifyEntry {
         char *op_id;
         GraphOpStatus status;        /* resourceData.status */
         const char *data_id;         /* resourceData.id */
+        const char *data_type;       /* resourceData's @odata.type without "#microsoft.graph." */
         const char *client_context;  /* resourceData.clientContext */
         const char *completion_reason;
         bool has_result_info;
@@ -34,7 +35,8 @@ typedef struct NotifyBatch {
         NotifyEntry *entries;
 } NotifyBatch;
 
-/* params is the forwarded body: {"value":[…]} with or without "@odata.type". On a malformed
+/* params is the forwarded body: {"value":[…]} with or without "@odata.type" (and the
+ * "authorization" member of notifications.deliver, which is deliver.c's). On a malformed
  * body returns -EINVAL and an InvalidParams error naming the first bad entry ("value[3]"). */
 int notify_parse(json_object *params, NotifyBatch **ret, Error **ret_error);
 NotifyBatch *notify_batch_free(NotifyBatch *b);

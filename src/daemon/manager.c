@@ -77,6 +77,9 @@ int manager_new(Config *config, const char *config_path, const ManagerHooks *hoo
         r = graph_client_new(m->event, m->glue, m->tokens, config, &m->graph);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the Graph client: %m");
+        r = notification_keys_new(m->event, m->glue, config, &m->notification_keys);
+        if (r < 0)
+                return log_oom();
         r = operation_table_new(config->max_operations, config->retention_usec, &m->operations);
         if (r < 0)
                 return log_oom();
@@ -102,6 +105,8 @@ int manager_new(Config *config, const char *config_path, const ManagerHooks *hoo
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        if (m->hooks && m->hooks->shutdown)
+                m->hooks->shutdown(m);
         server_free(m->server);
         store_free(m->store); /* flushes what was appended */
         /* Before the Graph client: an operation's destructor (the tracking_free hook) abandons
@@ -109,6 +114,7 @@ Manager *manager_free(Manager *m) {
          * calling back, so it never touches the operations freed here. */
         operation_table_free(m->operations);
         graph_client_free(m->graph);
+        notification_keys_free(m->notification_keys);
         tenant_tokens_free(m->tokens);
         curl_glue_free(m->glue);
         sd_event_source_disable_unref(m->prune_timer);
@@ -183,6 +189,17 @@ static int recover(Manager *m) {
         return 0;
 }
 
+static bool is_guid(const char *s) {
+        static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+        if (!s || strlen(s) != sizeof shape - 1)
+                return false;
+        for (size_t i = 0; shape[i]; i++)
+                if (shape[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+                        return false;
+        return true;
+}
+
 int manager_start(Manager *m, const char *socket_override) {
         int r;
 
@@ -197,6 +214,15 @@ int manager_start(Manager *m, const char *socket_override) {
                 return r;
         if (m->config->cloud_info->warning)
                 log_warning("%s", m->config->cloud_info->warning);
+        if (config_notifications_need_token(m->config)) {
+                notification_keys_start(m->notification_keys);
+                /* Graph's tokens name the tenant by its GUID (tid); a domain name never
+                 * matches, and every notification would be refused. */
+                if (!is_guid(m->config->tenant_id))
+                        log_warning("TenantId=%s is not a GUID: notification tokens carry the tenant's GUID in tid, "
+                                    "so with Authentication=jwt they are refused unless TenantId= is that GUID.",
+                                    m->config->tenant_id);
+        }
         log_struct(LOG_INFO, &(LogFields) { .message_id = MESSAGE_ID_STARTED },
                    "mediacanceld %s listening on %s; Graph %s/%s%s.", PACKAGE_VERSION, server_socket_path(m->server),
                    m->config->graph_endpoint, m->config->api_version, m->config->calls_path);
@@ -219,6 +245,8 @@ static void shutdown_finish(Manager *m) {
                 error_new(ERROR_INTERNAL, NULL, "The daemon stopped before Graph answered this cancel.");
 
         graph_client_fail_all(m->graph, e);
+        if (m->hooks->shutdown)
+                m->hooks->shutdown(m);
         /* The last replies leave only once the journal holds what they report. */
         if (store_defer(m->store, shutdown_close, m) < 0)
                 shutdown_close(m);
@@ -289,6 +317,9 @@ int manager_reload(Manager *m) {
         old = m->config;
         m->config = c;
         graph_client_set_config(m->graph, c);
+        notification_keys_set_config(m->notification_keys, c);
+        if (config_notifications_need_token(c))
+                notification_keys_start(m->notification_keys);
         server_set_config(m->server, c);
         operation_table_set_limits(m->operations, c->max_operations, c->retention_usec);
         if (m->store)

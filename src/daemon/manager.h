@@ -11,6 +11,7 @@
 #include "config.h"
 #include "event-curl.h"
 #include "graph-client.h"
+#include "notification-keys.h"
 #include "operation.h"
 #include "server.h"
 #include "store.h"
@@ -28,6 +29,7 @@ typedef struct ManagerHooks {
         operation_destroy_t tracking_free;   /* an operation leaves the table */
         int (*resubmit)(Manager *m, Operation *op);        /* recovery: send it again */
         void (*track_restored)(Manager *m, Operation *op); /* recovery: wait for its outcome */
+        void (*shutdown)(Manager *m);                      /* answer what waits for something else */
 } ManagerHooks;
 
 struct Manager {
@@ -37,6 +39,10 @@ struct Manager {
         CurlGlue *glue;
         TenantTokens *tokens;
         GraphClient *graph;
+        NotificationKeys *notification_keys;
+        struct Delivery *held_deliveries; /* waiting for a key set (deliver.c) */
+        uint64_t refusal_window_start;
+        unsigned refusals_logged;
         OperationTable *operations;
         Server *server;
         Store *store;

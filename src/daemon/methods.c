@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "graph-notification.h"
+#include "deliver.h"
 #include "json-util.h"
 #include "log.h"
 #include "manager.h"
@@ -245,77 +245,19 @@ static void method_operation_list(Manager *m, Call *call) {
         reply_durable(m, call, TAKE_PTR(result), NULL);
 }
 
-/* ---- notifications.deliver ---------------------------------------------------------- */
-
-/* Which tracked operation a notification is about: by Graph's operation id, which always
- * wins, or — only while we do not know that id yet (the notification overtook the cancel's
- * answer) — by the clientContext we sent and the call id in the resource URL, and then only
- * when exactly one operation could be meant: contexts are chosen by callers, and two callers
- * (or one caller's repeats) may share one. */
-static Operation *match_notification(Manager *m, const NotifyEntry *n) {
-        Operation *op = NULL;
-
-        if (!n->op_id)
-                return NULL; /* not …/calls/{id}/operations/{id}: about another resource */
-        op = operation_table_get_by_graph_id(m->operations, n->op_id);
-        if (!op && n->data_id)
-                op = operation_table_get_by_graph_id(m->operations, n->data_id);
-        if (op)
-                return op;
-        /* The URL spells the call id upper case without dashes: compared normalised. */
-        return operation_table_find_unnamed(m->operations, n->call_id, n->client_context);
-}
-
-static void method_notifications_deliver(Manager *m, Call *call) {
-        _cleanup_(notify_batch_freep) NotifyBatch *b = NULL;
-        Error *e = NULL;
-        unsigned matched = 0, ignored = 0;
-        int r;
-
-        r = notify_parse(call->params, &b, &e);
-        if (r < 0)
-                return reply_error(call, e);
-
-        for (size_t i = 0; i < b->n_entries; i++) {
-                const NotifyEntry *n = &b->entries[i];
-                Operation *op = match_notification(m, n);
-
-                if (!op) {
-                        ignored++;
-                        continue;
-                }
-                matched++;
-                GraphAnswer a = {
-                        .http_status = 200,
-                        .operation_id = (char *) (!op->graph_operation_id ? (n->data_id ?: n->op_id) : NULL),
-                        /* No status (only a resultInfo) keeps the status: GRAPH_OP_NONE means
-                         * "accepted" in an answer, and would move running back to notStarted. */
-                        .status = n->status == GRAPH_OP_NONE && op->status == OPERATION_RUNNING ? GRAPH_OP_RUNNING
-                                                                                                 : n->status,
-                        .has_result_info = n->has_result_info,
-                        .result_code = n->result_code,
-                        .result_subcode = n->result_subcode,
-                        .result_message = (char *) n->result_message,
-                        .completion_reason = (char *) n->completion_reason,
-                };
-                if (operation_status_is_final(op->status) || (n->status == GRAPH_OP_NONE && !n->has_result_info))
-                        continue;
-                if (operation_apply_answer(op, &a) < 0) {
-                        log_oom();
-                        continue;
-                }
-                log_debug("Notification %s for operation %s: now %s.", n->change_type, op->id,
-                          operation_status_to_string(op->status));
-                operation_changed(op);
-        }
-        _cleanup_json_ json_object *result = json_object_new_object();
-        if (json_member_add(result, "matched", json_object_new_int64(matched)) < 0 ||
-            json_member_add(result, "ignored", json_object_new_int64(ignored)) < 0)
-                return reply_error(call, error_oom());
-        reply_durable(m, call, TAKE_PTR(result), NULL);
-}
-
 /* ---- status ------------------------------------------------------------------------- */
+
+/* {"authentication", "keys": {…} (notification-keys.h; null with Authentication=peer)}. */
+static json_object *notifications_status_json(Manager *m) {
+        _cleanup_json_ json_object *j = json_object_new_object();
+        bool jwt = config_notifications_need_token(m->config);
+
+        if (!j || json_member_add_string(j, "authentication", m->config->notification_authentication) < 0 ||
+            (jwt ? json_member_add(j, "keys", notification_keys_status_json(m->notification_keys))
+                 : json_member_add_null(j, "keys")) < 0)
+                return NULL;
+        return TAKE_PTR(j);
+}
 
 /* The status result, or NULL when memory ran out: every member is checked, since json-c
  * aborts on a member added to an object it could not create. */
@@ -355,6 +297,7 @@ static json_object *status_json(Manager *m) {
             json_member_add(j, "graph", TAKE_PTR(graph)) < 0 ||
             json_member_add(j, "operations", operation_table_counts_json(m->operations)) < 0 ||
             json_member_add(j, "journal", TAKE_PTR(journal)) < 0 ||
+            json_member_add(j, "notifications", notifications_status_json(m)) < 0 ||
             json_member_add(j, "connections", json_object_new_int64(server_connections(m->server))) < 0)
                 return NULL;
         return TAKE_PTR(j);
@@ -433,4 +376,5 @@ const ManagerHooks methods_hooks = {
         .tracking_free = tracking_free,
         .resubmit = tracking_resubmit,
         .track_restored = tracking_restored,
+        .shutdown = deliver_abort_all,
 };

@@ -93,6 +93,68 @@ int operation_table_new(unsigned max_operations, uint64_t retention_usec, Operat
         return 0;
 }
 
+static void cancelled_clear(Operation *op) {
+        for (unsigned i = 0; i < op->n_cancelled; i++) {
+                free(op->cancelled[i].graph_operation_id);
+                free(op->cancelled[i].type);
+        }
+        op->cancelled = mfree(op->cancelled);
+        op->n_cancelled = 0;
+}
+
+int operation_add_cancelled(Operation *op, const char *graph_id, const char *type, uint64_t at_usec, unsigned max) {
+        _cleanup_free_ char *key = id_normalize(graph_id), *id = NULL, *t = NULL;
+        CancelledOperation *n;
+
+        if (!key)
+                return -ENOMEM;
+        /* Graph may send the same notification twice: one entry per operation. */
+        for (unsigned i = 0; i < op->n_cancelled; i++) {
+                _cleanup_free_ char *k = id_normalize(op->cancelled[i].graph_operation_id);
+                if (!k)
+                        return -ENOMEM;
+                if (streq(k, key))
+                        return 0;
+        }
+        if (op->n_cancelled >= max)
+                return 0;
+        id = strdup(graph_id);
+        t = type ? strdup(type) : NULL;
+        if (!id || (type && !t))
+                return -ENOMEM;
+        n = realloc(op->cancelled, (op->n_cancelled + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        op->cancelled = n;
+        n[op->n_cancelled++] = (CancelledOperation) { .graph_operation_id = TAKE_PTR(id), .type = TAKE_PTR(t), .at_usec = at_usec };
+        return 1;
+}
+
+/* ",\"cancelledOperations\":[…]" when there is any; the journal has atUsec, clients at. */
+static int write_cancelled(const Operation *op, bool record, Buffer *b) {
+        if (op->n_cancelled == 0)
+                return 0;
+        TRY(json_write_literal(b, ",\"cancelledOperations\":["));
+        for (unsigned i = 0; i < op->n_cancelled; i++) {
+                const CancelledOperation *e = &op->cancelled[i];
+                if (i > 0)
+                        TRY(json_write_literal(b, ","));
+                TRY(json_write_literal(b, "{\"graphOperationId\":"));
+                TRY(json_write_string(b, e->graph_operation_id));
+                TRY(json_write_literal(b, ",\"type\":"));
+                TRY(json_write_string(b, e->type));
+                if (record) {
+                        TRY(json_write_literal(b, ",\"atUsec\":"));
+                        TRY(json_write_int(b, (int64_t) e->at_usec));
+                } else {
+                        TRY(json_write_literal(b, ",\"at\":"));
+                        TRY(json_write_rfc3339(b, e->at_usec));
+                }
+                TRY(json_write_literal(b, "}"));
+        }
+        return json_write_literal(b, "]");
+}
+
 static void operation_free(Operation *op) {
         if (op->tracking && op->table && op->table->destroy)
                 op->table->destroy(op);
@@ -106,6 +168,7 @@ static void operation_free(Operation *op) {
         free(op->result_message);
         free(op->completion_reason);
         error_free(op->error);
+        cancelled_clear(op);
         free(op);
 }
 
@@ -235,6 +298,10 @@ void operation_table_set_destructor(OperationTable *t, operation_destroy_t destr
 
 Operation *operation_table_first(OperationTable *t) {
         return t->head;
+}
+
+Operation *operation_table_last(OperationTable *t) {
+        return t->tail;
 }
 
 /* The same clientContext may be used on many calls (a tag like "ivr-42"): both keys are per
@@ -605,6 +672,7 @@ int operation_write_json(const Operation *op, Buffer *b) {
         if (op->all >= 0)
                 TRY(op->all ? json_write_literal(b, ",\"all\":true") : json_write_literal(b, ",\"all\":false"));
         TRY(operation_write_outcome(op, b));
+        TRY(write_cancelled(op, false, b));
         TRY(json_write_literal(b, ",\"createdAt\":"));
         TRY(json_write_rfc3339(b, op->created_usec));
         TRY(json_write_literal(b, ",\"updatedAt\":"));
@@ -693,6 +761,25 @@ int operation_table_restore(OperationTable *t, const OperationRecord *rec, Opera
                 json_tokener_free(tok);
                 op->error = j ? error_from_operation_json(j) : NULL;
         }
+        cancelled_clear(op);
+        if (rec->n_cancelled > 0) {
+                op->cancelled = calloc(rec->n_cancelled, sizeof(CancelledOperation));
+                if (!op->cancelled) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                for (unsigned i = 0; i < rec->n_cancelled; i++) {
+                        CancelledOperation *e = &op->cancelled[i];
+                        e->graph_operation_id = strdup(rec->cancelled[i].graph_operation_id);
+                        e->type = rec->cancelled[i].type ? strdup(rec->cancelled[i].type) : NULL;
+                        e->at_usec = (uint64_t) rec->cancelled[i].at_usec;
+                        op->n_cancelled++;
+                        if (!e->graph_operation_id || (rec->cancelled[i].type && !e->type)) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                }
+        }
 
         if (fresh) {
                 r = table_link(t, op);
@@ -742,6 +829,7 @@ int operation_write_record(const Operation *op, bool full, Buffer *b) {
                 TRY(json_write_string(b, op->graph_operation_id));
         }
         TRY(operation_write_outcome(op, b));
+        TRY(write_cancelled(op, true, b));
         TRY(json_write_literal(b, ",\"updatedUsec\":"));
         TRY(json_write_int(b, (int64_t) op->updated_usec));
         TRY(json_write_literal(b, "}}"));

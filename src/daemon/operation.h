@@ -42,6 +42,15 @@ static inline bool operation_status_is_settled(OperationStatus s) {
 
 typedef struct OperationTable OperationTable;
 
+/* A prompt or recording that Graph reported cancelled after a cancel on its call was sent
+ * (status failed with subcode 8508, or completionReason operationCanceled): the evidence of
+ * what the cancel did. type is the resourceData's @odata.type without "#microsoft.graph.". */
+typedef struct CancelledOperation {
+        char *graph_operation_id;
+        char *type; /* NULL when Graph gave none */
+        uint64_t at_usec; /* CLOCK_REALTIME, when the daemon learnt it */
+} CancelledOperation;
+
 typedef struct Operation {
         char id[37];
         char *call_id;
@@ -60,6 +69,8 @@ typedef struct Operation {
         char *result_message;
         char *completion_reason;
         Error *error;
+        CancelledOperation *cancelled; /* oldest first, at most MaxCancelledOperations= */
+        unsigned n_cancelled;
         uint64_t created_usec; /* CLOCK_REALTIME */
         uint64_t updated_usec;
         uid_t uid;
@@ -103,6 +114,8 @@ Operation *operation_table_find_unnamed(OperationTable *t, const char *call_id, 
 
 /* First and next operation in creation order, for walks over the table. */
 Operation *operation_table_first(OperationTable *t);
+/* The newest operation (walk back with ->prev). */
+Operation *operation_table_last(OperationTable *t);
 
 /* The tenant of restored operations whose records name none (written before tenants were
  * recorded: they were all TenantId='s). Copied; NULL leaves them without one. */
@@ -148,6 +161,10 @@ void operation_set_status(Operation *op, OperationStatus s);
 
 /* Applies what Graph said (status, ids, resultInfo) to the operation. */
 int operation_apply_answer(Operation *op, const GraphAnswer *a);
+
+/* Records that Graph reported graph_id (type may be NULL) cancelled by op. 1 when added, 0
+ * when it is recorded already or op has max entries (nothing changed), -ENOMEM. */
+int operation_add_cancelled(Operation *op, const char *graph_id, const char *type, uint64_t at_usec, unsigned max);
 
 /* Ends the operation as failed with err (copied). */
 int operation_fail(Operation *op, const Error *err);

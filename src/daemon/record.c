@@ -36,6 +36,50 @@ static int result_info_member(JsonReader *c, const char *key, void *userdata) {
         return json_skip_value(c, 1);
 }
 
+static int cancelled_member(JsonReader *c, const char *key, void *userdata) {
+        CancelledRecord *e = userdata;
+
+        if (streq(key, "graphOperationId"))
+                return json_read_string(c, true, &e->graph_operation_id);
+        if (streq(key, "type"))
+                return json_read_string_or_null(c, &e->type);
+        if (streq(key, "atUsec"))
+                return json_read_int(c, 0, INT64_MAX, &e->at_usec);
+        return json_skip_value(c, 2);
+}
+
+/* [{"graphOperationId": …, "type": …, "atUsec": …}, …]: each entry needs an id and a time;
+ * entries past RECORD_CANCELLED_MAX are checked and skipped. */
+static int cancelled_array(JsonReader *c, OperationRecord *rec) {
+        int r;
+
+        rec->n_cancelled = 0;
+        if (json_take_null(c))
+                return 0;
+        if (!json_take(c, '['))
+                return -EBADMSG;
+        if (json_take(c, ']'))
+                return 0;
+        do {
+                json_skip_ws(c);
+                if (rec->n_cancelled >= RECORD_CANCELLED_MAX) {
+                        if ((r = json_skip_value(c, 1)) < 0)
+                                return r;
+                        continue;
+                }
+                CancelledRecord *e = &rec->cancelled[rec->n_cancelled];
+                *e = (CancelledRecord) { .at_usec = -1 };
+                if (c->p >= c->end || *c->p != '{')
+                        return -EBADMSG;
+                if ((r = json_read_object(c, cancelled_member, e)) < 0)
+                        return r;
+                if (!e->graph_operation_id || e->at_usec < 0)
+                        return -EBADMSG;
+                rec->n_cancelled++;
+        } while (json_take(c, ','));
+        return json_take(c, ']') ? 0 : -EBADMSG;
+}
+
 static int op_member(JsonReader *c, const char *key, void *userdata) {
         OperationRecord *rec = userdata;
         int64_t v;
@@ -63,6 +107,8 @@ static int op_member(JsonReader *c, const char *key, void *userdata) {
                         return json_read_string_or_null(c, &rec->client_context);
                 if (streq(key, "completionReason"))
                         return json_read_string_or_null(c, &rec->completion_reason);
+                if (streq(key, "cancelledOperations"))
+                        return cancelled_array(c, rec);
                 if (streq(key, "createdUsec")) {
                         if ((r = json_read_int(c, 0, INT64_MAX, &rec->created_usec)) < 0)
                                 return r;

@@ -8,7 +8,8 @@
  * A record is {"op":{...}}. A *full* record carries everything: "id", "callId", "tenantId",
  * "clientContext", "uid", "all", "createdUsec" (fixed when the operation is created) and the
  * state. A *change* record carries "id" and the state only. The state is "status",
- * "graphOperationId", "resultInfo", "completionReason", "error" and "updatedUsec"; a record
+ * "graphOperationId", "resultInfo", "completionReason", "error", "cancelledOperations"
+ * ([{"graphOperationId", "type", "atUsec"}, …]) and "updatedUsec"; a record
  * always carries the whole state, an absent member meaning null. Records written by earlier
  * versions (every record full, plus "createdAt"/"updatedAt" strings) read the same way:
  * members the reader does not know are skipped. A full record without "tenantId" (earlier
@@ -22,6 +23,16 @@
 #include <sys/types.h>
 
 #include "util.h"
+
+/* The most entries of "cancelledOperations" a record keeps (and MaxCancelledOperations= may
+ * ask for); more in a record are skipped. */
+#define RECORD_CANCELLED_MAX 256
+
+typedef struct CancelledRecord {
+        const char *graph_operation_id;
+        const char *type; /* NULL: absent */
+        int64_t at_usec;
+} CancelledRecord;
 
 /* What one record says. Strings point into the text given to record_parse() (decoded in
  * place) and live as long as it does; absent members are NULL / false / -1. */
@@ -44,6 +55,8 @@ typedef struct OperationRecord {
         const char *error_json; /* the "error" object's text, not NUL-terminated */
         size_t error_json_len;
         int64_t updated_usec; /* -1: absent */
+        unsigned n_cancelled; /* "cancelledOperations": what Graph reported cancelled by it */
+        CancelledRecord cancelled[RECORD_CANCELLED_MAX];
 } OperationRecord;
 
 /* Reads one record. text is modified (strings are decoded in place). -EBADMSG when it is

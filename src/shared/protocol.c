@@ -20,6 +20,7 @@ const ProtocolError protocol_errors[_ERROR_CLASS_MAX] = {
         [ERROR_TIMEOUT] = { -32007, "Timeout" },
         [ERROR_GRAPH_UNREACHABLE] = { -32008, "GraphUnreachable" },
         [ERROR_TENANT_NOT_ALLOWED] = { -32009, "TenantNotAllowed" },
+        [ERROR_NOTIFICATION_REFUSED] = { -32010, "NotificationRefused" },
 };
 
 ErrorClass protocol_error_from_code(int64_t code) {

@@ -51,6 +51,7 @@ typedef enum ErrorClass {
         ERROR_TIMEOUT,
         ERROR_GRAPH_UNREACHABLE,
         ERROR_TENANT_NOT_ALLOWED, /* cancel's tenantId is not TenantId= nor in AllowedTenants= */
+        ERROR_NOTIFICATION_REFUSED, /* notifications.deliver without a valid token from Graph */
         _ERROR_CLASS_MAX,
         _ERROR_CLASS_INVALID = -EINVAL,
 } ErrorClass;

@@ -21,14 +21,21 @@
 #include "fuzz-util.h"
 #include "log.h"
 #include "rpc.h"
+#include "rpc-method.h"
 #include "rpc-scan.h"
 
 static const char *const known_params[] = { "callId", "clientContext", "all", "operationId", "status", "limit", NULL };
+static const RpcParamSpec known_rows[] = {
+        { "callId", RPC_PARAM_STRING, false, NULL, NULL },      { "clientContext", RPC_PARAM_STRING, false, NULL, NULL },
+        { "all", RPC_PARAM_BOOLEAN, false, NULL, NULL },        { "operationId", RPC_PARAM_STRING, false, NULL, NULL },
+        { "status", RPC_PARAM_STRING, false, NULL, NULL },      { "limit", RPC_PARAM_INTEGER, false, NULL, NULL },
+};
+static const RpcMethodSpec known_method = { .name = "m", .params = known_rows, .n_params = ELEMENTSOF(known_rows) };
 
 static void check_params(json_object *params) {
         Error *e;
 
-        e = rpc_params_check_object(params, known_params);
+        e = rpc_params_check(params, &known_method);
         if (e) {
                 fuzz_assert(e->class == ERROR_INVALID_PARAMS);
                 error_free(e);

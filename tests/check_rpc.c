@@ -15,6 +15,7 @@
 #include "json-check.h"
 #include "json-text.h"
 #include "rpc.h"
+#include "rpc-method.h"
 #include "rpc-scan.h"
 #include "validate.h"
 #include "json-util.h"
@@ -813,20 +814,52 @@ END_TEST
 
 /* ---- param helpers ---- */
 
-static const char *const cancel_params[] = { "callId", "clientContext", "all", NULL };
+static const RpcParamSpec test_params[] = {
+        { "callId", RPC_PARAM_STRING, true, NULL, NULL },
+        { "clientContext", RPC_PARAM_STRING, false, NULL, NULL },
+        { "all", RPC_PARAM_BOOLEAN, false, NULL, NULL },
+        { "limit", RPC_PARAM_INTEGER, false, NULL, NULL },
+        { "value", RPC_PARAM_ARRAY, false, NULL, NULL },
+        { "extra", RPC_PARAM_OBJECT, false, NULL, NULL },
+};
+static const RpcMethodSpec test_method = { .name = "m", .params = test_params, .n_params = ELEMENTSOF(test_params) };
+static const RpcMethodSpec no_params_method = { .name = "n" };
 
-START_TEST(test_params_check_object) {
-        _cleanup_json_ json_object *good = params_of("{\"callId\":\"a\",\"all\":true}");
-        _cleanup_json_ json_object *unknown = params_of("{\"callId\":\"a\",\"callid\":\"b\"}");
-        _cleanup_json_ json_object *array = params_of("[\"a\"]");
-        _cleanup_json_ json_object *empty = params_of("{}");
+static Error *check_params_text(const RpcMethodSpec *m, const char *text) {
+        _cleanup_json_ json_object *p = text ? params_of(text) : NULL;
+        return rpc_params_check(p, m);
+}
 
-        ck_assert_ptr_null(rpc_params_check_object(NULL, cancel_params));
-        ck_assert_ptr_null(rpc_params_check_object(good, cancel_params));
-        ck_assert_ptr_null(rpc_params_check_object(empty, cancel_params));
-        assert_param_error(rpc_params_check_object(unknown, cancel_params), "callid", "Unknown parameter \"callid\".");
-        assert_param_error(rpc_params_check_object(array, cancel_params), "params",
+START_TEST(test_params_check) {
+        ck_assert_ptr_null(check_params_text(&test_method, "{\"callId\":\"a\",\"all\":true}"));
+        ck_assert_ptr_null(check_params_text(&test_method, "{\"callId\":\"a\",\"all\":null,\"limit\":5,\"value\":[],\"extra\":{}}"));
+        ck_assert_ptr_null(check_params_text(&no_params_method, NULL));
+        ck_assert_ptr_null(check_params_text(&no_params_method, "{}"));
+        /* Unknown names first (the first one named), then the rows in their order. */
+        assert_param_error(check_params_text(&test_method, "{\"callId\":\"a\",\"callid\":\"b\"}"), "callid",
+                           "Unknown parameter \"callid\".");
+        assert_param_error(check_params_text(&test_method, "{\"all\":1,\"zz\":1}"), "zz", "Unknown parameter \"zz\".");
+        assert_param_error(check_params_text(&no_params_method, "{\"x\":1}"), "x", "Unknown parameter \"x\".");
+        assert_param_error(check_params_text(&test_method, "[\"a\"]"), "params",
                            "Parameters must be given by name (an object).");
+        assert_param_error(check_params_text(&no_params_method, "[]"), "params",
+                           "Parameters must be given by name (an object).");
+        assert_param_error(check_params_text(&test_method, NULL), "callId", "Missing parameter \"callId\".");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":null}"), "callId", "Missing parameter \"callId\".");
+        assert_param_error(check_params_text(&test_method, "{\"all\":\"yes\"}"), "callId", "Missing parameter \"callId\".");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":5}"), "callId", "Parameter \"callId\" must be a string.");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":\"a\",\"all\":\"yes\"}"), "all",
+                           "Parameter \"all\" must be a boolean.");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":\"a\",\"limit\":1.0}"), "limit",
+                           "Parameter \"limit\" must be an integer.");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":\"a\",\"value\":{}}"), "value",
+                           "Parameter \"value\" must be an array.");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":\"a\",\"extra\":[]}"), "extra",
+                           "Parameter \"extra\" must be an object.");
+        ck_assert_ptr_eq(rpc_method_param(&test_method, "limit"), &test_params[3]);
+        ck_assert_ptr_null(rpc_method_param(&test_method, "Limit"));
+        ck_assert_str_eq(rpc_param_type_name(RPC_PARAM_INTEGER), "integer");
+        ck_assert_ptr_null(rpc_param_type_name(_RPC_PARAM_TYPE_MAX));
 }
 END_TEST
 
@@ -1262,7 +1295,7 @@ static Suite *rpc_suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("params");
-        tcase_add_test(tc, test_params_check_object);
+        tcase_add_test(tc, test_params_check);
         tcase_add_test(tc, test_param_string);
         tcase_add_test(tc, test_param_bool);
         tcase_add_test(tc, test_param_uint);

@@ -46,6 +46,7 @@ static const CommandInfo command_table[] = {
         [COMMAND_STATUS] = { "status", METHOD_STATUS, NULL, 0 },
         [COMMAND_WATCH] = { "watch", METHOD_OPERATION_WATCH, "OPERATION_ID", 0 },
         [COMMAND_DELIVER] = { "deliver", METHOD_NOTIFICATIONS_DELIVER, "FILE", 0 },
+        [COMMAND_DISCOVER] = { "discover", METHOD_RPC_DISCOVER, NULL, 0 },
 };
 
 static int log_usage(const char *fmt, ...) _printf_(1, 2);
@@ -81,6 +82,7 @@ static void help(void) {
                "  watch OPERATION_ID    Show the operation, then each change until it is\n"
                "                        settled (exit 0 completed, 1 failed or unknown)\n"
                "  deliver FILE|-        Pass a Graph notification body (JSON) to the daemon\n"
+               "  discover              Print the protocol's OpenRPC document (JSON)\n"
                "\n"
                "Options:\n"
                "  -h --help             Show this help\n"
@@ -330,8 +332,8 @@ int build_params(const Arguments *a, json_object **ret) {
         _cleanup_json_ json_object *p = NULL;
         int r = 0;
 
-        if (a->command == COMMAND_STATUS) {
-                *ret = NULL; /* "status" takes no params, so we send none */
+        if (a->command == COMMAND_STATUS || a->command == COMMAND_DISCOVER) {
+                *ret = NULL; /* these take no params, so we send none */
                 return 0;
         }
 
@@ -368,6 +370,7 @@ int build_params(const Arguments *a, json_object **ret) {
                         r = json_add(p, "limit", json_object_new_int64(a->limit));
                 break;
         case COMMAND_STATUS:
+        case COMMAND_DISCOVER:
                 break;
         }
         if (r < 0)

@@ -445,27 +445,6 @@ int rpc_serialize(json_object *j, char **ret, size_t *ret_len) {
         return 0;
 }
 
-Error *rpc_params_check_object(json_object *params, const char *const *allowed) {
-        if (!params)
-                return NULL;
-        if (!json_object_is_type(params, json_type_object))
-                return error_invalid_param("params", "Parameters must be given by name (an object).");
-
-        json_object_object_foreach(params, key, _val) {
-                bool known = false;
-
-                (void) _val;
-                for (const char *const *a = allowed; *a; a++)
-                        if (streq(*a, key)) {
-                                known = true;
-                                break;
-                        }
-                if (!known)
-                        return error_invalid_param(key, "Unknown parameter \"%s\".", key);
-        }
-        return NULL;
-}
-
 Error *rpc_param_string(json_object *params, const char *name, bool required, const char **ret) {
         json_object *v;
 

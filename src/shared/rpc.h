@@ -77,10 +77,9 @@ int rpc_serialize_append(json_object *j, Buffer *b);
  * rpc_reply_result()). On -ENOMEM b is left as it was. */
 int rpc_write_result_text(Buffer *b, json_object *id, json_object *result);
 
-/* Param helpers for method handlers: each returns NULL on success, else an InvalidParams Error
- * naming the parameter, or error_oom() (errors.h: never NULL for a failure). allowed is a
- * NULL-terminated list of the names the method knows. */
-Error *rpc_params_check_object(json_object *params, const char *const *allowed);
+/* Param helpers for method handlers, after rpc_params_check() (rpc-method.h) checked the
+ * names and types by the method's rows: each returns NULL on success, else an InvalidParams
+ * Error naming the parameter, or error_oom() (errors.h: never NULL for a failure). */
 Error *rpc_param_string(json_object *params, const char *name, bool required, const char **ret);
 Error *rpc_param_bool(json_object *params, const char *name, int *ret /* -1 when absent */);
 Error *rpc_param_uint(json_object *params, const char *name, unsigned min, unsigned max,

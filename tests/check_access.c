@@ -601,6 +601,10 @@ START_TEST(test_peer_notify_only) {
         expect_denied(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
         expect_denied(&h, fd, "status", NULL);
         expect_denied(&h, fd, "operation.list", NULL);
+        /* Any role may learn the protocol. */
+        r = call_ok(&h, fd, "rpc.discover", NULL);
+        ck_assert_str_eq(jstr(r, "result.openrpc"), "1.3.2");
+        json_object_put(r);
         ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 0);
         close(fd);
         harness_stop(&h);

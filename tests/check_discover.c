@@ -16,6 +16,7 @@
 #include "json-util.h"
 #include "methods.h"
 #include "openrpc.h"
+#include "operation.h"
 #include "protocol.h"
 #include "rpc-method.h"
 
@@ -170,8 +171,23 @@ START_TEST(test_errors_and_events) {
         json_object *p = json_object_array_get_idx(member(ev, "params"), 0);
         ck_assert_str_eq(json_object_get_string(member(p, "name")), "operation");
         json_object *props = member(member(p, "schema"), "properties");
-        ck_assert_ptr_nonnull(member(props, "status"));
         ck_assert_ptr_nonnull(member(props, "clientContext"));
+
+        /* The status values and error classes the schemas list are the code's. */
+        json_object *statuses = member(member(props, "status"), "enum");
+        json_object *classes = member(member(member(member(props, "error"), "properties"), "class"), "enum");
+        json_object *counts = member(member(member(member(doc_method(doc, METHOD_STATUS), "result"), "schema"),
+                                            "properties"),
+                                     "operations");
+        ck_assert_uint_eq(json_object_array_length(statuses), _OPERATION_STATUS_MAX);
+        for (int i = 0; i < _OPERATION_STATUS_MAX; i++) {
+                const char *name = operation_status_to_string((OperationStatus) i);
+                ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(statuses, i)), name);
+                ck_assert_ptr_nonnull(member(member(counts, "properties"), name));
+        }
+        ck_assert_uint_eq(json_object_array_length(classes), _ERROR_CLASS_MAX);
+        for (int c = 0; c < _ERROR_CLASS_MAX; c++)
+                ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(classes, c)), protocol_errors[c].name);
 }
 END_TEST
 

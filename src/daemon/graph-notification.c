@@ -11,8 +11,6 @@
 #include "graph-notification.h"
 #include "validate.h"
 
-#define NOTIFY_MAX_ENTRIES 1000
-
 bool notify_split_operation_url(const char *url, char **ret_call_id, char **ret_op_id) {
         const char *p = url, *calls = NULL;
 

@@ -7,6 +7,7 @@
  * here and read it in the handler. The result schemas describe what reply.c, operation.c's
  * writer and methods.c write; tests/node checks real answers against them.
  */
+#include "graph-notification.h"
 #include "method-specs.h"
 #include "protocol.h"
 #include "util.h"
@@ -174,7 +175,7 @@
         "rpc\":\"1.3.2\",\"info\":{\"title\":\"mediacanceld socket protocol\",\"version\":\"1\"},\"me"\
         "thods\":[]}}}]"
 
-#define CALL_ID_SCHEMA "\"minLength\":1,\"maxLength\":128,\"pattern\":\"^[A-Za-z0-9-]+$\""
+#define CALL_ID_SCHEMA "\"minLength\":1,\"maxLength\":" STRINGIFY(CALL_ID_MAX) ",\"pattern\":\"^[A-Za-z0-9-]+$\""
 #define STATUS_ENUM "\"enum\":[\"queued\",\"submitting\",\"notStarted\",\"running\",\"completed\",\"failed\",\"unknown\"]"
 
 /* What every method may answer besides its own classes: a peer without the role, and a
@@ -184,7 +185,7 @@
 static const RpcParamSpec cancel_params[] = {
         { "callId", RPC_PARAM_STRING, true, CALL_ID_SCHEMA,
           "The Graph call id: 1-128 characters of A-Z, a-z, 0-9 and '-'." },
-        { "clientContext", RPC_PARAM_STRING, false, "\"minLength\":1,\"maxLength\":256",
+        { "clientContext", RPC_PARAM_STRING, false, "\"minLength\":1,\"maxLength\":" STRINGIFY(CLIENT_CONTEXT_MAX),
           "Sent to Graph and echoed in its notifications: 1-256 characters, no control characters "
           "(U+0000-U+001F, U+007F-U+009F). Default: a new random UUID. A repeat of a cancel with the same "
           "callId and clientContext that is not final yet sends nothing and answers with the first one's "
@@ -196,19 +197,20 @@ static const RpcParamSpec cancel_params[] = {
 };
 
 static const RpcParamSpec operation_id_params[] = {
-        { "operationId", RPC_PARAM_STRING, true, "\"minLength\":1,\"maxLength\":128",
+        { "operationId", RPC_PARAM_STRING, true, "\"maxLength\":" STRINGIFY(OPERATION_ID_MAX),
           "The operation's id (operation.id in the answer to cancel), at most 128 bytes." },
 };
 
 static const RpcParamSpec operation_list_params[] = {
         { "callId", RPC_PARAM_STRING, false, CALL_ID_SCHEMA, "Only the operations of this call." },
         { "status", RPC_PARAM_STRING, false, STATUS_ENUM, "Only the operations in this status." },
-        { "limit", RPC_PARAM_INTEGER, false, "\"minimum\":1,\"maximum\":1000,\"default\":100",
+        { "limit", RPC_PARAM_INTEGER, false, "\"minimum\":" STRINGIFY(OPERATION_LIST_LIMIT_MIN) ",\"maximum\":" STRINGIFY(
+                  OPERATION_LIST_LIMIT_MAX) ",\"default\":" STRINGIFY(OPERATION_LIST_LIMIT_DEFAULT),
           "At most this many operations, newest first." },
 };
 
 static const RpcParamSpec notifications_deliver_params[] = {
-        { "value", RPC_PARAM_ARRAY, true, "\"maxItems\":1000,\"items\":{\"type\":\"object\"}",
+        { "value", RPC_PARAM_ARRAY, true, "\"maxItems\":" STRINGIFY(NOTIFY_MAX_ENTRIES) ",\"items\":{\"type\":\"object\"}",
           "The notifications of a Graph commsNotifications body, as the bot received it." },
         { "@odata.type", RPC_PARAM_STRING, false, NULL, "As Graph sent it; ignored." },
         { "@odata.context", RPC_PARAM_STRING, false, NULL, "As Graph sent it; ignored." },

@@ -8,6 +8,12 @@
 #include "openrpc.h"
 #include "rpc-method.h"
 
+/* Limits of parameter values, which the handlers apply and the rows describe. */
+#define OPERATION_ID_MAX 128 /* bytes */
+#define OPERATION_LIST_LIMIT_MIN 1
+#define OPERATION_LIST_LIMIT_MAX 1000
+#define OPERATION_LIST_LIMIT_DEFAULT 100
+
 extern const RpcMethodSpec method_spec_cancel;
 extern const RpcMethodSpec method_spec_operation_get;
 extern const RpcMethodSpec method_spec_operation_list;

@@ -122,7 +122,7 @@ static Error *lookup_operation(Manager *m, Call *call, Operation **ret) {
 
         if ((e = rpc_param_string(call->params, "operationId", true, &id)))
                 return e;
-        if (strlen(id) > 128)
+        if (strlen(id) > OPERATION_ID_MAX)
                 return error_invalid_param("operationId", "operationId is too long.");
         op = operation_table_get(m->operations, id);
         /* Another caller's operation is answered exactly like a missing one: no oracle. */
@@ -171,7 +171,8 @@ static void method_operation_list(Manager *m, Call *call) {
 
         if ((e = rpc_param_string(call->params, "callId", false, &call_id)) ||
             (e = rpc_param_string(call->params, "status", false, &status)) ||
-            (e = rpc_param_uint(call->params, "limit", 1, 1000, 100, &limit)) ||
+            (e = rpc_param_uint(call->params, "limit", OPERATION_LIST_LIMIT_MIN, OPERATION_LIST_LIMIT_MAX,
+                                            OPERATION_LIST_LIMIT_DEFAULT, &limit)) ||
             (call_id && (e = check_call_id("callId", call_id))))
                 return reply_error(call, e);
         if (status) {

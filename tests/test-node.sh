@@ -47,8 +47,10 @@ for check in check-document.mjs check-clients.mjs; do
         echo "== $check"
         (cd "$DIR" && "$SRC/tests/with-daemon.sh" node "$check") || rc=1
 done
-# The Node.js client of examples/, next to the json-rpc-2.0 installed here.
+# The Node.js client of examples/, where it finds the json-rpc-2.0 installed here: under
+# node_modules, so that it goes with it and never lands in the source tree.
 echo "== examples/node/cancel-and-watch.mjs"
-cp "$SRC/examples/node/cancel-and-watch.mjs" "$DIR/example-cancel-and-watch.mjs"
-MEDIACANCEL_NODE_DIR="$DIR" "$SRC/tests/test-examples.sh" node || rc=1
+mkdir -p "$DIR/node_modules/.examples"
+cp "$SRC/examples/node/cancel-and-watch.mjs" "$DIR/node_modules/.examples/example-cancel-and-watch.mjs"
+MEDIACANCEL_NODE_DIR="$DIR/node_modules/.examples" "$SRC/tests/test-examples.sh" node || rc=1
 exit "$rc"

@@ -277,34 +277,35 @@ END_TEST
 
 /* ================================ unit: escaped NUL ================================ */
 
-static int parse_line(const char *line) {
+/* The class of a line's single entry's error (-1: no error); -2 when the whole line was
+ * refused (ParseError). */
+static int entry_class(const char *line) {
         RpcMessage *m = NULL;
         int r = rpc_message_parse(line, strlen(line), RPC_MAX_DEPTH_DEFAULT, &m);
+        if (r < 0)
+                return -2;
+        int c = m->items[0].error ? (int) m->items[0].error->class : -1;
         rpc_message_free(m);
-        return r;
+        return c;
 }
 
 START_TEST(test_escaped_nul) {
-        /* In a value, in a member name (json-c would cut "callId\u0000x" to "callId"), in a
-         * nested one, in the method's name. */
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"a\\u0000b\"}}"), -EBADMSG);
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\\u0000x\":\"a\"}}"), -EBADMSG);
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":[{\"\\u0000\":1}]}}"), -EBADMSG);
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\\u0000\":\"x\",\"method\":\"status\"}"), -EBADMSG);
-        ck_assert_int_eq(parse_line("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"},{\"a\\u0000\":1}]"), -EBADMSG);
+        /* Valid JSON, so parsed; but json-c would cut "callId\u0000x" to "callId" and
+         * "a\u0000b" to "a" for every C string function: the request is refused by class. */
+        ck_assert_int_eq(entry_class("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"a\\u0000b\"}}"), ERROR_INVALID_PARAMS);
+        ck_assert_int_eq(entry_class("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\\u0000x\":\"a\"}}"), ERROR_INVALID_PARAMS);
+        ck_assert_int_eq(entry_class("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":[{\"\\u0000\":1}]}}"), ERROR_INVALID_PARAMS);
+        ck_assert_int_eq(entry_class("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\\u0000\":\"x\",\"method\":\"status\"}"), ERROR_INVALID_REQUEST);
+        ck_assert_int_eq(entry_class("[{\"a\\u0000\":1}]"), ERROR_INVALID_REQUEST);
         /* Not an escaped NUL: an escaped backslash followed by the text u0000, other \u escapes. */
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\\\\u0000\":\"\\\\u0000\"}}"), 0);
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\\u0001\":\"\\u00001\\u0100\"}}"), -EBADMSG);
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\\u0001\":\"\\u1000\\u0100\"}}"), 0);
+        ck_assert_int_eq(entry_class("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\\\\u0000\":\"\\\\u0000\"}}"), -1);
+        ck_assert_int_eq(entry_class("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\\u0001\":\"\\u00001\\u0100\"}}"), ERROR_INVALID_PARAMS);
+        ck_assert_int_eq(entry_class("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\\u0001\":\"\\u1000\\u0100\"}}"), -1);
         /* Lone surrogates: json-c would put U+FFFD in their place, a text the client never sent. */
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":\"\\ud800\"}}"), -EBADMSG);
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":\"\\uDBFFx\"}}"), -EBADMSG);
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":\"\\ud800\\n\"}}"), -EBADMSG);
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":\"\\ud800\\u0041\"}}"), -EBADMSG);
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":\"x\\udc00\"}}"), -EBADMSG);
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"\\udfff\":1}}"), -EBADMSG);
+        ck_assert_int_eq(entry_class("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":\"\\ud800\"}}"), ERROR_INVALID_PARAMS);
+        ck_assert_int_eq(entry_class("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"\\udfff\":1}}"), ERROR_INVALID_PARAMS);
         /* A pair is one character, fine. */
-        ck_assert_int_eq(parse_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":\"\\ud83d\\ude00\\uD83D\\uDE00\"}}"), 0);
+        ck_assert_int_eq(entry_class("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":{\"a\":\"\\ud83d\\ude00\\uD83D\\uDE00\"}}"), -1);
 }
 END_TEST
 
@@ -602,6 +603,10 @@ START_TEST(test_peer_notify_only) {
         expect_denied(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
         expect_denied(&h, fd, "status", NULL);
         expect_denied(&h, fd, "operation.list", NULL);
+        /* Any role may learn the protocol. */
+        r = call_ok(&h, fd, "rpc.discover", NULL);
+        ck_assert_str_eq(jstr(r, "result.openrpc"), "1.3.2");
+        json_object_put(r);
         ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 0);
         close(fd);
         harness_stop(&h);
@@ -1361,6 +1366,100 @@ static void expect_parse_error(Harness *h, int fd, const char *line) {
         status_ok(h, fd);
 }
 
+/* A valid line with \u0000 or a lone surrogate: answered with the request's id 1 and the
+ * class of code, naming param (if not NULL); nothing reaches Graph. */
+static void expect_unusable(Harness *h, int fd, const char *line, int64_t code, const char *param) {
+        harness_send(fd, line);
+        json_object *r = harness_read(fd, 5000);
+        ck_assert_msg(r != NULL, "no answer to %.60s", line);
+        ck_assert_msg(jint(r, "error.code") == code, "%.80s: %s", line, json_object_to_json_string(r));
+        ck_assert_int_eq(jint(r, "id"), 1);
+        if (param)
+                ck_assert_str_eq(jstr(r, "error.data.param"), param);
+        json_object_put(r);
+        status_ok(h, fd);
+}
+
+/* Reads n whole lines (raw text: json-c would clamp a big id) within timeout_ms each. */
+static char **read_raw_lines(int fd, size_t n, int timeout_ms) {
+        char **lines = calloc(n + 1, sizeof *lines);
+        char buf[65536];
+        size_t have = 0, got = 0;
+
+        ck_assert_ptr_nonnull(lines);
+        while (got < n) {
+                char *nl = memchr(buf, '\n', have);
+                if (nl) {
+                        lines[got++] = strndup(buf, (size_t) (nl - buf));
+                        memmove(buf, nl + 1, have - (size_t) (nl + 1 - buf));
+                        have -= (size_t) (nl + 1 - buf);
+                        continue;
+                }
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ck_assert_msg(poll(&p, 1, timeout_ms) > 0, "only %zu of %zu lines", got, n);
+                ssize_t k = recv(fd, buf + have, sizeof buf - have, 0);
+                ck_assert_int_gt(k, 0);
+                have += (size_t) k;
+        }
+        return lines;
+}
+
+/* The line among lines whose raw text holds needle (the id as the daemon wrote it). */
+static const char *line_with(char **lines, const char *needle) {
+        const char *found = NULL;
+
+        for (char **l = lines; *l; l++)
+                if (strstr(*l, needle)) {
+                        ck_assert_msg(!found, "two replies with %s", needle);
+                        found = *l;
+                }
+        ck_assert_msg(found, "no reply with %s", needle);
+        return found;
+}
+
+/* A pipelining client writes six requests at once, some with strings json-c cannot keep:
+ * each answer comes back with its own id (the big and the negative-zero integer ids digit for
+ * digit), the notification gets none, and nothing reaches Graph. */
+START_TEST(test_pipelined_unusable_ids) {
+        Harness h;
+        harness_start(&h, NULL);
+        int fd = harness_connect(&h);
+        const char *burst =
+                "{\"jsonrpc\":\"2.0\",\"id\":\"p1\",\"method\":\"cancel\",\"params\":{\"callId\":\"" CALL_ID "\",\"clientContext\":\"a\\u0000b\"}}\n"
+                "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"cancel\\u0000x\",\"params\":{\"callId\":\"" CALL_ID "\"}}\n"
+                "{\"jsonrpc\":\"2.0\",\"id\":123456789012345678901234567890,\"method\":\"status\"}\n"
+                "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"callId\":\"\\ud800\"}}\n"
+                "{\"jsonrpc\":\"2.0\",\"id\":-0,\"method\":\"operation.get\",\"params\":{\"operationId\\u0000\":\"x\"}}\n"
+                "{\"jsonrpc\":\"2.0\",\"id\":\"last\",\"method\":\"status\"}\n";
+        ck_assert_int_eq(send(fd, burst, strlen(burst), MSG_NOSIGNAL), (ssize_t) strlen(burst));
+        char **lines = read_raw_lines(fd, 5, 10000);
+
+        const char *l = line_with(lines, "\"id\":\"p1\"");
+        ck_assert_ptr_nonnull(strstr(l, "\"code\":-32602"));
+        ck_assert_ptr_nonnull(strstr(l, "\"param\":\"clientContext\""));
+        l = line_with(lines, "\"id\":2,");
+        ck_assert_ptr_nonnull(strstr(l, "\"code\":-32600"));
+        l = line_with(lines, "\"id\":123456789012345678901234567890,");
+        ck_assert_ptr_nonnull(strstr(l, "\"result\":{"));
+        l = line_with(lines, "\"id\":-0,");
+        ck_assert_ptr_nonnull(strstr(l, "\"code\":-32602"));
+        ck_assert_ptr_nonnull(strstr(l, "\"param\":\"operationId\\\\u0000\""));
+        l = line_with(lines, "\"id\":\"last\"");
+        ck_assert_ptr_nonnull(strstr(l, "\"result\":{"));
+        for (char **p = lines; *p; p++)
+                ck_assert_ptr_null(strstr(*p, "\"id\":null"));
+        for (char **p = lines; *p; p++)
+                free(*p);
+        free(lines);
+
+        /* Nothing more is sent: the notification was not run and not answered. */
+        status_ok(&h, fd);
+        ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 0);
+        close(fd);
+        harness_stop(&h);
+}
+END_TEST
+
 
 START_TEST(test_hostile_params) {
         Harness h;
@@ -1422,12 +1521,10 @@ START_TEST(test_hostile_params) {
                 harness_send(fd, p);
                 json_object *r = harness_read(fd, 5000);
                 ck_assert_ptr_nonnull(r);
-                /* A lone surrogate is not text at all: ParseError; the rest InvalidParams. */
-                int64_t code = jint(r, "error.code");
-                ck_assert_msg(code == (strstr(bad_contexts[i], "\\ud") ? -32700 : -32602), "%s: %s", p,
-                              json_object_to_json_string(r));
-                if (code == -32602)
-                        ck_assert_str_eq(jstr(r, "error.data.param"), "clientContext");
+                /* A lone surrogate is not text at all; the rest are not allowed there. */
+                ck_assert_msg(jint(r, "error.code") == -32602, "%s: %s", p, json_object_to_json_string(r));
+                ck_assert_str_eq(jstr(r, "error.data.param"), "clientContext");
+                ck_assert_int_eq(jint(r, "id"), 1);
                 json_object_put(r);
                 free(p);
         }
@@ -1510,13 +1607,15 @@ START_TEST(test_hostile_framing) {
         expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\",\"x\":\"\xe2\x98\"}");
         expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\",\"x\":\"\xff\"}");
 
-        /* An escaped NUL would cut a C string short: "abc\u0000/../x" must not become "abc". */
-        expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"" CALL_ID "\\u0000/../../me\"}}");
-        expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"\\u0000\"}}");
-        expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"" CALL_ID "\",\"clientContext\":\"a\\u0000b\"}}");
+        /* An escaped NUL would cut a C string short: "abc\u0000/../x" must not become "abc". The
+         * line is JSON, so the answer has the request's id. */
+        expect_unusable(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"" CALL_ID "\\u0000/../../me\"}}", -32602, "callId");
+        expect_unusable(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"\\u0000\"}}", -32602, "callId");
+        expect_unusable(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"" CALL_ID "\",\"clientContext\":\"a\\u0000b\"}}", -32602, "clientContext");
         /* … nor may a member name: "callId\u0000x" is not "callId". */
-        expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\\u0000x\":\"" CALL_ID "\"}}");
-        expect_parse_error(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\\u0000\":\"status\",\"method\":\"status\"}");
+        expect_unusable(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\\u0000x\":\"" CALL_ID "\"}}", -32602, "callId\\u0000x");
+        expect_unusable(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\\u0000\":\"status\",\"method\":\"status\"}", -32600, NULL);
+        expect_unusable(&h, fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\\u0000\",\"params\":{\"callId\":\"" CALL_ID "\"}}", -32600, NULL);
         /* A raw NUL byte in the line. */
         {
                 ck_assert_int_eq(send(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"st\0atus\"}\n", 44, MSG_NOSIGNAL), 44);
@@ -2051,6 +2150,7 @@ static Suite *access_suite(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_hostile_params);
         tcase_add_test(tc, test_hostile_framing);
+        tcase_add_test(tc, test_pipelined_unusable_ids);
         tcase_add_test(tc, test_hostile_huge_batch);
         tcase_add_test(tc, test_crafted_call_ids);
         tcase_add_test(tc, test_hostile_graph_operation_id);

@@ -15,6 +15,8 @@
 #include "json-check.h"
 #include "json-text.h"
 #include "rpc.h"
+#include "rpc-method.h"
+#include "rpc-scan.h"
 #include "validate.h"
 #include "json-util.h"
 
@@ -814,20 +816,52 @@ END_TEST
 
 /* ---- param helpers ---- */
 
-static const char *const cancel_params[] = { "callId", "clientContext", "all", NULL };
+static const RpcParamSpec test_params[] = {
+        { "callId", RPC_PARAM_STRING, true, NULL, NULL },
+        { "clientContext", RPC_PARAM_STRING, false, NULL, NULL },
+        { "all", RPC_PARAM_BOOLEAN, false, NULL, NULL },
+        { "limit", RPC_PARAM_INTEGER, false, NULL, NULL },
+        { "value", RPC_PARAM_ARRAY, false, NULL, NULL },
+        { "extra", RPC_PARAM_OBJECT, false, NULL, NULL },
+};
+static const RpcMethodSpec test_method = { .name = "m", .params = test_params, .n_params = ELEMENTSOF(test_params) };
+static const RpcMethodSpec no_params_method = { .name = "n" };
 
-START_TEST(test_params_check_object) {
-        _cleanup_json_ json_object *good = params_of("{\"callId\":\"a\",\"all\":true}");
-        _cleanup_json_ json_object *unknown = params_of("{\"callId\":\"a\",\"callid\":\"b\"}");
-        _cleanup_json_ json_object *array = params_of("[\"a\"]");
-        _cleanup_json_ json_object *empty = params_of("{}");
+static Error *check_params_text(const RpcMethodSpec *m, const char *text) {
+        _cleanup_json_ json_object *p = text ? params_of(text) : NULL;
+        return rpc_params_check(p, m);
+}
 
-        ck_assert_ptr_null(rpc_params_check_object(NULL, cancel_params));
-        ck_assert_ptr_null(rpc_params_check_object(good, cancel_params));
-        ck_assert_ptr_null(rpc_params_check_object(empty, cancel_params));
-        assert_param_error(rpc_params_check_object(unknown, cancel_params), "callid", "Unknown parameter \"callid\".");
-        assert_param_error(rpc_params_check_object(array, cancel_params), "params",
+START_TEST(test_params_check) {
+        ck_assert_ptr_null(check_params_text(&test_method, "{\"callId\":\"a\",\"all\":true}"));
+        ck_assert_ptr_null(check_params_text(&test_method, "{\"callId\":\"a\",\"all\":null,\"limit\":5,\"value\":[],\"extra\":{}}"));
+        ck_assert_ptr_null(check_params_text(&no_params_method, NULL));
+        ck_assert_ptr_null(check_params_text(&no_params_method, "{}"));
+        /* Unknown names first (the first one named), then the rows in their order. */
+        assert_param_error(check_params_text(&test_method, "{\"callId\":\"a\",\"callid\":\"b\"}"), "callid",
+                           "Unknown parameter \"callid\".");
+        assert_param_error(check_params_text(&test_method, "{\"all\":1,\"zz\":1}"), "zz", "Unknown parameter \"zz\".");
+        assert_param_error(check_params_text(&no_params_method, "{\"x\":1}"), "x", "Unknown parameter \"x\".");
+        assert_param_error(check_params_text(&test_method, "[\"a\"]"), "params",
                            "Parameters must be given by name (an object).");
+        assert_param_error(check_params_text(&no_params_method, "[]"), "params",
+                           "Parameters must be given by name (an object).");
+        assert_param_error(check_params_text(&test_method, NULL), "callId", "Missing parameter \"callId\".");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":null}"), "callId", "Missing parameter \"callId\".");
+        assert_param_error(check_params_text(&test_method, "{\"all\":\"yes\"}"), "callId", "Missing parameter \"callId\".");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":5}"), "callId", "Parameter \"callId\" must be a string.");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":\"a\",\"all\":\"yes\"}"), "all",
+                           "Parameter \"all\" must be a boolean.");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":\"a\",\"limit\":1.0}"), "limit",
+                           "Parameter \"limit\" must be an integer.");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":\"a\",\"value\":{}}"), "value",
+                           "Parameter \"value\" must be an array.");
+        assert_param_error(check_params_text(&test_method, "{\"callId\":\"a\",\"extra\":[]}"), "extra",
+                           "Parameter \"extra\" must be an object.");
+        ck_assert_ptr_eq(rpc_method_param(&test_method, "limit"), &test_params[3]);
+        ck_assert_ptr_null(rpc_method_param(&test_method, "Limit"));
+        ck_assert_str_eq(rpc_param_type_name(RPC_PARAM_INTEGER), "integer");
+        ck_assert_ptr_null(rpc_param_type_name(_RPC_PARAM_TYPE_MAX));
 }
 END_TEST
 
@@ -1017,6 +1051,182 @@ START_TEST(test_client_context_controls) {
 }
 END_TEST
 
+/* ---- strings json-c cannot keep as sent: \u0000 and lone surrogates ---- */
+
+#define REQ(id, rest) "{\"jsonrpc\":\"2.0\",\"id\":" id "," rest "}"
+
+/* The single entry of a line that parses; its error must be of class with data.param param
+ * (NULL: no data), and its id must print as id_text (NULL: the null id). */
+static void assert_entry_error(const char *line, ErrorClass class, const char *param, const char *id_text) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+        json_object *v;
+
+        ck_assert_msg(parse(line, &m) == 0, "%s", line);
+        ck_assert_uint_eq(m->n_items, 1);
+        ck_assert_msg(m->items[0].error, "%s: no error", line);
+        ck_assert_msg(m->items[0].error->class == class, "%s: class %d", line, m->items[0].error->class);
+        ck_assert_ptr_null(m->items[0].method);
+        ck_assert(m->items[0].has_id);
+        if (param) {
+                ck_assert(json_object_object_get_ex(m->items[0].error->data, "param", &v));
+                ck_assert_str_eq(json_object_get_string(v), param);
+        }
+        if (id_text)
+                ck_assert_str_eq(plain(m->items[0].id), id_text);
+        else
+                ck_assert_ptr_null(m->items[0].id);
+}
+
+START_TEST(test_unusable_in_params) {
+        /* A value, a member name, deep inside a value, a lone high, a lone low, a high followed
+         * by something else than a low: InvalidParams naming the member, the id kept. */
+        assert_entry_error(REQ("1", "\"method\":\"cancel\",\"params\":{\"callId\":\"a\\u0000b\"}"), ERROR_INVALID_PARAMS,
+                           "callId", "1");
+        assert_entry_error(REQ("\"r2\"", "\"method\":\"cancel\",\"params\":{\"callId\":\"ok\",\"clientContext\":\"x\\ud800\"}"),
+                           ERROR_INVALID_PARAMS, "clientContext", "\"r2\"");
+        assert_entry_error(REQ("3", "\"method\":\"cancel\",\"params\":{\"callId\":\"x\\udc00\"}"), ERROR_INVALID_PARAMS,
+                           "callId", "3");
+        assert_entry_error(REQ("4", "\"method\":\"cancel\",\"params\":{\"callId\":\"\\ud800\\u0041\"}"), ERROR_INVALID_PARAMS,
+                           "callId", "4");
+        assert_entry_error(REQ("5", "\"method\":\"cancel\",\"params\":{\"callId\":\"\\uDBFF\\n\"}"), ERROR_INVALID_PARAMS,
+                           "callId", "5");
+        /* json-c would have cut this name to "callId": the name is given as written. */
+        assert_entry_error(REQ("6", "\"method\":\"cancel\",\"params\":{\"callId\\u0000x\":\"a\"}"), ERROR_INVALID_PARAMS,
+                           "callId\\u0000x", "6");
+        assert_entry_error(REQ("7", "\"method\":\"notifications.deliver\",\"params\":{\"value\":[{\"a\":{\"\\udfff\":1}}]}"),
+                           ERROR_INVALID_PARAMS, "value", "7");
+        /* The first such member is named. */
+        assert_entry_error(REQ("8", "\"method\":\"x\",\"params\":{\"ok\":1,\"b\":\"\\u0000\",\"c\":\"\\u0000\"}"),
+                           ERROR_INVALID_PARAMS, "b", "8");
+        /* params given as an array. */
+        assert_entry_error(REQ("9", "\"method\":\"x\",\"params\":[\"\\u0000\"]"), ERROR_INVALID_PARAMS, "params", "9");
+        /* The id comes first in the text or last: the same. */
+        assert_entry_error("{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"callId\":\"\\u0000\"},\"id\":10}",
+                           ERROR_INVALID_PARAMS, "callId", "10");
+}
+END_TEST
+
+START_TEST(test_unusable_in_request) {
+        /* In "method" or "jsonrpc", or in a member name of the request: InvalidRequest, the
+         * id kept. "cancel\u0000x" must never dispatch as cancel. */
+        assert_entry_error(REQ("1", "\"method\":\"cancel\\u0000x\",\"params\":{\"callId\":\"a\"}"), ERROR_INVALID_REQUEST,
+                           NULL, "1");
+        assert_entry_error(REQ("2", "\"method\":\"status\\ud800\""), ERROR_INVALID_REQUEST, NULL, "2");
+        assert_entry_error("{\"jsonrpc\":\"2.0\\u0000\",\"id\":3,\"method\":\"status\"}", ERROR_INVALID_REQUEST, NULL, "3");
+        assert_entry_error(REQ("4", "\"method\\u0000\":\"x\",\"method\":\"status\""), ERROR_INVALID_REQUEST, NULL, "4");
+        assert_entry_error(REQ("5", "\"method\":\"status\",\"params\\u0000\":{}"), ERROR_INVALID_REQUEST, NULL, "5");
+        /* A notification that is not a valid request is answered too (id null). */
+        assert_entry_error("{\"jsonrpc\":\"2.0\",\"method\":\"cancel\\u0000\"}", ERROR_INVALID_REQUEST, NULL, NULL);
+        /* An id that holds one cannot be echoed as sent: InvalidRequest with the null id. */
+        assert_entry_error(REQ("\"a\\u0000b\"", "\"method\":\"status\""), ERROR_INVALID_REQUEST, NULL, NULL);
+        assert_entry_error(REQ("\"\\udc00\"", "\"method\":\"status\""), ERROR_INVALID_REQUEST, NULL, NULL);
+        /* Not a request object at all: the usual answer. */
+        assert_entry_error("\"\\u0000\"", ERROR_INVALID_REQUEST, NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_unusable_notification) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+
+        /* A notification whose params hold one is not run, and not answered. */
+        ck_assert_int_eq(parse("{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"callId\":\"\\u0000\"}}", &m), 0);
+        ck_assert_ptr_nonnull(m->items[0].error);
+        ck_assert_int_eq(m->items[0].error->class, ERROR_INVALID_PARAMS);
+        ck_assert_ptr_null(m->items[0].method);
+        ck_assert(!m->items[0].has_id);
+}
+END_TEST
+
+START_TEST(test_unusable_in_batch) {
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+
+        /* Each entry for itself: the valid ones run, the others get their own error and id. */
+        ck_assert_int_eq(parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"},"
+                               "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"cancel\",\"params\":{\"callId\":\"\\u0000\"}},"
+                               "7,"
+                               "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"st\\ud83d\\ude00\"},"
+                               "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"s\\udbff\"}]",
+                               &m),
+                         0);
+        ck_assert(m->is_batch);
+        ck_assert_uint_eq(m->n_items, 5);
+        ck_assert_ptr_null(m->items[0].error);
+        ck_assert_str_eq(m->items[0].method, "status");
+        ck_assert_int_eq(m->items[1].error->class, ERROR_INVALID_PARAMS);
+        ck_assert_str_eq(plain(m->items[1].id), "2");
+        ck_assert_int_eq(m->items[2].error->class, ERROR_INVALID_REQUEST);
+        /* A surrogate pair is one character: a valid (unknown) method. */
+        ck_assert_ptr_null(m->items[3].error);
+        ck_assert_str_eq(m->items[3].method, "st\xf0\x9f\x98\x80");
+        ck_assert_int_eq(m->items[4].error->class, ERROR_INVALID_REQUEST);
+        ck_assert_str_eq(plain(m->items[4].id), "4");
+}
+END_TEST
+
+START_TEST(test_usable_escapes) {
+        static const char *const fine[] = {
+                /* An escaped backslash, then the text u0000; other escapes; a pair; \u0000 as text
+                 * of another escape. */
+                REQ("1", "\"method\":\"x\",\"params\":{\"a\\\\u0000\":\"\\\\u0000\"}"),
+                REQ("1", "\"method\":\"x\",\"params\":{\"a\\u0001\":\"\\u1000\\u0100\\\\\\\"\"}"),
+                REQ("1", "\"method\":\"x\",\"params\":{\"a\":\"\\ud83d\\ude00\\uD83D\\uDE00\"}"),
+                REQ("1", "\"method\":\"x\",\"params\":{\"a\":\"\\\\ud800\"}"),
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(fine); i++) {
+                _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+                ck_assert_int_eq(parse(fine[i], &m), 0);
+                ck_assert_msg(!m->items[0].error, "%s: %s", fine[i], m->items[0].error->message);
+                ck_assert_str_eq(m->items[0].method, "x");
+        }
+        /* A high surrogate at the end of one string does not pair with a low one in the next. */
+        assert_entry_error(REQ("1", "\"method\":\"x\",\"params\":{\"a\":\"\\ud800\",\"b\":\"\\udc00\"}"), ERROR_INVALID_PARAMS,
+                           "a", "1");
+        ck_assert(!rpc_text_has_unusable_escape("\"\\\\u0000\"", 10));
+        ck_assert(rpc_text_has_unusable_escape("[\"\\ud800\",\"\\udc00\"]", 20));
+}
+END_TEST
+
+START_TEST(test_id_integers_exact) {
+        /* Integer ids come back with the digits as sent, also where json-c's int64/uint64
+         * would change them: "-0", beyond 2^64, below -2^63. */
+        static const char *const ids[] = {
+                "-0", "9007199254740993", "9223372036854775807", "9223372036854775808", "18446744073709551615",
+                "18446744073709551616", "123456789012345678901234567890", "-9223372036854775808",
+                "-9223372036854775809", "-123456789012345678901234567890", "0", "1e400", "-0.0",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+                char line[160], expected[160];
+
+                snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"m\"}", ids[i]);
+                snprintf(expected, sizeof expected, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}\n", ids[i]);
+                ck_assert_int_eq(parse(line, &m), 0);
+                ck_assert_ptr_null(m->items[0].error);
+                assert_wire(rpc_reply_result(m->items[0].id, NULL), expected);
+        }
+
+        /* In a batch, in an error reply, with the id after the other members, repeated (the
+         * last wins, as everywhere). */
+        _cleanup_(rpc_message_freep) RpcMessage *m = NULL;
+        ck_assert_int_eq(parse("[{\"jsonrpc\":\"2.0\",\"id\":-0,\"method\":\"m\"},"
+                               "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"callId\":\"\\u0000\"},"
+                               "\"id\":99999999999999999999999}, {\"id\":1,\"id\":-0}]",
+                               &m),
+                         0);
+        ck_assert_str_eq(plain(m->items[0].id), "-0");
+        ck_assert_str_eq(plain(m->items[1].id), "99999999999999999999999");
+        ck_assert_int_eq(m->items[1].error->class, ERROR_INVALID_PARAMS);
+        assert_wire(rpc_reply_error(m->items[1].id, m->items[1].error),
+                    "{\"jsonrpc\":\"2.0\",\"id\":99999999999999999999999,\"error\":{\"code\":-32602,\"message\":"
+                    "\"Parameter \\\"callId\\\" holds \\\\u0000 or a UTF-16 surrogate escape without its partner.\","
+                    "\"data\":{\"class\":\"InvalidParams\",\"param\":\"callId\"}}}\n");
+        ck_assert_str_eq(plain(m->items[2].id), "-0");
+}
+END_TEST
+
+
 static Suite *rpc_suite(void) {
         Suite *s = suite_create("rpc");
         TCase *tc;
@@ -1065,6 +1275,15 @@ static Suite *rpc_suite(void) {
         tcase_add_test(tc, test_depth);
         suite_add_tcase(s, tc);
 
+        tc = tcase_create("unusable-escapes");
+        tcase_add_test(tc, test_unusable_in_params);
+        tcase_add_test(tc, test_unusable_in_request);
+        tcase_add_test(tc, test_unusable_notification);
+        tcase_add_test(tc, test_unusable_in_batch);
+        tcase_add_test(tc, test_usable_escapes);
+        tcase_add_test(tc, test_id_integers_exact);
+        suite_add_tcase(s, tc);
+
         tc = tcase_create("validation");
         tcase_add_test(tc, test_jsonrpc_version);
         tcase_add_test(tc, test_method_not_string);
@@ -1078,7 +1297,7 @@ static Suite *rpc_suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("params");
-        tcase_add_test(tc, test_params_check_object);
+        tcase_add_test(tc, test_params_check);
         tcase_add_test(tc, test_param_string);
         tcase_add_test(tc, test_param_bool);
         tcase_add_test(tc, test_param_uint);

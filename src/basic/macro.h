@@ -18,6 +18,10 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
+/* A macro's value as a string literal: STRINGIFY(CALL_ID_MAX) is "128". */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 /* Hand ownership of a pointer to someone else: returns it and clears the variable so the
  * cleanup attribute on it does nothing. */
 #define TAKE_PTR(p)                      \

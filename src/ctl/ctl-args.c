@@ -48,6 +48,7 @@ static const CommandInfo command_table[] = {
         [COMMAND_STATUS] = { "status", METHOD_STATUS, NULL, 0 },
         [COMMAND_WATCH] = { "watch", METHOD_OPERATION_WATCH, "OPERATION_ID", 0 },
         [COMMAND_DELIVER] = { "deliver", METHOD_NOTIFICATIONS_DELIVER, "FILE", OPTION_AUTHORIZATION },
+        [COMMAND_DISCOVER] = { "discover", METHOD_RPC_DISCOVER, NULL, 0 },
 };
 
 static int log_usage(const char *fmt, ...) _printf_(1, 2);
@@ -91,6 +92,7 @@ static void help(void) {
                "                        (\"Bearer eyJ...\"); never printed\n"
                "      --authorization-file PATH\n"
                "                        The same, read from PATH (not visible in ps)\n"
+               "  discover              Print the protocol's OpenRPC document (JSON)\n"
                "\n"
                "Options:\n"
                "  -h --help             Show this help\n"
@@ -370,8 +372,8 @@ int build_params(const Arguments *a, json_object **ret) {
         _cleanup_json_ json_object *p = NULL;
         int r = 0;
 
-        if (a->command == COMMAND_STATUS) {
-                *ret = NULL; /* "status" takes no params, so we send none */
+        if (a->command == COMMAND_STATUS || a->command == COMMAND_DISCOVER) {
+                *ret = NULL; /* these take no params, so we send none */
                 return 0;
         }
 
@@ -417,6 +419,7 @@ int build_params(const Arguments *a, json_object **ret) {
                         r = json_add(p, "limit", json_object_new_int64(a->limit));
                 break;
         case COMMAND_STATUS:
+        case COMMAND_DISCOVER:
                 break;
         }
         if (r < 0)

@@ -20,6 +20,7 @@ typedef enum Command {
         COMMAND_STATUS,
         COMMAND_WATCH,
         COMMAND_DELIVER,
+        COMMAND_DISCOVER,
 } Command;
 
 typedef struct Arguments {

@@ -599,7 +599,8 @@ void print_daemon_error(json_object *error) {
 }
 
 int print_result(const Arguments *a, json_object *result) {
-        if (a->json) {
+        /* The document is for programs and people alike: JSON either way. */
+        if (a->json || a->command == COMMAND_DISCOVER) {
                 const char *s = json_object_to_json_string_ext(
                                 result, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 
@@ -620,7 +621,8 @@ int print_result(const Arguments *a, json_object *result) {
         case COMMAND_DELIVER:
                 return print_deliver(result);
         case COMMAND_WATCH:
-                break; /* watch() prints its own */
+        case COMMAND_DISCOVER:
+                break; /* watch() prints its own; discover: above */
         }
         return -EINVAL;
 }

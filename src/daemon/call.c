@@ -286,8 +286,9 @@ void process_line(Connection *c, const char *line, size_t len) {
                 Call *call;
 
                 if (item->error) {
-                        /* An invalid request is always answered, even without an id. */
-                        answer_item_now(c, b, item->id, true, item->error);
+                        /* An invalid request is always answered, even without an id (rpc.c sets
+                         * has_id for it); a notification with unusable params is not. */
+                        answer_item_now(c, b, item->id, item->has_id, item->error);
                         continue;
                 }
 

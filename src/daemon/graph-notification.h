@@ -13,6 +13,9 @@
 #include "errors.h"
 #include "graph.h"
 
+/* The most notifications one body may hold (notifications.deliver). */
+#define NOTIFY_MAX_ENTRIES 1000
+
 typedef struct NotifyEntry {
         const char *change_type; /* "created", "updated", "deleted" (borrowed) */
         const char *resource;    /* resourceUrl, or the older resource (borrowed) */

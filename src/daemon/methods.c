@@ -12,6 +12,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "manager.h"
+#include "method-specs.h"
 #include "methods.h"
 #include "protocol.h"
 #include "reply.h"
@@ -69,7 +70,6 @@ static Error *check_tenant_allowed(Manager *m, const char *tenant) {
 }
 
 static void method_cancel(Manager *m, Call *call) {
-        static const char *const allowed[] = { "callId", "tenantId", "clientContext", "all", "wait", NULL };
         const char *call_id, *context, *wait, *tenant_param;
         _cleanup_free_ char *tenant = NULL;
         char generated[37];
@@ -78,8 +78,8 @@ static void method_cancel(Manager *m, Call *call) {
         Error *e;
         int all, r;
 
-        if ((e = rpc_params_check_object(call->params, allowed)) ||
-            (e = rpc_param_string(call->params, "callId", true, &call_id)) ||
+        /* Names and types were checked by the method's rows (methods_dispatch()). */
+        if ((e = rpc_param_string(call->params, "callId", true, &call_id)) ||
             (e = rpc_param_string(call->params, "tenantId", false, &tenant_param)) ||
             (e = rpc_param_string(call->params, "clientContext", false, &context)) ||
             (e = rpc_param_bool(call->params, "all", &all)) ||
@@ -167,15 +167,13 @@ static void method_cancel(Manager *m, Call *call) {
 /* ---- operation.* -------------------------------------------------------------------- */
 
 static Error *lookup_operation(Manager *m, Call *call, Operation **ret) {
-        static const char *const allowed[] = { "operationId", NULL };
         const char *id;
         Operation *op;
         Error *e;
 
-        if ((e = rpc_params_check_object(call->params, allowed)) ||
-            (e = rpc_param_string(call->params, "operationId", true, &id)))
+        if ((e = rpc_param_string(call->params, "operationId", true, &id)))
                 return e;
-        if (strlen(id) > 128)
+        if (strlen(id) > OPERATION_ID_MAX)
                 return error_invalid_param("operationId", "operationId is too long.");
         op = operation_table_get(m->operations, id);
         /* Another caller's operation is answered exactly like a missing one: no oracle. */
@@ -217,18 +215,17 @@ static void method_operation_watch(Manager *m, Call *call) {
 }
 
 static void method_operation_list(Manager *m, Call *call) {
-        static const char *const allowed[] = { "callId", "tenantId", "status", "limit", NULL };
         const char *call_id, *status, *tenant_param;
         _cleanup_free_ char *tenant = NULL;
         unsigned limit;
         int st = -1;
         Error *e;
 
-        if ((e = rpc_params_check_object(call->params, allowed)) ||
-            (e = rpc_param_string(call->params, "callId", false, &call_id)) ||
+        if ((e = rpc_param_string(call->params, "callId", false, &call_id)) ||
             (e = rpc_param_string(call->params, "tenantId", false, &tenant_param)) ||
             (e = rpc_param_string(call->params, "status", false, &status)) ||
-            (e = rpc_param_uint(call->params, "limit", 1, 1000, 100, &limit)) ||
+            (e = rpc_param_uint(call->params, "limit", OPERATION_LIST_LIMIT_MIN, OPERATION_LIST_LIMIT_MAX,
+                                            OPERATION_LIST_LIMIT_DEFAULT, &limit)) ||
             (call_id && (e = check_call_id("callId", call_id))) ||
             (tenant_param && (e = parse_tenant(m, "tenantId", tenant_param, &tenant))))
                 return reply_error(call, e);
@@ -304,30 +301,53 @@ static json_object *status_json(Manager *m) {
 }
 
 static void method_status(Manager *m, Call *call) {
-        static const char *const allowed[] = { NULL };
-        json_object *j;
-        Error *e;
+        json_object *j = status_json(m);
 
-        if ((e = rpc_params_check_object(call->params, allowed)))
-                return reply_error(call, e);
-        j = status_json(m);
         if (!j)
                 return reply_error(call, error_oom());
         call_reply(call, j);
 }
 
+static void method_rpc_discover(Manager *m, Call *call) {
+        json_object *doc = methods_discover_document(m->config->socket_path);
+
+        if (!doc)
+                return reply_error(call, error_oom());
+        call_reply(call, doc);
+}
+
+/* The dispatch table: each method's rows (method-specs.c), which check its params here and
+ * describe it in rpc.discover, its handler, and the role the peer must hold. */
 static const struct {
-        const char *name;
+        const RpcMethodSpec *spec;
         void (*handler)(Manager *m, Call *call);
-        AccessRole role; /* what the peer must hold */
+        AccessRole role;
 } methods[] = {
-        { METHOD_CANCEL, method_cancel, ACCESS_CLIENT },
-        { METHOD_OPERATION_GET, method_operation_get, ACCESS_CLIENT },
-        { METHOD_OPERATION_LIST, method_operation_list, ACCESS_CLIENT },
-        { METHOD_OPERATION_WATCH, method_operation_watch, ACCESS_CLIENT },
-        { METHOD_NOTIFICATIONS_DELIVER, method_notifications_deliver, ACCESS_NOTIFY },
-        { METHOD_STATUS, method_status, ACCESS_CLIENT },
+        { &method_spec_cancel, method_cancel, ACCESS_CLIENT },
+        { &method_spec_operation_get, method_operation_get, ACCESS_CLIENT },
+        { &method_spec_operation_list, method_operation_list, ACCESS_CLIENT },
+        { &method_spec_operation_watch, method_operation_watch, ACCESS_CLIENT },
+        { &method_spec_notifications_deliver, method_notifications_deliver, ACCESS_NOTIFY },
+        { &method_spec_status, method_status, ACCESS_CLIENT },
+        /* Any role may learn the protocol. */
+        { &method_spec_rpc_discover, method_rpc_discover, ACCESS_CLIENT | ACCESS_NOTIFY },
 };
+
+size_t methods_count(void) {
+        return ELEMENTSOF(methods);
+}
+
+const RpcMethodSpec *methods_spec(size_t i) {
+        return i < ELEMENTSOF(methods) ? methods[i].spec : NULL;
+}
+
+json_object *methods_discover_document(const char *socket_path) {
+        const RpcMethodSpec *specs[ELEMENTSOF(methods)];
+
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+                specs[i] = methods[i].spec;
+        return openrpc_document(specs, ELEMENTSOF(methods), method_events, method_n_events, socket_path);
+}
 
 /* Denials are logged once per connection, and at most a few per interval overall, so a
  * hostile local user cannot flood the journal. */
@@ -348,7 +368,7 @@ static void methods_dispatch(Call *call, void *userdata) {
         /* Only the table's own names are ever logged (below): the client's string may be
          * anything, newlines included, and would forge journal lines. */
         for (size_t i = 0; i < ELEMENTSOF(methods); i++)
-                if (streq(call->method, methods[i].name)) {
+                if (streq(call->method, methods[i].spec->name)) {
                         if (!(call->roles & methods[i].role)) {
                                 if (call_first_denial(call) && denial_log_allowed(m))
                                         log_struct(LOG_WARNING,
@@ -357,13 +377,18 @@ static void methods_dispatch(Call *call, void *userdata) {
                                                                   .peer_uid = (unsigned) call->uid,
                                                                   .peer_pid = (int) call->pid },
                                                    "Refused %s from pid=%d uid=%u: not in the [Access] lists.",
-                                                   methods[i].name, (int) call->pid, (unsigned) call->uid);
+                                                   methods[i].spec->name, (int) call->pid, (unsigned) call->uid);
                                 return reply_error(call, error_new(ERROR_PERMISSION_DENIED, NULL,
                                                                    "uid %u may not call %s.", (unsigned) call->uid,
                                                                    call->method));
                         }
                         if (m->shutting_down && methods[i].handler == method_cancel)
                                 return reply_error(call, error_new(ERROR_INTERNAL, NULL, "The daemon is shutting down."));
+                        /* Every name and type, before any handler looks: a name without a row is
+                         * refused, so the document lists everything a method takes. */
+                        Error *e = rpc_params_check(call->params, methods[i].spec);
+                        if (e)
+                                return reply_error(call, e);
                         methods[i].handler(m, call);
                         return;
                 }

@@ -31,6 +31,8 @@
 #define METHOD_OPERATION_WATCH "operation.watch"
 #define METHOD_NOTIFICATIONS_DELIVER "notifications.deliver"
 #define METHOD_STATUS "status"
+/* The OpenRPC document of the protocol (OpenRPC's service discovery method name). */
+#define METHOD_RPC_DISCOVER "rpc.discover"
 
 /* The notification the daemon sends to watchers when an operation changes. */
 #define EVENT_OPERATION_CHANGED "operation.changed"

@@ -7,13 +7,16 @@
  * still run.
  */
 #include <errno.h>
-#include <math.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "json-check.h"
 #include "json-text.h"
 #include "json-util.h"
 #include "rpc.h"
+#include "rpc-scan.h"
 #include "validate.h"
 
 static Error *item_validate(json_object *o, RpcItem *item) {
@@ -76,88 +79,102 @@ static Error *item_validate(json_object *o, RpcItem *item) {
         return NULL;
 }
 
-/* json-c accepts NaN and Infinity even in strict mode; they are not JSON, and echoing such an
- * id would put a line on the wire that no client can parse. */
-/* Values JSON can carry but no caller can mean: NaN and infinities (json-c accepts them even
- * in strict mode), and strings with an escaped NUL ("\u0000"), which every C string function
- * here would silently cut short — "abc\u0000/x" must not become "abc". */
-static bool has_unusable_value(json_object *o) {
-        switch (json_object_get_type(o)) {
-        case json_type_double:
-                return !isfinite(json_object_get_double(o));
-        case json_type_string:
-                return strlen(json_object_get_string(o)) != (size_t) json_object_get_string_len(o);
-        case json_type_array:
-                for (size_t i = 0; i < json_object_array_length(o); i++)
-                        if (has_unusable_value(json_object_array_get_idx(o, i)))
-                                return true;
-                return false;
-        case json_type_object: {
-                json_object_object_foreach(o, _key, v) {
-                        (void) _key;
-                        if (has_unusable_value(v))
-                                return true;
+/* What json-c's tree cannot tell (rpc-scan.h), applied to one request. An id whose text is a
+ * string holding U+0000 or a lone surrogate cannot be echoed as sent: InvalidRequest with a
+ * null id. Such a string in "jsonrpc", "method" or a member name is InvalidRequest, in params
+ * InvalidParams naming the member; both answered with the request's id. */
+#define UNUSABLE_ESCAPE "\\u0000 or a UTF-16 surrogate escape without its partner"
+
+static int item_apply_facts(json_object *o, RpcItem *item, const RpcRequestFacts *f) {
+        if (!f->is_object)
+                return 0;
+        if (f->id_unusable) {
+                error_free(item->error);
+                item->error = error_new(ERROR_INVALID_REQUEST, NULL, "\"id\" holds " UNUSABLE_ESCAPE ".");
+                item->id = NULL;
+                item->has_id = true;
+                item->method = NULL;
+                return 0;
+        }
+        /* The digits as sent: json-c reads "-0" as 0 and clamps integers beyond 64 bits.
+         * A double keeps and prints the text it was read from. */
+        if (f->id_number.p && item->id && json_object_is_type(item->id, json_type_int)) {
+                char printed[24];
+                int64_t v = json_object_get_int64(item->id);
+
+                if (v == INT64_MAX)
+                        (void) snprintf(printed, sizeof printed, "%" PRIu64, json_object_get_uint64(item->id));
+                else
+                        (void) snprintf(printed, sizeof printed, "%" PRId64, v);
+                if (strlen(printed) != f->id_number.n || memcmp(printed, f->id_number.p, f->id_number.n) != 0) {
+                        _cleanup_free_ char *text = strndup(f->id_number.p, f->id_number.n);
+                        if (!text)
+                                return -ENOMEM;
+                        json_object *id = json_object_new_double_s(strtod(text, NULL), text);
+                        if (!id)
+                                return -ENOMEM;
+                        /* Replaces the existing member, which allocates nothing. */
+                        if (json_object_object_add(o, "id", id) < 0) {
+                                json_object_put(id);
+                                return -ENOMEM;
+                        }
+                        item->id = id;
                 }
-                return false;
         }
-        default:
-                return false;
+        if (f->bad_member.p) {
+                error_free(item->error);
+                item->error = error_new(ERROR_INVALID_REQUEST, NULL, "Member \"%.*s\" holds " UNUSABLE_ESCAPE ".",
+                                        (int) f->bad_member.n, f->bad_member.p);
+                if (!f->has_id)
+                        item->id = NULL;
+                item->has_id = true;
+                item->method = NULL;
+                return 0;
         }
+        /* A request invalid in another way keeps that answer. A notification with such a
+         * parameter is not run, and, like any notification, not answered. */
+        if (!item->error && (f->bad_param.p || f->params_unusable)) {
+                if (f->bad_param.p) {
+                        _cleanup_free_ char *name = strndup(f->bad_param.p, f->bad_param.n);
+                        item->error = name ? error_invalid_param(name, "Parameter \"%s\" holds " UNUSABLE_ESCAPE ".", name)
+                                           : error_oom();
+                } else
+                        item->error = error_invalid_param("params", "\"params\" holds " UNUSABLE_ESCAPE ".");
+                item->method = NULL;
+        }
+        return 0;
 }
 
-static int hex4(const char *p) {
-        int v = 0;
-
-        for (int i = 0; i < 4; i++) {
-                char c = p[i];
-                int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-                if (d < 0)
-                        return -1;
-                v = v * 16 + d;
-        }
-        return v;
+/* json-c reads "-0" as 0 and clamps to the int64 (uint64) range: only such an id may need
+ * its text. */
+static bool item_id_may_differ(const RpcItem *item) {
+        if (!item->id || !json_object_is_type(item->id, json_type_int))
+                return false;
+        int64_t v = json_object_get_int64(item->id);
+        return v == 0 || v == INT64_MAX || v == INT64_MIN;
 }
 
-/* Escapes that json-c would turn into something the client did not send: an escaped NUL in a
- * member name is cut short (json-c keeps names as C strings, where has_unusable_value() cannot
- * see it), so {"callId\u0000x":"…"} would be read as callId; a lone UTF-16 surrogate is
- * quietly replaced by U+FFFD. Refuse both anywhere in the line, as invalid UTF-8 is refused.
- * In valid JSON a backslash only occurs in a string and always starts an escape, so the
- * line can be scanned without tracking strings. */
-static bool has_unusable_escape(const char *p, size_t n) {
-        bool want_low = false; /* the previous escape was a high surrogate */
+/* Runs the second scan (rpc-scan.h) only for a line that needs it: one with an unusable
+ * escape, or an id json-c may have changed. */
+static int message_apply_text(const char *line, size_t len, RpcMessage *m) {
+        bool need = rpc_text_has_unusable_escape(line, len);
 
-        for (size_t i = 0; i < n; i++) {
-                int cp = -1;
+        for (size_t i = 0; !need && i < m->n_items; i++)
+                need = item_id_may_differ(&m->items[i]);
+        if (!need)
+                return 0;
 
-                if (!want_low) {
-                        /* Most lines have no backslash at all. */
-                        const char *q = memchr(p + i, '\\', n - i);
-                        if (!q)
-                                break;
-                        i = (size_t) (q - p);
-                }
-                if (p[i] == '\\' && n - i >= 6 && p[i + 1] == 'u')
-                        cp = hex4(p + i + 2);
-                if (want_low) {
-                        if (cp < 0xdc00 || cp > 0xdfff)
-                                return true;
-                        want_low = false;
-                        i += 5;
-                        continue;
-                }
-                if (p[i] != '\\')
-                        continue;
-                if (cp < 0) {
-                        i++; /* a one-character escape (or a bad one the tokener refuses) */
-                        continue;
-                }
-                if (cp == 0 || (cp >= 0xdc00 && cp <= 0xdfff))
-                        return true;
-                want_low = cp >= 0xd800 && cp <= 0xdbff;
-                i += 5;
+        _cleanup_free_ RpcRequestFacts *facts = calloc(m->n_items, sizeof *facts);
+        if (!facts)
+                return -ENOMEM;
+        rpc_scan_requests(line, len, facts, m->n_items);
+        for (size_t i = 0; i < m->n_items; i++) {
+                json_object *o = m->is_batch ? json_object_array_get_idx(m->root, i) : m->root;
+                int r = item_apply_facts(o, &m->items[i], &facts[i]);
+                if (r < 0)
+                        return r;
         }
-        return want_low;
+        return 0;
 }
 
 int rpc_line_check_shape(const char *line, size_t len, int max_depth, size_t max_batch_items, size_t max_values,
@@ -215,7 +232,7 @@ static int message_parse_checked(const char *line, size_t len, int max_depth, Rp
                 return -EBADMSG;
         /* json-c's own UTF-8 check lets overlong forms, surrogates and values past U+10FFFF
          * through; use the same rules as every other caller value. */
-        if (!utf8_is_valid(line, len, NULL) || has_unusable_escape(line, len))
+        if (!utf8_is_valid(line, len, NULL))
                 return -EBADMSG;
 
         tok = tokener_get(max_depth > 0 ? max_depth : RPC_MAX_DEPTH_DEFAULT);
@@ -259,7 +276,7 @@ static int message_parse_checked(const char *line, size_t len, int max_depth, Rp
                 json_object_put(root);
                 return -EBADMSG;
         }
-        if (!only_whitespace(line + used, len - used) || has_unusable_value(root)) {
+        if (!only_whitespace(line + used, len - used)) {
                 json_object_put(root);
                 return -EBADMSG;
         }
@@ -287,6 +304,11 @@ static int message_parse_checked(const char *line, size_t len, int max_depth, Rp
                 m->items[0].error = item_validate(root, &m->items[0]);
         }
 
+        int r = message_apply_text(line, len, m);
+        if (r < 0) {
+                rpc_message_free(m);
+                return r;
+        }
         *ret = m;
         return 0;
 }
@@ -421,27 +443,6 @@ int rpc_serialize(json_object *j, char **ret, size_t *ret_len) {
         *ret = out;
         *ret_len = n + 1;
         return 0;
-}
-
-Error *rpc_params_check_object(json_object *params, const char *const *allowed) {
-        if (!params)
-                return NULL;
-        if (!json_object_is_type(params, json_type_object))
-                return error_invalid_param("params", "Parameters must be given by name (an object).");
-
-        json_object_object_foreach(params, key, _val) {
-                bool known = false;
-
-                (void) _val;
-                for (const char *const *a = allowed; *a; a++)
-                        if (streq(*a, key)) {
-                                known = true;
-                                break;
-                        }
-                if (!known)
-                        return error_invalid_param(key, "Unknown parameter \"%s\".", key);
-        }
-        return NULL;
 }
 
 Error *rpc_param_string(json_object *params, const char *name, bool required, const char **ret) {

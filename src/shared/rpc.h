@@ -42,9 +42,14 @@ int rpc_line_check_shape(const char *line, size_t len, int max_depth, size_t max
                          const char **ret_limit);
 
 /* Parses one line (without its '\n'). -ENOMEM when memory ran out (json-c's included).
- * Anything that is not one JSON text by RFC 8259 (json-check.h), invalid UTF-8, a NUL byte,
- * nesting beyond max_depth or trailing garbage return -EBADMSG: the caller answers ParseError
- * with a null id.
+ * Anything that is not one JSON text by RFC 8259 (json-check.h), invalid UTF-8, a raw NUL
+ * byte, nesting beyond max_depth or trailing garbage return -EBADMSG: the caller answers
+ * ParseError with a null id. A valid text is always parsed: a string holding \u0000 or a lone
+ * surrogate escape, which json-c cannot keep as sent, makes its request's item an error
+ * (rpc-scan.h: InvalidRequest in "jsonrpc", "method", "id" or a member name, InvalidParams
+ * naming the member in params), answered with the request's id where it can be read. An
+ * integer id whose digits json-c would change ("-0", beyond 64 bits) is replaced in the tree
+ * by a number that prints exactly those digits.
  * An empty batch yields a single InvalidRequest item (the spec's answer is one error object,
  * not an array). */
 int rpc_message_parse(const char *line, size_t len, int max_depth, RpcMessage **ret);
@@ -72,10 +77,9 @@ int rpc_serialize_append(json_object *j, Buffer *b);
  * rpc_reply_result()). On -ENOMEM b is left as it was. */
 int rpc_write_result_text(Buffer *b, json_object *id, json_object *result);
 
-/* Param helpers for method handlers: each returns NULL on success, else an InvalidParams Error
- * naming the parameter, or error_oom() (errors.h: never NULL for a failure). allowed is a
- * NULL-terminated list of the names the method knows. */
-Error *rpc_params_check_object(json_object *params, const char *const *allowed);
+/* Param helpers for method handlers, after rpc_params_check() (rpc-method.h) checked the
+ * names and types by the method's rows: each returns NULL on success, else an InvalidParams
+ * Error naming the parameter, or error_oom() (errors.h: never NULL for a failure). */
 Error *rpc_param_string(json_object *params, const char *name, bool required, const char **ret);
 Error *rpc_param_bool(json_object *params, const char *name, int *ret /* -1 when absent */);
 Error *rpc_param_uint(json_object *params, const char *name, unsigned min, unsigned max,

@@ -83,7 +83,7 @@ START_TEST(test_cancel_v1) {
         r = harness_call(&h, fd, "status", NULL);
         ck_assert_str_eq(jstr(r, "result.token.state"), "valid");
         ck_assert_int_eq(jint(r, "result.operations.completed"), 1);
-        ck_assert_int_eq(jint(r, "result.protocolVersion"), 1);
+        ck_assert_int_eq(jint(r, "result.protocolVersion"), 2);
         ck_assert_str_eq(jstr(r, "result.graph.apiVersion"), "v1.0");
         json_object_put(r);
 

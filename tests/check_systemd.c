@@ -433,7 +433,7 @@ static void socket_activation(bool other_path) {
         json_object *r = harness_read(early, 10000 * slowdown());
         ck_assert_msg(r != NULL, "no reply to the request sent before the daemon started");
         ck_assert_int_eq(jint(r, "id"), 1);
-        ck_assert_int_eq(jint(r, "result.protocolVersion"), 1);
+        ck_assert_int_eq(jint(r, "result.protocolVersion"), 2);
         json_object_put(r);
 
         /* And after: over the same path, with the client too. */
@@ -533,7 +533,7 @@ START_TEST(test_live_daemon_refused) {
         ck_assert_uint_eq(after.st_ino, before.st_ino);
         int fd = harness_connect(&h);
         json_object *r = harness_call(&h, fd, "status", NULL);
-        ck_assert_int_eq(jint(r, "result.protocolVersion"), 1);
+        ck_assert_int_eq(jint(r, "result.protocolVersion"), 2);
         json_object_put(r);
         close(fd);
         ck_assert_int_eq(harness_stop_daemon(&h), 0);
@@ -564,7 +564,7 @@ START_TEST(test_stale_socket_replaced) {
         ck_assert_uint_eq(now.st_mode & 07777, 0660);
         fd = harness_connect(&h);
         json_object *r = harness_call(&h, fd, "status", NULL);
-        ck_assert_int_eq(jint(r, "result.protocolVersion"), 1);
+        ck_assert_int_eq(jint(r, "result.protocolVersion"), 2);
         json_object_put(r);
         close(fd);
         ck_assert_int_eq(harness_stop_daemon(&h), 0);
@@ -778,7 +778,7 @@ START_TEST(test_reload_access) {
         wait_log(&h, "Configuration reloaded.", 5000);
         fd = connect_as_nobody(&h, &pid);
         r = harness_call(&h, fd, "status", NULL);
-        ck_assert_int_eq(jint(r, "result.protocolVersion"), 1);
+        ck_assert_int_eq(jint(r, "result.protocolVersion"), 2);
         json_object_put(r);
         r = harness_call(&h, fd, "cancel", "{\"callId\":\"" CALL_ID "\"}");
         ck_assert_str_eq(jstr(r, "result.operation.status"), "completed");

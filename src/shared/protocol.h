@@ -18,7 +18,7 @@
 #endif
 
 /* What "protocolVersion" in the reply to status says; raised on an incompatible change. */
-#define PROTOCOL_VERSION 1
+#define PROTOCOL_VERSION 2
 
 /* Where the daemon listens unless configured otherwise ([Socket] Path=), and where the CLI
  * looks unless told otherwise. */

@@ -28,7 +28,7 @@ bash "$TOP/tests/make-test-ca.sh" "$WORK"
 head -c 32 /dev/urandom | base64 | tr -d '\n' >"$WORK/client-secret"
 chmod 600 "$WORK/client-secret"
 python3 "$TOP/tests/graph-standin.py" --cert "$WORK/server.pem" --key "$WORK/server.key" \
-        --tenant demo-tenant --client-id 11111111-2222-3333-4444-555555555555 \
+        --tenant 0d3e0d3e-0000-4000-8000-000000000001 --client-id 11111111-2222-3333-4444-555555555555 \
         --client-secret-file "$WORK/client-secret" --latency-ms 20 \
         --port-file "$WORK/port" >"$WORK/standin.log" 2>&1 &
 STANDIN_PID=$!
@@ -39,7 +39,7 @@ echo "stand-in listening on https://127.0.0.1:$PORT"
 step "mediacanceld"
 cat >"$WORK/mediacanceld.conf" <<CONF
 [Identity]
-TenantId=demo-tenant
+TenantId=0d3e0d3e-0000-4000-8000-000000000001
 ClientId=11111111-2222-3333-4444-555555555555
 ClientSecretFile=$WORK/client-secret
 LoginEndpoint=https://127.0.0.1:$PORT

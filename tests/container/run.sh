@@ -143,7 +143,8 @@ expect "manual pages, completion, documentation and example are installed" 0 "" 
 ct dpkg -L mediacancel >"$WORK/package-files"
 
 # What the operator writes, as the README shows it. The test adds only what points the daemon
-# at the stand-in ([Identity] LoginEndpoint=, [Graph] Endpoint= and CAFile=) and a short
+# at the stand-in ([Identity] LoginEndpoint=, [Graph] Endpoint= and CAFile=, [Notifications]
+# OpenIdConfigurationUrl=, where Graph's notification signing keys are published) and a short
 # CompletionTimeoutSec= (for the reload step).
 OPERATOR_FILES=()
 step "The client secret as a credential (LoadCredential=, README step 3)"
@@ -175,6 +176,9 @@ CAFile=/etc/mediacancel/test-ca.pem
 # Who may ask, besides root: the socket's group.
 AllowGroups=mediacancel
 
+[Notifications]
+OpenIdConfigurationUrl=$BASE/v1/.well-known/OpenIdConfiguration
+
 [Operations]
 CompletionTimeoutSec=8s
 EOF
@@ -189,7 +193,7 @@ ALICE_UID=$(ct id -u alice)
 step "systemctl enable --now mediacanceld.socket; the first connection starts the daemon (README step 6)"
 expect "enable --now" 0 "" ct systemctl enable --now mediacanceld.socket
 expect "the service still waits for a connection" nonzero "^inactive$" ct systemctl is-active mediacanceld.service
-expect "root: mediacancelctl status answers (socket activation)" 0 "Version: ${VERSION//+/\\+} \(protocol 1\)" \
+expect "root: mediacancelctl status answers (socket activation)" 0 "Version: ${VERSION//+/\\+} \(protocol 2\)" \
         ct mediacancelctl status
 expect "the connection started mediacanceld.service" 0 "^active$" ct systemctl is-active mediacanceld.service
 wait_for "root: status shows a valid token" 15 "Token: valid" ct mediacancelctl status
@@ -338,7 +342,7 @@ CT_TIMEOUT=300 expect "apt install ./mediacancel_${NEXT}_amd64.deb" 0 "Unpacking
         ct sh -c "cd /srv/debs && apt install -y ./mediacancel_${NEXT}_amd64.deb"
 expect "the service was restarted: running, with a new process" 0 "^active [0-9]+$" \
         ct sh -c "pid=\$(systemctl show -P MainPID mediacanceld.service); [ \"\$pid\" != $PID_BEFORE ] && echo \"\$(systemctl is-active mediacanceld.service) \$pid\""
-expect "the new daemon answers" 0 "Version: ${NEXT//+/\\+} \(protocol 1\)" ct mediacancelctl status
+expect "the new daemon answers" 0 "Version: ${NEXT//+/\\+} \(protocol 2\)" ct mediacancelctl status
 ct mediacancelctl --json list >"$WORK/ops-after.json"
 expect "every operation is still there" 0 "" diff <(list_ops "$WORK/ops-before.json") <(list_ops "$WORK/ops-after.json")
 expect "the socket stayed enabled" 0 "^enabled$" ct systemctl is-enabled mediacanceld.socket

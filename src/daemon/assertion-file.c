@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "assertion-file.h"
+#include "base64url.h"
 #include "credential-file.h"
 #include "string-util.h"
 #include "time-util.h"
@@ -56,56 +57,16 @@ AssertionFile *assertion_file_free(AssertionFile *f) {
         return NULL;
 }
 
-static int b64url_value(char c) {
-        if (c >= 'A' && c <= 'Z')
-                return c - 'A';
-        if (c >= 'a' && c <= 'z')
-                return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-                return c - '0' + 52;
-        if (c == '-')
-                return 62;
-        if (c == '_')
-                return 63;
-        return -1;
-}
-
-/* Decodes n characters of unpadded base64url; -EBADMSG on anything else. */
-static int b64url_decode(const char *s, size_t n, char **ret, size_t *ret_len) {
-        _cleanup_free_ char *out = NULL;
-        size_t k = 0;
-        uint32_t acc = 0;
-        unsigned bits = 0;
-
-        if (n % 4 == 1)
-                return -EBADMSG;
-        out = malloc(n * 3 / 4 + 1);
-        if (!out)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                int v = b64url_value(s[i]);
-                if (v < 0)
-                        return -EBADMSG;
-                acc = (acc << 6) | (uint32_t) v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        out[k++] = (char) ((acc >> bits) & 0xff);
-                }
-        }
-        out[k] = '\0';
-        *ret = TAKE_PTR(out);
-        *ret_len = k;
-        return 0;
-}
-
 static int json_object_part(const char *s, size_t n, json_object **ret) {
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ uint8_t *raw = NULL;
         size_t len;
-        int r = b64url_decode(s, n, &text, &len);
+        int r = base64url_decode(s, n, &raw, &len);
 
+        if (r == -EINVAL)
+                return -EBADMSG;
         if (r < 0)
                 return r;
+        const char *text = (const char *) raw;
         if (len == 0 || memchr(text, '\0', len))
                 return -EBADMSG;
         json_tokener *tok = json_tokener_new();
@@ -133,7 +94,7 @@ int jwt_peek_exp(const char *s, int64_t *ret_exp, const char **ret_why) {
                 return -EBADMSG;
         }
         for (const char *p = dot2 + 1; *p; p++)
-                if (b64url_value(*p) < 0) {
+                if (!base64url_char_valid(*p)) {
                         *ret_why = "it is not a JWT (the signature is not base64url)";
                         return -EBADMSG;
                 }

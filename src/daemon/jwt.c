@@ -23,6 +23,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "base64url.h"
 #include "jwt.h"
 #include "util.h"
 #include "json-util.h"
@@ -48,36 +49,6 @@ static void evp_pkey_freep(EVP_PKEY **k) {
 
 static void md_ctx_freep(EVP_MD_CTX **m) {
         EVP_MD_CTX_free(*m);
-}
-
-char *base64url_encode(const void *p, size_t n) {
-        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        const unsigned char *s = p;
-        char *out, *o;
-
-        if (n > (SIZE_MAX - 1) / 4 * 3)
-                return NULL;
-        out = o = malloc(n / 3 * 4 + 4 + 1);
-        if (!out)
-                return NULL;
-
-        for (; n >= 3; s += 3, n -= 3) {
-                *o++ = alphabet[s[0] >> 2];
-                *o++ = alphabet[((s[0] & 0x03) << 4) | (s[1] >> 4)];
-                *o++ = alphabet[((s[1] & 0x0f) << 2) | (s[2] >> 6)];
-                *o++ = alphabet[s[2] & 0x3f];
-        }
-        /* The tail without '=' padding: JWS (RFC 7515, appendix C) leaves it out. */
-        if (n == 1) {
-                *o++ = alphabet[s[0] >> 2];
-                *o++ = alphabet[(s[0] & 0x03) << 4];
-        } else if (n == 2) {
-                *o++ = alphabet[s[0] >> 2];
-                *o++ = alphabet[((s[0] & 0x03) << 4) | (s[1] >> 4)];
-                *o++ = alphabet[(s[1] & 0x0f) << 2];
-        }
-        *o = '\0';
-        return out;
 }
 
 int jwt_x5t_s256(X509 *cert, char **ret) {

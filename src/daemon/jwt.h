@@ -15,6 +15,7 @@
 
 #include <openssl/types.h>
 
+#include "base64url.h"
 #include "macro.h"
 
 /* An assertion is short-lived on purpose (the identity platform's guidance is 5-10 minutes):
@@ -61,5 +62,3 @@ int jwt_client_assertion(EVP_PKEY *key, const char *x5t_s256, const char *client
 /* x5t#S256 of a certificate. */
 int jwt_x5t_s256(X509 *cert, char **ret);
 
-/* Base64url without padding (RFC 7515 section 2). Returns NULL on OOM. */
-char *base64url_encode(const void *p, size_t n);

@@ -17,6 +17,7 @@
 
 #include "json-check.h"
 #include "json-util.h"
+#include "base64url.h"
 #include "notification-token.h"
 #include "util.h"
 
@@ -41,58 +42,6 @@ static const char *const reason_names[_TOKEN_REASON_MAX] = {
 
 const char *token_reason_to_string(TokenReason r) {
         return (unsigned) r < _TOKEN_REASON_MAX ? reason_names[r] : "unknown";
-}
-
-/* ---- base64url ---------------------------------------------------------------------- */
-
-static int b64url_value(char c) {
-        if (c >= 'A' && c <= 'Z')
-                return c - 'A';
-        if (c >= 'a' && c <= 'z')
-                return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-                return c - '0' + 52;
-        if (c == '-')
-                return 62;
-        if (c == '_')
-                return 63;
-        return -1;
-}
-
-int base64url_decode(const char *s, size_t n, uint8_t **ret, size_t *ret_len) {
-        uint8_t *out;
-        size_t o = 0;
-        uint32_t acc = 0;
-        unsigned bits = 0;
-
-        if (n % 4 == 1)
-                return -EINVAL; /* no length leaves a single character */
-        out = malloc(n / 4 * 3 + 3);
-        if (!out)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                int v = b64url_value(s[i]);
-                if (v < 0) {
-                        free(out);
-                        return -EINVAL;
-                }
-                acc = (acc << 6) | (uint32_t) v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        out[o++] = (uint8_t) (acc >> bits);
-                        acc &= (1u << bits) - 1;
-                }
-        }
-        /* The bits left over must be zero: otherwise two texts decode to the same bytes, and a
-         * "changed" signature would still verify. */
-        if (acc != 0) {
-                free(out);
-                return -EINVAL;
-        }
-        *ret = out;
-        *ret_len = o;
-        return 0;
 }
 
 /* Decodes a base64url part and parses it as one JSON object. NULL: malformed; -ENOMEM is

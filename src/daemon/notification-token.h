@@ -15,6 +15,8 @@
  */
 #pragma once
 
+#include "base64url.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +91,3 @@ int notification_token_verify(const char *token, size_t len, const KeySet *keys,
  * (NULL or empty) or TOKEN_MALFORMED (another scheme). */
 TokenReason notification_token_from_header(const char *header, const char **ret, size_t *ret_len);
 
-/* Base64url without padding (RFC 7515 section 2), strict: no "=", no whitespace, no other
- * alphabet, no stray bits in the last character. -EINVAL or -ENOMEM. */
-int base64url_decode(const char *s, size_t n, uint8_t **ret, size_t *ret_len);

@@ -252,41 +252,60 @@ static int config_parse_managed_identity(const ConfigItem *item, Config *c, cons
         return 0;
 }
 
+/* What every URL key checks: no user information (first, and without echoing the value: it
+ * may hold a password), no whitespace or control characters, the scheme (any case), no query or
+ * fragment, and a host of the URL alphabet. On success *ret_host points just after the scheme
+ * and *ret_host_len is the host's length (with any port). */
+static int check_url(const char *value, const char *scheme, const char *why_scheme, const char **ret_host,
+                     size_t *ret_host_len, char **ret_reason) {
+        size_t scheme_len = strlen(scheme);
+
+        if (strchr(value, '@'))
+                return set_error(ret_reason, "URLs with user information (user@host) are not supported");
+        if (has_control_or_space(value))
+                return set_error(ret_reason, "the URL contains whitespace or control characters");
+        if (strncasecmp(value, scheme, scheme_len) != 0)
+                return set_error(ret_reason, "\"%s\" must be an %s URL%s", value, scheme, why_scheme);
+        if (strpbrk(value, "?#"))
+                return set_error(ret_reason, "\"%s\" must not contain a query or fragment", value);
+
+        const char *host = value + scheme_len;
+        size_t host_len = strcspn(host, "/");
+        if (host_len == 0)
+                return set_error(ret_reason, "\"%s\" has no host", value);
+        if (strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:[]") < host_len)
+                return set_error(ret_reason, "\"%s\" has an invalid host", value);
+        *ret_host = host;
+        *ret_host_len = host_len;
+        return 0;
+}
+
 /* ManagedIdentityEndpoint=: the managed identity endpoints speak plain HTTP on this host or on
  * the link-local metadata address. The scheme and shape are checked here; where it may lead is
  * checked by http.c on the address it connects to (HttpOptions.plain_local_only), which a name
  * cannot get around. */
 static int config_parse_local_url(const ConfigItem *item, Config *c, const char *value, const char *origin,
                                   char **ret_reason) {
-        static const char scheme[] = "http://";
-        const size_t scheme_len = sizeof(scheme) - 1;
+        const char *host;
+        size_t host_len;
+        int r;
 
         (void) origin;
 
         if (!value)
                 return set_string(FIELD(c, item, char *), NULL);
-        if (strchr(value, '@'))
-                return set_error(ret_reason, "URLs with user information (user@host) are not supported");
-        if (has_control_or_space(value))
-                return set_error(ret_reason, "the URL contains whitespace or control characters");
-        if (strncasecmp(value, scheme, scheme_len) != 0)
-                return set_error(ret_reason,
-                                 "\"%s\" must be an http:// URL (the managed identity endpoints are plain HTTP "
-                                 "on this host or at the link-local metadata address)",
-                                 value);
-        if (strpbrk(value, "?#"))
-                return set_error(ret_reason, "\"%s\" must not contain a query or fragment", value);
-        const char *host = value + scheme_len;
-        size_t host_len = strcspn(host, "/");
-        if (host_len == 0 ||
-            strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:[]") < host_len)
-                return set_error(ret_reason, "\"%s\" has no valid host", value);
+        r = check_url(value, "http://",
+                      " (the managed identity endpoints are plain HTTP on this host or at the link-local metadata "
+                      "address)",
+                      &host, &host_len, ret_reason);
+        if (r < 0)
+                return r;
         if (host[host_len] != '/' || host[host_len + 1] == '\0')
                 return set_error(ret_reason,
                                  "\"%s\" has no path; give the whole token URL, such as "
                                  "http://169.254.169.254/metadata/identity/oauth2/token",
                                  value);
-        char *u = strprintf("%s%s", scheme, host);
+        char *u = strprintf("http://%s", host);
         if (!u)
                 return -ENOMEM;
         char **field = FIELD(c, item, char *);
@@ -299,38 +318,24 @@ static int config_parse_local_url(const ConfigItem *item, Config *c, const char 
  * trailing slash so that callers can append "/path" without doubling it. */
 static int config_parse_url(const ConfigItem *item, Config *c, const char *value, const char *origin,
                             char **ret_reason) {
-        static const char scheme[] = "https://";
-        const size_t scheme_len = sizeof(scheme) - 1;
+        const char *host;
+        size_t host_len;
+        int r;
 
         (void) origin;
 
         if (!value)
                 return set_string(FIELD(c, item, char *), NULL);
-
-        /* Checked first and without echoing the value: user information may hold a password. */
-        if (strchr(value, '@'))
-                return set_error(ret_reason, "URLs with user information (user@host) are not supported");
-        if (has_control_or_space(value))
-                return set_error(ret_reason, "the URL contains whitespace or control characters");
-        if (strncasecmp(value, scheme, scheme_len) != 0)
-                return set_error(ret_reason, "\"%s\" must be an https:// URL", value);
-        if (strpbrk(value, "?#"))
-                return set_error(ret_reason, "\"%s\" must not contain a query or fragment", value);
-
-        const char *host = value + scheme_len;
-        size_t host_len = strcspn(host, "/");
-        if (host_len == 0)
-                return set_error(ret_reason, "\"%s\" has no host", value);
-        if (strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:[]") <
-            host_len)
-                return set_error(ret_reason, "\"%s\" has an invalid host", value);
+        r = check_url(value, "https://", "", &host, &host_len, ret_reason);
+        if (r < 0)
+                return r;
 
         /* Normalize the scheme's case and drop trailing slashes. */
         size_t len = strlen(host);
         while (len > host_len && host[len - 1] == '/')
                 len--;
 
-        char *s = strprintf("%s%.*s", scheme, (int) len, host);
+        char *s = strprintf("https://%.*s", (int) len, host);
         if (!s)
                 return -ENOMEM;
 

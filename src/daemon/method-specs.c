@@ -39,11 +39,15 @@
 /* The operation object (operation.c's operation_write_json()), without its braces and type:
  * the operation.changed event's row takes it so. */
 #define OPERATION_SCHEMA_MEMBERS \
-        JSON("required": ["id", "callId", "clientContext", "status", "graphOperationId", "createdAt", "updatedAt"],) \
+        JSON("required": ["id", "callId", "tenantId", "clientContext", "status", "graphOperationId", "createdAt", \
+                          "updatedAt"],) \
         JSON("additionalProperties": false,) \
         JSON("properties": {) \
         JSON(  "id": {"type": "string", "description": "The daemon's id of the operation (a UUID)."},) \
         JSON(  "callId": {"type": "string", "description": "The call, as given to cancel."},) \
+        JSON(  "tenantId": {"type": ["string", "null"], \
+                            "description": "The tenant whose token the operation's requests carry, in lower case: \
+cancel's tenantId, or TenantId=."},) \
         JSON(  "clientContext": {"type": "string", \
                                  "description": "The clientContext sent to Graph: the caller's, or a generated UUID."},) \
         JSON(  "status": {) STATUS_ENUM JSON(},) \
@@ -61,10 +65,41 @@
                          "required": ["class", "message"], \
                          "properties": {) \
         JSON(    "class": {) ERROR_CLASS_ENUM JSON(},) \
-        JSON(    "message": {"type": "string"}},) \
-        JSON(    "description": "Why the operation failed on the daemon's side (the error class and its data members)."},) \
+        JSON(    "message": {"type": "string"},) \
+        ERROR_DATA_SCHEMA_MEMBERS JSON(},) \
+        JSON(    "description": "Why the operation failed on the daemon's side (the error class and its data members).") \
+        JSON(  },) \
+        JSON(  "cancelledOperations": {) \
+        JSON(    "type": "array",) \
+        JSON(    "items": {"type": "object", \
+                           "required": ["graphOperationId", "type", "at"], \
+                           "additionalProperties": false, \
+                           "properties": {"graphOperationId": {"type": "string"}, \
+                                          "type": {"type": ["string", "null"]}, \
+                                          "at": {"type": "string", "format": "date-time"}}},) \
+        JSON(    "description": "Present once Graph reported a prompt or recording of the call cancelled by this cancel: \
+Graph's id of that operation, its @odata.type without #microsoft.graph., and when the daemon learnt it; oldest first, at \
+most MaxCancelledOperations=."},) \
         JSON(  "createdAt": {"type": "string", "format": "date-time"},) \
         JSON(  "updatedAt": {"type": "string", "format": "date-time"}})
+
+/* The data members an error may carry besides its class (docs/protocol.md, Errors), as an
+ * operation's error has them (without operationId, which is the operation itself). */
+#define ERROR_DATA_SCHEMA_MEMBERS \
+        JSON(    "reason": {"type": "string", "description": "TokenUnavailable: the identity platform's error, or \
+login_unreachable, login_transport_error, malformed_response, http_error, internal_error, no_token, \
+client_assertion_unavailable, managed_identity_unavailable."},) \
+        JSON(    "aadsts": {"type": "string"},) \
+        JSON(    "tenantId": {"type": "string", "description": "TokenUnavailable, a 7504 GraphError: the tenant."},) \
+        JSON(    "adminConsentUrl": {"type": "string", \
+                                     "description": "Where an administrator of tenantId grants the application consent."},) \
+        JSON(    "httpStatus": {"type": "integer"},) \
+        JSON(    "graphCode": {"type": ["string", "null"]},) \
+        JSON(    "requestId": {"type": ["string", "null"]},) \
+        JSON(    "retryAfterMs": {"type": "integer"},) \
+        JSON(    "attempts": {"type": "integer"},) \
+        JSON(    "curlCode": {"type": "integer"},) \
+        JSON(    "limit": {"type": "string"})
 
 #define OPERATION_SCHEMA "{\"type\":\"object\"," OPERATION_SCHEMA_MEMBERS "}"
 
@@ -82,38 +117,56 @@
               "additionalProperties": false, \
               "properties": {"operations": {"type": "array", "items":) OPERATION_SCHEMA JSON(}}})
 
+/* A tenant's token (token.c's token_manager_status_json()): status's "token" and each of its
+ * "tenants". */
+#define TOKEN_SCHEMA \
+        JSON({"type": "object",) \
+        JSON( "additionalProperties": false,) \
+        JSON( "required": ["tenantId", "state", "expiresAt", "fetches", "lastError"],) \
+        JSON( "properties": {) \
+        JSON(  "tenantId": {"type": "string"},) \
+        JSON(  "state": {"enum": ["refreshing", "valid", "failed", "none"]},) \
+        JSON(  "expiresAt": {"type": ["string", "null"], "format": "date-time"},) \
+        JSON(  "fetches":) COUNT_SCHEMA JSON(,) \
+        JSON(  "lastError": {"oneOf": [{"type": "null"}, \
+                                       {"type": "object", \
+                                        "required": ["error", "aadsts", "message"], \
+                                        "properties": {"error": {"type": "string"}, \
+                                                       "aadsts": {"type": ["string", "null"]}, \
+                                                       "message": {"type": ["string", "null"]}}}]}}})
+
 /* methods.c's status_json(). */
 #define RESULT_STATUS \
         JSON({"type": "object",) \
         JSON( "additionalProperties": false,) \
-        JSON( "required": ["version", "protocolVersion", "uptimeSec", "token", "graph", "operations", "journal", \
-                           "connections"],) \
+        JSON( "required": ["version", "protocolVersion", "uptimeSec", "cloud", "token", "tenants", "graph", "operations", \
+                           "journal", "notifications", "connections"],) \
         JSON( "properties": {) \
         JSON(  "version": {"type": "string"},) \
         JSON(  "protocolVersion": {"type": "integer"},) \
         JSON(  "uptimeSec": {"type": "number", "minimum": 0},) \
-        JSON(  "token": {"type": "object", \
+        JSON(  "cloud": {"type": "object", \
                          "additionalProperties": false, \
-                         "required": ["state", "expiresAt", "fetches", "lastError"], \
+                         "required": ["name", "loginEndpoint", "scope", "warning"], \
                          "properties": {) \
-        JSON(    "state": {"enum": ["refreshing", "valid", "failed", "none"]},) \
-        JSON(    "expiresAt": {"type": ["string", "null"], "format": "date-time"},) \
-        JSON(    "fetches":) COUNT_SCHEMA JSON(,) \
-        JSON(    "lastError": {"oneOf": [{"type": "null"}, \
-                                         {"type": "object", \
-                                          "required": ["error", "aadsts", "message"], \
-                                          "properties": {"error": {"type": "string"}, \
-                                                         "aadsts": {"type": ["string", "null"]}, \
-                                                         "message": {"type": ["string", "null"]}}}]}}},) \
+        JSON(    "name": {"type": "string", "description": "Cloud=."},) \
+        JSON(    "loginEndpoint": {"type": "string"},) \
+        JSON(    "scope": {"type": "string"},) \
+        JSON(    "warning": {"type": ["string", "null"]}}},) \
+        JSON(  "token":) TOKEN_SCHEMA JSON(,) \
+        JSON(  "tenants": {"type": "array", "items":) TOKEN_SCHEMA JSON(, \
+                           "description": "Every tenant whose token the daemon holds, TenantId='s first."},) \
         JSON(  "graph": {"type": "object", \
                          "additionalProperties": false, \
-                         "required": ["endpoint", "apiVersion", "callsPath", "inFlight", "queued", "attempts", "holdMs"], \
+                         "required": ["endpoint", "apiVersion", "callsPath", "inFlight", "queued", "waitingForToken", \
+                                      "attempts", "holdMs"], \
                          "properties": {) \
         JSON(    "endpoint": {"type": "string"},) \
         JSON(    "apiVersion": {"type": "string"},) \
         JSON(    "callsPath": {"type": "string"},) \
         JSON(    "inFlight":) COUNT_SCHEMA JSON(,) \
         JSON(    "queued":) COUNT_SCHEMA JSON(,) \
+        JSON(    "waitingForToken":) COUNT_SCHEMA JSON(,) \
         JSON(    "attempts":) COUNT_SCHEMA JSON(,) \
         JSON(    "holdMs":) COUNT_SCHEMA JSON(}},) \
         JSON(  "operations": {"type": "object", \
@@ -127,6 +180,21 @@
                            "properties": {"directory": {"type": "string"},) \
         JSON(                         "bytes":) COUNT_SCHEMA JSON(,) \
         JSON(                         "syncs":) COUNT_SCHEMA JSON(}},) \
+        JSON(  "notifications": {"type": "object", \
+                                 "additionalProperties": false, \
+                                 "required": ["authentication", "keys"], \
+                                 "properties": {) \
+        JSON(    "authentication": {"enum": ["jwt", "peer"], "description": "[Notifications] Authentication=."},) \
+        JSON(    "keys": {"oneOf": [{"type": "null"}, \
+                                    {"type": "object", \
+                                     "additionalProperties": false, \
+                                     "required": ["count", "ageSec", "lastError", "fetching"], \
+                                     "properties": {"count":) COUNT_SCHEMA JSON(,) \
+        JSON(                                       "ageSec": {"type": ["integer", "null"], "minimum": 0},) \
+        JSON(                                       "lastError": {"type": ["string", "null"]},) \
+        JSON(                                       "fetching": {"type": "boolean"}}}], \
+                     "description": "The key set notification tokens are checked against; null with \
+Authentication=peer."}}},) \
         JSON(  "connections":) COUNT_SCHEMA JSON(}})
 
 #define RESULT_DELIVER \
@@ -144,22 +212,41 @@
 
 #define EXAMPLE_CALL_ID "\"57dab8b1-894c-409a-b240-bd8beae78896\""
 #define EXAMPLE_OPERATION_ID "\"622480f8-31fc-4ab4-9a20-5454658ef4b5\""
+#define EXAMPLE_TENANT "\"contoso.onmicrosoft.com\""
+/* The tenant of the cancel example with tenantId: the daemons that tests/check_discover.c
+ * and tests/with-daemon.sh run allow it (AllowedTenants=) and their stand-in knows it. */
+#define EXAMPLE_OTHER_TENANT "\"fabrikam.onmicrosoft.com\""
+#define EXAMPLE_OTHER_CALL_ID "\"2a9c4e71-0d35-4b8f-a6e2-93c1d7f05b48\""
 
-/* The operation the cancel example makes, as every example answers it. */
-#define EXAMPLE_OPERATION \
-        JSON({"id":) EXAMPLE_OPERATION_ID JSON(,) \
-        JSON( "callId":) EXAMPLE_CALL_ID JSON(,) \
-        JSON( "clientContext": "bot-42-turn-7",) \
+/* An operation as the examples answer it (all arguments JSON text). */
+#define EXAMPLE_OPERATION_OF(id, call_id, tenant, context, graph_id) \
+        JSON({"id":) id JSON(,) \
+        JSON( "callId":) call_id JSON(,) \
+        JSON( "tenantId":) tenant JSON(,) \
+        JSON( "clientContext":) context JSON(,) \
         JSON( "status": "notStarted",) \
-        JSON( "graphOperationId": "0d4b9c5f-1a2b-4c3d-9e8f-7a6b5c4d3e2f",) \
+        JSON( "graphOperationId":) graph_id JSON(,) \
         JSON( "createdAt": "2026-12-02T13:00:00.000Z",) \
         JSON( "updatedAt": "2026-12-02T13:00:00.250Z"})
+
+/* The operation the first cancel example makes, which the operation.* examples name. */
+#define EXAMPLE_OPERATION \
+        EXAMPLE_OPERATION_OF(EXAMPLE_OPERATION_ID, EXAMPLE_CALL_ID, EXAMPLE_TENANT, "\"bot-42-turn-7\"", \
+                             "\"0d4b9c5f-1a2b-4c3d-9e8f-7a6b5c4d3e2f\"")
 
 #define EXAMPLES_CANCEL \
         JSON([{"name": "cancel with a clientContext",) \
         JSON(  "params": [{"name": "callId", "value":) EXAMPLE_CALL_ID JSON(},) \
         JSON(             {"name": "clientContext", "value": "bot-42-turn-7"}],) \
-        JSON(  "result": {"name": "result", "value": {"operation":) EXAMPLE_OPERATION JSON(}}}])
+        JSON(  "result": {"name": "result", "value": {"operation":) EXAMPLE_OPERATION JSON(}}},) \
+        JSON( {"name": "cancel on a call of another tenant",) \
+        JSON(  "description": "The tenant must be TenantId= or in [Identity] AllowedTenants=, else TenantNotAllowed.",) \
+        JSON(  "params": [{"name": "callId", "value":) EXAMPLE_OTHER_CALL_ID JSON(},) \
+        JSON(             {"name": "tenantId", "value":) EXAMPLE_OTHER_TENANT JSON(}],) \
+        JSON(  "result": {"name": "result", "value": {"operation":) \
+                EXAMPLE_OPERATION_OF("\"4ee4e868-a3b9-46ed-b95b-8ffca2668a2e\"", EXAMPLE_OTHER_CALL_ID, \
+                                     EXAMPLE_OTHER_TENANT, "\"3c9982d0-5708-4fd5-a287-99e88d28cde9\"", \
+                                     "\"bd286478-c1a2-478a-9c20-e0626a3b866c\"") JSON(}}}])
 
 #define EXAMPLES_OPERATION_GET \
         JSON([{"name": "one operation",) \
@@ -176,9 +263,16 @@
         JSON(  "params": [{"name": "operationId", "value":) EXAMPLE_OPERATION_ID JSON(}],) \
         JSON(  "result": {"name": "result", "value": {"operation":) EXAMPLE_OPERATION JSON(}}}])
 
+/* A static document cannot hold a token that verifies (Graph signs each one, and it expires
+ * within the hour): the example's authorization stands for the header Graph sent, and the
+ * tests that send every example put a token from the stand-in in its place, as they put a
+ * real operation id in operationId. */
 #define EXAMPLES_NOTIFICATIONS_DELIVER \
         JSON([{"name": "a notification body no operation is waiting for",) \
-        JSON(  "params": [{"name": "value", "value": [{) \
+        JSON(  "description": "authorization is the Authorization header of Graph's POST (here shortened); without \
+a valid one the answer is NotificationRefused.",) \
+        JSON(  "params": [{"name": "authorization", "value": "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9..."},) \
+        JSON(             {"name": "value", "value": [{) \
         JSON(    "changeType": "deleted",) \
         JSON(    "resourceUrl": "/communications/calls/57dab8b1-894c-409a-b240-bd8beae78896/operations/0d4b9c5f-1a2b-4c3d-9e8f-7a6b5c4d3e2f",) \
         JSON(    "resourceData": {"@odata.type": "#microsoft.graph.cancelMediaProcessingOperation",) \
@@ -187,17 +281,28 @@
         JSON(                     "clientContext": "bot-42-turn-7"}}]}],) \
         JSON(  "result": {"name": "result", "value": {"matched": 0, "ignored": 1}}}])
 
+/* A token as status shows it (token and each of tenants). */
+#define EXAMPLE_TOKEN \
+        JSON({"tenantId":) EXAMPLE_TENANT JSON(, \
+              "state": "valid", "expiresAt": "2026-12-02T14:00:00.000Z", "fetches": 1, "lastError": null})
+
 #define EXAMPLES_STATUS \
         JSON([{"name": "the daemon's state", "params": [], "result": {"name": "result", "value": {) \
         JSON(  "version": "0.1.0",) \
         JSON(  "protocolVersion": 1,) \
         JSON(  "uptimeSec": 12.5,) \
-        JSON(  "token": {"state": "valid", "expiresAt": "2026-12-02T14:00:00.000Z", "fetches": 1, "lastError": null},) \
+        JSON(  "cloud": {"name": "Global", "loginEndpoint": "https://login.microsoftonline.com", \
+                         "scope": "https://graph.microsoft.com/.default", "warning": null},) \
+        JSON(  "token":) EXAMPLE_TOKEN JSON(,) \
+        JSON(  "tenants": [) EXAMPLE_TOKEN JSON(],) \
         JSON(  "graph": {"endpoint": "https://graph.microsoft.com", "apiVersion": "v1.0", \
-                         "callsPath": "/communications/calls", "inFlight": 0, "queued": 0, "attempts": 1, "holdMs": 0},) \
+                         "callsPath": "/communications/calls", "inFlight": 0, "queued": 0, "waitingForToken": 0, \
+                         "attempts": 1, "holdMs": 0},) \
         JSON(  "operations": {"total": 1, "queued": 0, "submitting": 0, "notStarted": 1, "running": 0, \
                               "completed": 0, "failed": 0, "unknown": 0},) \
         JSON(  "journal": {"directory": "/var/lib/mediacancel", "bytes": 412, "syncs": 1},) \
+        JSON(  "notifications": {"authentication": "jwt", \
+                                 "keys": {"count": 2, "ageSec": 1712, "lastError": null, "fetching": false}},) \
         JSON(  "connections": 1}}}])
 
 #define EXAMPLES_RPC_DISCOVER \
@@ -261,16 +366,19 @@ static const RpcParamSpec notifications_deliver_params[] = {
 const RpcMethodSpec method_spec_cancel = {
         .name = METHOD_CANCEL,
         .summary = "Cancels media processing on a call and records an operation.",
-        .description = "POST {Endpoint}/{ApiVersion}{CallsPath}/{callId}/cancelMediaProcessing. Answered when Graph "
-                       "has answered (with wait: when the operation is settled), or the cancel failed; an error "
-                       "after the operation was recorded names it in data.operationId.",
+        .description = "POST {Endpoint}/{ApiVersion}{CallsPath}/{callId}/cancelMediaProcessing with the token of "
+                       "the call's tenant. Answered when Graph has answered (with wait: when the operation is "
+                       "settled), or the cancel failed; an error after the operation was recorded names it in "
+                       "data.operationId. TokenUnavailable and a 7504 GraphError name the tenant in data.tenantId "
+                       "and, where its administrator must consent, data.adminConsentUrl; TenantNotAllowed names it "
+                       "too.",
         .params = cancel_params,
         .n_params = ELEMENTSOF(cancel_params),
         .result_name = "operation",
         .result_schema = RESULT_OPERATION,
         .errors = ERRORS_COMMON | RPC_ERROR_BIT(ERROR_TOKEN_UNAVAILABLE) | RPC_ERROR_BIT(ERROR_THROTTLED) |
                   RPC_ERROR_BIT(ERROR_GRAPH) | RPC_ERROR_BIT(ERROR_LIMIT_EXCEEDED) | RPC_ERROR_BIT(ERROR_TIMEOUT) |
-                  RPC_ERROR_BIT(ERROR_GRAPH_UNREACHABLE),
+                  RPC_ERROR_BIT(ERROR_GRAPH_UNREACHABLE) | RPC_ERROR_BIT(ERROR_TENANT_NOT_ALLOWED),
         .examples = EXAMPLES_CANCEL,
 };
 
@@ -311,18 +419,24 @@ const RpcMethodSpec method_spec_operation_watch = {
 const RpcMethodSpec method_spec_notifications_deliver = {
         .name = METHOD_NOTIFICATIONS_DELIVER,
         .summary = "Applies a Graph notification body that the bot received to the operations it is about.",
-        .description = "The params are the body itself. An entry about no tracked operation is counted as ignored.",
+        .description = "The params are the body itself, with the Authorization header of Graph's POST as "
+                       "authorization. With Authentication=jwt (the default) a body without a valid token from "
+                       "Graph is refused with NotificationRefused, data.reason saying why, and nothing in it is "
+                       "applied; an entry may only change an operation of the token's tenant. An entry that is "
+                       "evidence of what a cancel cancelled is recorded in its cancelledOperations and counted as "
+                       "matched; one about no tracked operation is counted as ignored.",
         .params = notifications_deliver_params,
         .n_params = ELEMENTSOF(notifications_deliver_params),
         .result_name = "counts",
         .result_schema = RESULT_DELIVER,
-        .errors = ERRORS_COMMON,
+        .errors = ERRORS_COMMON | RPC_ERROR_BIT(ERROR_NOTIFICATION_REFUSED),
         .examples = EXAMPLES_NOTIFICATIONS_DELIVER,
 };
 
 const RpcMethodSpec method_spec_status = {
         .name = METHOD_STATUS,
-        .summary = "Returns the daemon's state: versions, token, Graph client, operations, journal, connections.",
+        .summary = "Returns the daemon's state: versions, cloud, tokens, Graph client, operations, journal, "
+                   "notification keys, connections.",
         .result_name = "status",
         .result_schema = RESULT_STATUS,
         .errors = ERRORS_COMMON,

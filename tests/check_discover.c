@@ -56,6 +56,66 @@ static json_object *example_params(json_object *m) {
         return o;
 }
 
+/* Why value does not have the members schema says it has, or NULL: an object has its schema's
+ * required members and, with additionalProperties false, no others; each member with a schema
+ * and each element of an array likewise; under oneOf, one alternative fits. What ajv checks in
+ * full (tests/node), here for the members alone, so that the suite holds the schemas to the
+ * daemon's answers without Node.js. */
+static const char *shape_error(json_object *schema, json_object *value) {
+        static char why[256];
+        json_object *x = NULL, *props = NULL, *more = NULL;
+
+        if (json_object_object_get_ex(schema, "oneOf", &x)) {
+                for (size_t i = 0; i < json_object_array_length(x); i++)
+                        if (!shape_error(json_object_array_get_idx(x, i), value))
+                                return NULL;
+                snprintf(why, sizeof why, "no alternative of oneOf fits %s", json_object_to_json_string(value));
+                return why;
+        }
+        if (json_object_object_get_ex(schema, "type", &x) && json_object_is_type(x, json_type_string) &&
+            streq(json_object_get_string(x), "null"))
+                return value ? "not null" : NULL;
+        if (json_object_is_type(value, json_type_object)) {
+                (void) json_object_object_get_ex(schema, "properties", &props);
+                (void) json_object_object_get_ex(schema, "additionalProperties", &more);
+                if (json_object_object_get_ex(schema, "required", &x))
+                        for (size_t i = 0; i < json_object_array_length(x); i++) {
+                                const char *name = json_object_get_string(json_object_array_get_idx(x, i));
+                                if (!json_object_object_get_ex(value, name, NULL)) {
+                                        snprintf(why, sizeof why, "member %s is missing", name);
+                                        return why;
+                                }
+                        }
+                json_object_object_foreach(value, key, v) {
+                        json_object *ps = NULL;
+                        if (props && json_object_object_get_ex(props, key, &ps)) {
+                                const char *e = shape_error(ps, v);
+                                if (e)
+                                        return e;
+                        } else if (more && !json_object_get_boolean(more)) {
+                                snprintf(why, sizeof why, "member %s is not in the schema", key);
+                                return why;
+                        }
+                }
+        } else if (json_object_is_type(value, json_type_array) && json_object_object_get_ex(schema, "items", &x))
+                for (size_t i = 0; i < json_object_array_length(value); i++) {
+                        const char *e = shape_error(x, json_object_array_get_idx(value, i));
+                        if (e)
+                                return e;
+                }
+        return NULL;
+}
+
+/* Whether the method's errors in the document list this code. */
+static bool documents_error(json_object *m, int code) {
+        json_object *list = member(m, "errors");
+
+        for (size_t i = 0; i < json_object_array_length(list); i++)
+                if (json_object_get_int(member(json_object_array_get_idx(list, i), "code")) == code)
+                        return true;
+        return false;
+}
+
 START_TEST(test_document_header) {
         _cleanup_json_ json_object *doc = methods_discover_document("/run/x.sock");
 
@@ -191,10 +251,18 @@ START_TEST(test_errors_and_events) {
 }
 END_TEST
 
-/* The daemon serves the document built here, and refuses and accepts as it says. */
+/* The tenant of the cancel example with tenantId (method-specs.c), which the daemon must allow
+ * and the stand-in know for the example to be answered with a result. */
+#define EXAMPLE_OTHER_TENANT "fabrikam.onmicrosoft.com"
+
+/* The daemon serves the document built here, and refuses and accepts as it says. It runs with
+ * the default [Notifications] Authentication=jwt: the notifications.deliver example is sent
+ * with a token the stand-in signed in place of the example's authorization. */
 START_TEST(test_daemon_serves_document) {
         Harness h;
-        harness_start(&h, NULL);
+        HarnessOptions o = { .standin_args = "--tenant " EXAMPLE_OTHER_TENANT,
+                             .config_extra = "[Identity]\nAllowedTenants=" EXAMPLE_OTHER_TENANT "\n" };
+        harness_start(&h, &o);
         int fd = harness_connect(&h);
 
         json_object *r = harness_call(&h, fd, METHOD_RPC_DISCOVER, NULL);
@@ -246,24 +314,41 @@ START_TEST(test_daemon_serves_document) {
         /* Nothing of that reached Graph. */
         ck_assert_int_eq(standin_stat(&h, "cancelRequests"), 0);
 
-        /* Every method's examples are answered with a result (tests/node checks it against
-         * the result schema); an operationId is the one the cancel example made. */
+        /* Every method's examples are answered with a result that has the members of the
+         * result schema (tests/node checks it in full), and so does the example's own result;
+         * an operationId is the one the first cancel example made, an authorization a token
+         * the stand-in signed. */
         char *operation_id = NULL;
         for (size_t i = 0; i < methods_count(); i++) {
-                json_object *examples = member(doc_method(mine, methods_spec(i)->name), "examples");
+                const char *name = methods_spec(i)->name;
+                json_object *m = doc_method(mine, name);
+                json_object *schema = member(member(m, "result"), "schema");
+                json_object *examples = member(m, "examples");
                 for (size_t k = 0; k < json_object_array_length(examples); k++) {
-                        json_object *ps = member(json_object_array_get_idx(examples, k), "params");
+                        json_object *ex = json_object_array_get_idx(examples, k);
+                        json_object *ps = member(ex, "params");
                         _cleanup_json_ json_object *params = json_object_new_object();
+                        const char *e;
                         for (size_t j = 0; j < json_object_array_length(ps); j++) {
                                 json_object *p = json_object_array_get_idx(ps, j);
-                                const char *name = json_object_get_string(member(p, "name"));
-                                json_object_object_add(params, name,
-                                                       streq(name, "operationId") && operation_id
-                                                               ? json_object_new_string(operation_id)
-                                                               : json_object_get(member(p, "value")));
+                                const char *pname = json_object_get_string(member(p, "name"));
+                                json_object *v;
+                                if (streq(pname, "operationId") && operation_id)
+                                        v = json_object_new_string(operation_id);
+                                else if (streq(pname, "authorization")) {
+                                        char *token = harness_notification_token(&h, "good", NULL);
+                                        v = json_object_new_string(token);
+                                        free(token);
+                                } else
+                                        v = json_object_get(member(p, "value"));
+                                json_object_object_add(params, pname, v);
                         }
-                        r = harness_call(&h, fd, methods_spec(i)->name, json_object_to_json_string(params));
-                        ck_assert_msg(jpath(r, "result"), "%s: %s", methods_spec(i)->name, json_object_to_json_string(r));
+                        e = shape_error(schema, member(member(ex, "result"), "value"));
+                        ck_assert_msg(!e, "%s example %zu: its result: %s", name, k, e);
+                        r = harness_call(&h, fd, name, json_object_to_json_string(params));
+                        ck_assert_msg(jpath(r, "result"), "%s: %s", name, json_object_to_json_string(r));
+                        e = shape_error(schema, jpath(r, "result"));
+                        ck_assert_msg(!e, "%s example %zu: the answer: %s: %s", name, k, e, json_object_to_json_string(r));
                         if (!operation_id && jpath(r, "result.operation.id"))
                                 operation_id = strdup(jstr(r, "result.operation.id"));
                         json_object_put(r);
@@ -271,6 +356,18 @@ START_TEST(test_daemon_serves_document) {
         }
         ck_assert_ptr_nonnull(operation_id);
         free(operation_id);
+
+        /* The error classes these methods answer with are in their errors: a tenant not
+         * allowed, an unsigned delivery. */
+        r = harness_call(&h, fd, METHOD_CANCEL,
+                         "{\"callId\":\"57dab8b1-894c-409a-b240-bd8beae78896\",\"tenantId\":\"northwind.example\"}");
+        ck_assert_int_eq(jint(r, "error.code"), protocol_errors[ERROR_TENANT_NOT_ALLOWED].code);
+        ck_assert(documents_error(doc_method(mine, METHOD_CANCEL), (int) jint(r, "error.code")));
+        json_object_put(r);
+        r = harness_call(&h, fd, METHOD_NOTIFICATIONS_DELIVER, "{\"value\":[]}");
+        ck_assert_int_eq(jint(r, "error.code"), protocol_errors[ERROR_NOTIFICATION_REFUSED].code);
+        ck_assert(documents_error(doc_method(mine, METHOD_NOTIFICATIONS_DELIVER), (int) jint(r, "error.code")));
+        json_object_put(r);
         close(fd);
         harness_stop(&h);
 }

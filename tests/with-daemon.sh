@@ -7,6 +7,12 @@
 # examples written in other languages (tests/test-node.sh, tests/test-examples.sh), which
 # cannot use tests/harness.c.
 #
+# The daemon runs as configured by default where that matters to clients: notifications must be
+# signed ([Notifications] Authentication=jwt), with the key set fetched from the stand-in (never
+# from Microsoft: loopback only), which also signs the tokens (POST /_standin/notification-token).
+# A second tenant, fabrikam.onmicrosoft.com (the cancel example of rpc.discover), is allowed
+# and known to the stand-in.
+#
 # The stand-in answers every cancel "notStarted" and moves an operation to "running", then
 # "completed", on each of Graph's GETs; the daemon polls (PollIntervalSec=1), so an operation
 # reaches its end a few seconds after its cancel, as with real notifications.
@@ -41,7 +47,7 @@ bash "$SRC/tests/make-test-ca.sh" "$WORK" >/dev/null
 head -c 32 /dev/urandom | base64 | tr -d '\n' >"$WORK/client-secret"
 chmod 600 "$WORK/client-secret"
 python3 "$SRC/tests/graph-standin.py" --cert "$WORK/server.pem" --key "$WORK/server.key" \
-        --tenant with-daemon-tenant --client-id 11111111-2222-3333-4444-555555555555 \
+        --tenant with-daemon-tenant --tenant fabrikam.onmicrosoft.com --client-id 11111111-2222-3333-4444-555555555555 \
         --client-secret-file "$WORK/client-secret" --cancel-status notStarted \
         --port-file "$WORK/port" >"$WORK/standin.log" 2>&1 &
 STANDIN_PID=$!
@@ -64,10 +70,14 @@ TenantId=with-daemon-tenant
 ClientId=11111111-2222-3333-4444-555555555555
 ClientSecretFile=$WORK/client-secret
 LoginEndpoint=$STANDIN
+AllowedTenants=fabrikam.onmicrosoft.com
 
 [Graph]
 Endpoint=$STANDIN
 CAFile=$WORK/ca.pem
+
+[Notifications]
+OpenIdConfigurationUrl=$STANDIN/v1/.well-known/OpenIdConfiguration
 
 [Socket]
 Path=$WORK/mediacanceld.sock

@@ -55,12 +55,8 @@ unsigned operation_table_pending_of(OperationTable *t, uid_t uid) {
         return 0;
 }
 
-static const char *const status_names[_OPERATION_STATUS_MAX] = {
-        [OPERATION_QUEUED] = "queued",       [OPERATION_SUBMITTING] = "submitting",
-        [OPERATION_NOT_STARTED] = "notStarted", [OPERATION_RUNNING] = "running",
-        [OPERATION_COMPLETED] = "completed", [OPERATION_FAILED] = "failed",
-        [OPERATION_UNKNOWN] = "unknown",
-};
+#define STATUS_NAME_ENTRY(id, name) [id] = name,
+static const char *const status_names[_OPERATION_STATUS_MAX] = { OPERATION_STATUSES(STATUS_NAME_ENTRY, ) };
 
 const char *operation_status_to_string(OperationStatus s) {
         return s >= 0 && s < _OPERATION_STATUS_MAX ? status_names[s] : "unknown";

@@ -16,14 +16,22 @@
 #include "graph.h"
 #include "record.h"
 
+/* The statuses of an operation, each once: X(enum name, its name in the protocol), in the
+ * order of OperationStatus, SEP between two. The enum, the names (operation.c) and the status
+ * lists of the rpc.discover schemas (method-specs.c) are made from this list. */
+#define OPERATION_STATUSES(X, SEP) \
+        X(OPERATION_QUEUED, "queued") SEP \
+        X(OPERATION_SUBMITTING, "submitting") SEP \
+        X(OPERATION_NOT_STARTED, "notStarted") SEP \
+        X(OPERATION_RUNNING, "running") SEP \
+        X(OPERATION_COMPLETED, "completed") SEP \
+        X(OPERATION_FAILED, "failed") SEP \
+        X(OPERATION_UNKNOWN, "unknown")
+
+#define OPERATION_STATUS_ENUM_ENTRY_(id, name) id,
+
 typedef enum OperationStatus {
-        OPERATION_QUEUED,
-        OPERATION_SUBMITTING,
-        OPERATION_NOT_STARTED,
-        OPERATION_RUNNING,
-        OPERATION_COMPLETED,
-        OPERATION_FAILED,
-        OPERATION_UNKNOWN,
+        OPERATION_STATUSES(OPERATION_STATUS_ENUM_ENTRY_, )
         _OPERATION_STATUS_MAX,
         _OPERATION_STATUS_INVALID = -EINVAL,
 } OperationStatus;

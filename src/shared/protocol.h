@@ -37,23 +37,33 @@
 /* The notification the daemon sends to watchers when an operation changes. */
 #define EVENT_OPERATION_CHANGED "operation.changed"
 
+/* The error classes, each once: X(enum name, error.code, class name of error.data.class), in
+ * the order of ErrorClass, SEP between two. The enum, protocol_errors[] (protocol.c) and the
+ * class list of the rpc.discover schemas (method-specs.c) are made from this list. */
+#define PROTOCOL_ERROR_CLASSES(X, SEP) \
+        X(ERROR_PARSE, -32700, "ParseError") SEP \
+        X(ERROR_INVALID_REQUEST, -32600, "InvalidRequest") SEP \
+        X(ERROR_METHOD_NOT_FOUND, -32601, "MethodNotFound") SEP \
+        X(ERROR_INVALID_PARAMS, -32602, "InvalidParams") SEP \
+        X(ERROR_INTERNAL, -32603, "InternalError") SEP \
+        X(ERROR_PERMISSION_DENIED, -32001, "PermissionDenied") SEP \
+        X(ERROR_TOKEN_UNAVAILABLE, -32002, "TokenUnavailable") SEP \
+        X(ERROR_THROTTLED, -32003, "Throttled") SEP \
+        X(ERROR_GRAPH, -32004, "GraphError") SEP \
+        X(ERROR_OPERATION_NOT_FOUND, -32005, "OperationNotFound") SEP \
+        X(ERROR_LIMIT_EXCEEDED, -32006, "LimitExceeded") SEP \
+        X(ERROR_TIMEOUT, -32007, "Timeout") SEP \
+        X(ERROR_GRAPH_UNREACHABLE, -32008, "GraphUnreachable") SEP \
+        /* cancel's tenantId is not TenantId= nor in AllowedTenants= */ \
+        X(ERROR_TENANT_NOT_ALLOWED, -32009, "TenantNotAllowed") SEP \
+        /* notifications.deliver without a valid token from Graph */ \
+        X(ERROR_NOTIFICATION_REFUSED, -32010, "NotificationRefused")
+
+#define PROTOCOL_ERROR_ENUM_ENTRY_(id, code, name) id,
+
 /* The error classes of error.data.class; protocol_errors[] gives each its code and name. */
 typedef enum ErrorClass {
-        ERROR_PARSE,
-        ERROR_INVALID_REQUEST,
-        ERROR_METHOD_NOT_FOUND,
-        ERROR_INVALID_PARAMS,
-        ERROR_INTERNAL,
-        ERROR_PERMISSION_DENIED,
-        ERROR_TOKEN_UNAVAILABLE,
-        ERROR_THROTTLED,
-        ERROR_GRAPH,
-        ERROR_OPERATION_NOT_FOUND,
-        ERROR_LIMIT_EXCEEDED,
-        ERROR_TIMEOUT,
-        ERROR_GRAPH_UNREACHABLE,
-        ERROR_TENANT_NOT_ALLOWED, /* cancel's tenantId is not TenantId= nor in AllowedTenants= */
-        ERROR_NOTIFICATION_REFUSED, /* notifications.deliver without a valid token from Graph */
+        PROTOCOL_ERROR_CLASSES(PROTOCOL_ERROR_ENUM_ENTRY_, )
         _ERROR_CLASS_MAX,
         _ERROR_CLASS_INVALID = -EINVAL,
 } ErrorClass;

@@ -3,10 +3,14 @@
 // elsewhere: @open-rpc/schema-utils-js against the OpenRPC meta-schema; then every method's
 // examples are sent to the daemon and each answer is validated with ajv against the method's
 // result schema (an operationId in an example is replaced by the id of the operation the cancel
-// example made); an error answer's code must be one of the method's documented errors; the
-// operation.changed events of a watch are validated against the event's schema.
-// Needs MEDIACANCEL_SOCKET. Exit 0 pass, 1 fail.
+// example made, and an authorization by a token the stand-in signed, as Graph signs its own:
+// the daemon checks it, Authentication=jwt); an error answer's code must be one of the
+// method's documented errors; the operation.changed events of a watch are validated against
+// the event's schema. Needs MEDIACANCEL_SOCKET, MEDIACANCEL_STANDIN and MEDIACANCEL_CA
+// (tests/with-daemon.sh). Exit 0 pass, 1 fail.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import https from "node:https";
 import { validateOpenRPCDocument } from "@open-rpc/schema-utils-js";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
@@ -14,6 +18,32 @@ import { rawClient } from "./socket.mjs";
 
 const path = process.env.MEDIACANCEL_SOCKET;
 assert.ok(path, "MEDIACANCEL_SOCKET is not set");
+
+// A fresh "Bearer <JWT>" for a notification body, signed by the stand-in's notification key.
+function notificationToken() {
+        const body = JSON.stringify({ variant: "good" });
+        return new Promise((resolve, reject) => {
+                const req = https.request(
+                        `${process.env.MEDIACANCEL_STANDIN}/_standin/notification-token`,
+                        { method: "POST", ca: readFileSync(process.env.MEDIACANCEL_CA), headers: { "Content-Type": "application/json" } },
+                        (res) => {
+                                let text = "";
+                                res.setEncoding("utf8");
+                                res.on("data", (chunk) => (text += chunk));
+                                res.on("end", () => {
+                                        try {
+                                                resolve(JSON.parse(text).authorization);
+                                        } catch (e) {
+                                                reject(e);
+                                        }
+                                });
+                        },
+                );
+                req.once("error", reject);
+                req.end(body);
+        });
+}
+assert.ok(process.env.MEDIACANCEL_STANDIN && process.env.MEDIACANCEL_CA, "MEDIACANCEL_STANDIN or MEDIACANCEL_CA is not set");
 
 const events = [];
 const c = await rawClient(path, (e) => events.push(e));
@@ -50,7 +80,9 @@ for (const m of doc.methods) {
                         const row = m.params.find((r) => r.name === p.name);
                         assert.ok(row, `${m.name}: example param ${p.name} is not a documented param`);
                         check(row.schema, p.value, `${m.name} example "${ex.name}", param ${p.name}`);
-                        params[p.name] = p.name === "operationId" && operationId ? operationId : p.value;
+                        if (p.name === "operationId" && operationId) params[p.name] = operationId;
+                        else if (p.name === "authorization") params[p.name] = await notificationToken();
+                        else params[p.name] = p.value;
                 }
                 if (ex.result) check(m.result.schema, ex.result.value, `${m.name} example "${ex.name}", its result`);
                 const answer = await c.call(m.name, params);
@@ -63,7 +95,7 @@ for (const m of doc.methods) {
                         continue;
                 }
                 check(m.result.schema, answer.result, `${m.name} example "${ex.name}", the daemon's answer`);
-                if (m.name === "cancel") operationId = answer.result.operation.id;
+                if (m.name === "cancel" && !operationId) operationId = answer.result.operation.id;
         }
 }
 console.log(`examples: ${sent} sent, answers validated against the result schemas`);
@@ -74,6 +106,8 @@ for (const [method, params] of [
         ["cancel", { callId: "../x" }],
         ["operation.get", { operationId: "no-such-operation" }],
         ["status", { verbose: true }],
+        ["cancel", { callId: "57dab8b1-894c-409a-b240-bd8beae78896", tenantId: "northwind.example" }],
+        ["notifications.deliver", { value: [] }],
 ]) {
         const answer = await c.call(method, params);
         assert.ok(answer.error, `${method}: expected an error`);

@@ -124,16 +124,24 @@ START_TEST(test_two_tenants_interleaved) {
                 close(fds[c]);
         }
 
-        /* What reached the stand-in: every cancel with its own tenant's token. */
+        /* What reached the stand-in: every cancel, each request with its own tenant's token. A
+         * slow host (valgrind) may see an attempt time out and be sent again: every copy must
+         * carry the right token too. */
         json_object *st = standin_get(&h, "/_standin/stats"), *cancels = jpath(st, "cancels");
-        ck_assert_int_eq(json_object_array_length(cancels), CONNECTIONS * PER);
+        bool seen[CONNECTIONS][PER] = {};
+        ck_assert_int_ge(json_object_array_length(cancels), CONNECTIONS * PER);
         for (size_t i = 0; i < json_object_array_length(cancels); i++) {
                 json_object *c = json_object_array_get_idx(cancels, i);
                 int conn, k;
                 ck_assert_int_eq(sscanf(jstr(c, "callId"), "call-%d-%d", &conn, &k), 2);
-                ck_assert_int_eq(jint(c, "status"), 200);
+                ck_assert(conn >= 0 && conn < CONNECTIONS && k >= 0 && k < PER);
                 ck_assert_str_eq(jstr(c, "tokenTenant"), k % 2 ? OTHER : HARNESS_TENANT);
+                if (jint(c, "status") == 200)
+                        seen[conn][k] = true;
         }
+        for (int c = 0; c < CONNECTIONS; c++)
+                for (int k = 0; k < PER; k++)
+                        ck_assert_msg(seen[c][k], "call-%d-%d never got a 200 from Graph", c, k);
         json_object_put(st);
         ck_assert_int_ge(token_requests_for(&h, HARNESS_TENANT), 1);
         ck_assert_int_ge(token_requests_for(&h, OTHER), 1);

@@ -164,7 +164,9 @@ class Daemon:
             sections[sec].append("%s=%s" % (key, v))
         with open(self.conf, "w") as f:
             f.write("[Identity]\nTenantId=%s\nClientId=%s\nClientSecretFile=%s\nLoginEndpoint=%s\n\n"
-                    "[Graph]\nEndpoint=%s\nCAFile=%s\n%s\n[Socket]\nPath=%s\n%s\n[Operations]\n%s\n" % (
+                    "[Graph]\nEndpoint=%s\nCAFile=%s\n%s\n[Socket]\nPath=%s\n%s\n[Operations]\n%s\n"
+                    # No notifications are delivered here: nothing to fetch signing keys for.
+                    "[Notifications]\nAuthentication=peer\n" % (
                         TENANT, CLIENT_ID, os.path.join(work, "client-secret"), standin.login(short_token),
                         standin.graph(delay_ms), os.path.join(work, "ca.pem"),
                         "".join(x + "\n" for x in sections["Graph"]), self.sock,

@@ -227,6 +227,8 @@ def main():
                 "RetryBaseMs=50\nRetryMaxMs=2000\nRequestTimeoutSec=30\n"
                 "[Socket]\nPath=%s\nMaxInFlightPerConnection=4096\n"
                 "[Operations]\nRetentionSec=60\nStateDirectory=%s\n"
+                # No notifications are delivered here: nothing to fetch signing keys for.
+                "[Notifications]\nAuthentication=peer\n"
                 % (TENANT, CLIENT_ID, os.path.join(work, "client-secret"), standin.port, standin.port,
                    os.path.join(work, "ca.pem"), sock_path, os.path.join(work, "state")))
     try:

@@ -6,7 +6,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD="$TOP/build"
 
 DEPS="build-essential autoconf automake libtool pkg-config libcurl4-openssl-dev libjson-c-dev
-      libsystemd-dev libssl-dev check python3 openssl systemd"
+      libsystemd-dev libssl-dev check python3 openssl systemd socat jq"
 
 install_deps() {
         local missing=()

@@ -134,9 +134,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         } else
                 fuzz_assert(!error);
 
-        /* A failed text may have applied its first lines; the required settings stay set either way. */
-        fuzz_assert(c->login_endpoint && c->graph_endpoint && c->api_version && c->calls_path && c->socket_path);
-        fuzz_assert(strncmp(c->graph_endpoint, "https://", 8) == 0 && strncmp(c->login_endpoint, "https://", 8) == 0);
+        /* A failed text may have applied its first lines; the required settings stay set either way.
+         * The endpoints may be unset until config_finalize() fills in the cloud's; set, they are
+         * https. */
+        fuzz_assert(c->api_version && c->calls_path && c->socket_path && c->cloud_info);
+        fuzz_assert(!c->graph_endpoint || strncmp(c->graph_endpoint, "https://", 8) == 0);
+        fuzz_assert(!c->login_endpoint || strncmp(c->login_endpoint, "https://", 8) == 0);
         fuzz_assert(c->max_attempts >= 1 && c->max_in_flight >= 1 && c->max_request_bytes >= 256);
         fuzz_assert(c->socket_path[0] == '/' && strlen(c->socket_path) <= 107);
 
@@ -144,10 +147,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 r = config_finalize(c, &error);
                 fuzz_assert(r == 0 || r == -EINVAL || r == -ENOMEM);
                 fuzz_assert((r == -EINVAL) == !!error);
-                /* Exactly one credential: a secret, or a certificate with its key. */
+                /* Exactly one credential: a secret, a certificate with its key, an assertion file or
+                 * a managed identity; and the endpoints and scope, the cloud's unless set. */
                 fuzz_assert(r != 0 || (c->tenant_id && c->client_id &&
-                                       (!!c->client_secret_file != !!c->certificate_file) &&
+                                       !!c->client_secret_file + !!c->certificate_file + !!c->client_assertion_file +
+                                                       !!c->managed_identity ==
+                                               1 &&
                                        (!c->certificate_file || c->private_key_file)));
+                fuzz_assert(r != 0 || (c->login_endpoint && c->graph_endpoint && c->scope &&
+                                       strncmp(c->graph_endpoint, "https://", 8) == 0 &&
+                                       strncmp(c->login_endpoint, "https://", 8) == 0));
         }
 
         /* Every value on its own through the unit parsers. */

@@ -25,8 +25,9 @@
 
 #include "macro.h"
 
-/* A compact JWT longer than this is refused before it is decoded (the issue's limit: Graph's
- * tokens are about 1-2 KiB). */
+/* A compact JWT longer than this is refused before it is decoded: Graph's tokens are about
+ * 1-2 KiB, so this leaves room for larger keys and claims while bounding the work a forged
+ * one can cause. */
 #define NOTIFICATION_TOKEN_MAX_BYTES (16 * 1024)
 /* RSA keys below this size are left out of a key set. */
 #define NOTIFICATION_KEY_MIN_BITS 2048

@@ -469,6 +469,73 @@ START_TEST(test_restart_two_tenants) {
 }
 END_TEST
 
+/* A cancel journaled on the wire for a tenant that the operator then took out of
+ * AllowedTenants=: after the restart it is not sent again in that tenant's name (no token
+ * request, no cancel) but fails with TenantNotAllowed, and the journal keeps that. */
+START_TEST(test_restart_tenant_no_longer_allowed) {
+        Harness h;
+        HarnessOptions o = { .standin_args = TENANTS_ARGS " --latency-ms 3000",
+                             .config_extra = "[Identity]\nAllowedTenants=" OTHER "\n"
+                                             "[Operations]\nCompletionTimeoutSec=600\n",
+                             .no_daemon = true };
+        char id[64] = "";
+
+        harness_start(&h, &o);
+        harness_start_daemon(&h);
+        int fd = harness_connect(&h), fd2 = harness_connect(&h);
+        harness_send(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"cancel\",\"params\":{\"callId\":\"other-call\","
+                         "\"tenantId\":\"" OTHER "\"}}");
+        for (int i = 0; i < 300 && !*id; i++) {
+                json_object *r = harness_call(&h, fd2, "operation.list", "{\"callId\":\"other-call\"}");
+                if (streq_ptr(jstr(r, "result.operations.0.status"), "submitting"))
+                        snprintf(id, sizeof id, "%s", jstr(r, "result.operations.0.id"));
+                json_object_put(r);
+                if (!*id)
+                        usleep(50 * 1000);
+        }
+        ck_assert_msg(*id, "the cancel was not on the wire within 15 s");
+        harness_kill_daemon(&h);
+        close(fd);
+        close(fd2);
+
+        /* The operator removes the tenant. */
+        char *conf = read_file_text(h.config_path);
+        char *line = strstr(conf, "AllowedTenants=" OTHER "\n");
+        ck_assert_ptr_nonnull(line);
+        memmove(line, line + strlen("AllowedTenants=" OTHER "\n"), strlen(line + strlen("AllowedTenants=" OTHER "\n")) + 1);
+        FILE *f = fopen(h.config_path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(conf, f);
+        fclose(f);
+        free(conf);
+
+        json_object_put(standin_post(&h, "/_standin/reset", "{}"));
+        harness_start_daemon(&h);
+        _cleanup_free_ char *p = xprintf("{\"operationId\":\"%s\"}", id);
+        json_object *r = call(&h, "operation.get", p);
+        ck_assert_msg(streq_ptr(jstr(r, "result.operation.status"), "failed"), "%s", json_object_to_json_string(r));
+        ck_assert_str_eq(jstr(r, "result.operation.error.class"), "TenantNotAllowed");
+        ck_assert_str_eq(jstr(r, "result.operation.tenantId"), OTHER);
+        json_object_put(r);
+        ck_assert_int_eq(token_requests_for(&h, OTHER), 0);
+        json_object *st = standin_get(&h, "/_standin/stats");
+        ck_assert_int_eq(json_object_array_length(jpath(st, "cancels")), 0);
+        json_object_put(st);
+
+        /* Journaled: a second restart finds it failed and sends nothing either. */
+        harness_kill_daemon(&h);
+        harness_start_daemon(&h);
+        r = call(&h, "operation.get", p);
+        ck_assert_str_eq(jstr(r, "result.operation.status"), "failed");
+        ck_assert_str_eq(jstr(r, "result.operation.error.class"), "TenantNotAllowed");
+        json_object_put(r);
+        st = standin_get(&h, "/_standin/stats");
+        ck_assert_int_eq(json_object_array_length(jpath(st, "cancels")), 0);
+        json_object_put(st);
+        harness_stop(&h);
+}
+END_TEST
+
 /* ---- clouds ---- */
 
 /* Each cloud's scope: the stand-in accepts only "{that cloud's Graph root}/.default", while
@@ -612,6 +679,7 @@ static Suite *suite(void) {
         tc = tcase_create("restart");
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_restart_two_tenants);
+        tcase_add_test(tc, test_restart_tenant_no_longer_allowed);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("clouds");

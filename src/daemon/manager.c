@@ -175,7 +175,7 @@ static int recover(Manager *m) {
                         r = m->hooks->resubmit(m, op);
                         if (r < 0)
                                 log_warning_errno(r, "Cannot resend the cancel of operation %s: %m", op->id);
-                        else
+                        else if (r == 0)
                                 resent++;
                 } else if (!operation_status_is_settled(op->status)) {
                         m->hooks->track_restored(m, op);

@@ -27,7 +27,7 @@ typedef struct ManagerHooks {
         server_dispatch_t dispatch;          /* every request the server reads */
         operation_changed_t on_change;       /* every change of a stored operation */
         operation_destroy_t tracking_free;   /* an operation leaves the table */
-        int (*resubmit)(Manager *m, Operation *op);        /* recovery: send it again */
+        int (*resubmit)(Manager *m, Operation *op);        /* recovery: send it again (1: failed instead, not sent) */
         void (*track_restored)(Manager *m, Operation *op); /* recovery: wait for its outcome */
         void (*shutdown)(Manager *m);                      /* answer what waits for something else */
 } ManagerHooks;

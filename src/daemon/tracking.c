@@ -8,11 +8,13 @@
  */
 #include <errno.h>
 
+#include "json-util.h"
 #include "log.h"
 #include "operation.h"
 #include "record.h"
 #include "reply.h"
 #include "store.h"
+#include "tenant-tokens.h"
 #include "tracking.h"
 #include "util.h"
 
@@ -454,7 +456,39 @@ int tracking_submit(Manager *m, Operation *op, Call *call, bool wait_settled) {
         return r;
 }
 
+/* A cancel journaled for a tenant that the operator has since taken out of AllowedTenants= is
+ * not sent in its name: it fails as a new cancel for that tenant would. */
+static bool refuse_disallowed_tenant(Manager *m, Operation *op) {
+        const char *tenant = operation_tenant(m, op);
+        json_object *data;
+
+        if (tenant_allowed(m->config, tenant))
+                return false;
+        data = json_object_new_object();
+        if (json_member_add(data, "param", json_object_new_string("tenantId")) < 0 ||
+            json_member_add(data, "tenantId", json_object_new_string(tenant)) < 0) {
+                json_object_put(data);
+                data = NULL;
+        }
+        _cleanup_(error_freep) Error *e =
+                data ? error_new(ERROR_TENANT_NOT_ALLOWED, data,
+                                 "Tenant %s is no longer allowed (TenantId=, [Identity] AllowedTenants=): the cancel "
+                                 "journaled for it was not sent again.",
+                                 tenant)
+                     : error_oom();
+        if (operation_fail(op, e) < 0)
+                log_oom();
+        operation_changed(op);
+        log_struct(LOG_NOTICE,
+                   &(LogFields) { .message_id = MESSAGE_ID_CANCEL_FAILED, .operation_id = op->id,
+                                  .call_id = op->call_id, .tenant_id = tenant },
+                   "Cancel for call %s not sent again: tenant %s is no longer allowed.", op->call_id, tenant);
+        return true;
+}
+
 int tracking_resubmit(Manager *m, Operation *op) {
+        if (refuse_disallowed_tenant(m, op))
+                return 1;
         return tracking_submit(m, op, NULL, false);
 }
 

@@ -961,6 +961,20 @@ static char *repeat(const char *unit, size_t times) {
         return s;
 }
 
+START_TEST(test_guid) {
+        ck_assert(guid_is_valid("57dab8b1-894c-409a-b240-bd8beae78896"));
+        ck_assert(guid_is_valid("57DAB8B1-894C-409A-B240-BD8BEAE78896"));
+        ck_assert(!guid_is_valid(NULL));
+        ck_assert(!guid_is_valid(""));
+        ck_assert(!guid_is_valid("57dab8b1-894c-409a-b240-bd8beae7889"));   /* 35 */
+        ck_assert(!guid_is_valid("57dab8b1-894c-409a-b240-bd8beae788960")); /* 37 */
+        ck_assert(!guid_is_valid("57dab8b1x894c-409a-b240-bd8beae78896"));  /* no dash */
+        ck_assert(!guid_is_valid("57dab8b1-894c-409a-b240-bd8beae7889g"));  /* not hex */
+        ck_assert(!guid_is_valid("57dab8b1894c-409a-b240-bd8beae78896-"));  /* dash moved */
+        ck_assert(!guid_is_valid("contoso.onmicrosoft.com"));
+}
+END_TEST
+
 START_TEST(test_call_id) {
         _cleanup_free_ char *max = repeat("a", CALL_ID_MAX), *over = repeat("a", CALL_ID_MAX + 1),
                             *mixed = repeat("Z9-", 42);
@@ -1304,6 +1318,7 @@ static Suite *rpc_suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("validate");
+        tcase_add_test(tc, test_guid);
         tcase_add_test(tc, test_call_id);
         tcase_add_test(tc, test_client_context_length);
         tcase_add_test(tc, test_client_context_utf8);

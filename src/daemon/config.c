@@ -222,15 +222,6 @@ static int config_parse_secret_path(const ConfigItem *item, Config *c, const cha
         return 0;
 }
 
-static bool is_guid(const char *s) {
-        if (strlen(s) != 36)
-                return false;
-        for (size_t i = 0; i < 36; i++)
-                if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-                        return false;
-        return true;
-}
-
 /* ManagedIdentity=: "system" for the host's system-assigned identity, or the client ID (a GUID)
  * of a user-assigned one, which goes into the endpoint's query as it is. */
 static int config_parse_managed_identity(const ConfigItem *item, Config *c, const char *value,
@@ -238,7 +229,7 @@ static int config_parse_managed_identity(const ConfigItem *item, Config *c, cons
         _cleanup_free_ char *o = NULL;
         int r;
 
-        if (value && !streq(value, "system") && !is_guid(value))
+        if (value && !streq(value, "system") && !guid_is_valid(value))
                 return set_error(ret_reason,
                                  "\"%s\" is neither \"system\" nor a user-assigned identity's client ID (a GUID)",
                                  value);

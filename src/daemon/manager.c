@@ -13,6 +13,7 @@
 #include "manager.h"
 #include "record.h"
 #include "util.h"
+#include "validate.h"
 
 #define PRUNE_INTERVAL_USEC (10 * USEC_PER_SEC)
 
@@ -189,17 +190,6 @@ static int recover(Manager *m) {
         return 0;
 }
 
-static bool is_guid(const char *s) {
-        static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-        if (!s || strlen(s) != sizeof shape - 1)
-                return false;
-        for (size_t i = 0; shape[i]; i++)
-                if (shape[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-                        return false;
-        return true;
-}
-
 int manager_start(Manager *m, const char *socket_override) {
         int r;
 
@@ -218,7 +208,7 @@ int manager_start(Manager *m, const char *socket_override) {
                 notification_keys_start(m->notification_keys);
                 /* Graph's tokens name the tenant by its GUID (tid); a domain name never
                  * matches, and every notification would be refused. */
-                if (!is_guid(m->config->tenant_id))
+                if (!guid_is_valid(m->config->tenant_id))
                         log_warning("TenantId=%s is not a GUID: notification tokens carry the tenant's GUID in tid, "
                                     "so with Authentication=jwt they are refused unless TenantId= is that GUID.",
                                     m->config->tenant_id);

@@ -9,6 +9,17 @@
 
 #include "validate.h"
 
+bool guid_is_valid(const char *s) {
+        static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"; /* x: a hex digit */
+
+        if (!s || strlen(s) != sizeof shape - 1)
+                return false;
+        for (size_t i = 0; shape[i]; i++)
+                if (shape[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+                        return false;
+        return true;
+}
+
 bool tenant_id_is_valid(const char *s) {
         size_t n = 0;
 

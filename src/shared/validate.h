@@ -26,6 +26,10 @@ bool call_id_is_valid(const char *s);
 #define TENANT_ID_MAX 64
 bool tenant_id_is_valid(const char *s);
 
+/* The 8-4-4-4-12 hexadecimal form of a GUID (either case), as tenant and client IDs and Graph's
+ * tid are written. NULL is not one. */
+bool guid_is_valid(const char *s);
+
 /* Valid UTF-8, no control characters, 1–256 characters (code points). Returns 0 or a negative
  * errno: -EILSEQ bad UTF-8, -EINVAL control character or empty, -E2BIG too long. */
 int client_context_check(const char *s);
